@@ -1,0 +1,114 @@
+# cython: language_level=3
+# Declarations of the C seam (src/wtsapi/wts_seam.h): the WTS surface and its two providers.
+# Only what wts._wts uses is declared; the C compiler checks it against the real header.
+from libc.stdint cimport int64_t, uint16_t, uint32_t, int32_t
+
+
+cdef extern from "wtsapi/wts_seam.h" nogil:
+    ctypedef void *HANDLE
+    ctypedef void *PVOID
+    ctypedef uint32_t DWORD
+    ctypedef int32_t BOOL
+    ctypedef uint32_t ULONG
+    ctypedef int32_t LONG
+    ctypedef uint16_t USHORT
+    ctypedef unsigned char BYTE
+    ctypedef uint16_t WCHAR
+    ctypedef WCHAR *LPWSTR
+    ctypedef int WTS_CONNECTSTATE_CLASS
+    ctypedef int WTS_INFO_CLASS
+    ctypedef int WTS_TYPE_CLASS
+
+    ctypedef struct LARGE_INTEGER:
+        long long QuadPart
+
+    ctypedef struct WTS_SESSION_INFOW:
+        DWORD SessionId
+        LPWSTR pWinStationName
+        WTS_CONNECTSTATE_CLASS State
+
+    ctypedef struct WTS_SESSION_INFO_1W:
+        DWORD ExecEnvId
+        WTS_CONNECTSTATE_CLASS State
+        DWORD SessionId
+        LPWSTR pSessionName
+        LPWSTR pHostName
+        LPWSTR pUserName
+        LPWSTR pDomainName
+        LPWSTR pFarmName
+
+    ctypedef struct WTS_CLIENT_ADDRESS:
+        DWORD AddressFamily
+        BYTE Address[20]
+
+    ctypedef struct WTS_CLIENT_DISPLAY:
+        DWORD HorizontalResolution
+        DWORD VerticalResolution
+        DWORD ColorDepth
+
+    ctypedef struct WTSINFOW:
+        WTS_CONNECTSTATE_CLASS State
+        DWORD SessionId
+        WCHAR WinStationName[32]
+        WCHAR Domain[17]
+        WCHAR UserName[21]
+        LARGE_INTEGER ConnectTime
+        LARGE_INTEGER DisconnectTime
+        LARGE_INTEGER LastInputTime
+        LARGE_INTEGER LogonTime
+        LARGE_INTEGER CurrentTime
+
+    ctypedef struct WTSINFOEX_LEVEL1_W:
+        ULONG SessionId
+        WTS_CONNECTSTATE_CLASS SessionState
+        LONG SessionFlags
+        WCHAR WinStationName[33]
+        WCHAR UserName[21]
+        WCHAR DomainName[18]
+        LARGE_INTEGER LogonTime
+        LARGE_INTEGER ConnectTime
+        LARGE_INTEGER DisconnectTime
+        LARGE_INTEGER LastInputTime
+        LARGE_INTEGER CurrentTime
+
+    ctypedef union WTSINFOEX_LEVEL_W:
+        WTSINFOEX_LEVEL1_W WTSInfoExLevel1
+
+    ctypedef struct WTSINFOEXW:
+        DWORD Level
+        WTSINFOEX_LEVEL_W Data
+
+    WTS_TYPE_CLASS WTSTypeSessionInfoLevel1
+    DWORD WTS_CURRENT_SESSION
+
+    ctypedef struct wts_provider:
+        const char *name
+        HANDLE (*OpenServerW)(LPWSTR) noexcept nogil
+        HANDLE (*OpenServerExW)(LPWSTR) noexcept nogil
+        void (*CloseServer)(HANDLE) noexcept nogil
+        BOOL (*EnumerateSessionsW)(HANDLE, DWORD, DWORD, WTS_SESSION_INFOW **, DWORD *) noexcept nogil
+        BOOL (*EnumerateSessionsExW)(HANDLE, DWORD *, DWORD, WTS_SESSION_INFO_1W **, DWORD *) noexcept nogil
+        BOOL (*QuerySessionInformationW)(HANDLE, DWORD, WTS_INFO_CLASS, LPWSTR *, DWORD *) noexcept nogil
+        BOOL (*DisconnectSession)(HANDLE, DWORD, BOOL) noexcept nogil
+        BOOL (*LogoffSession)(HANDLE, DWORD, BOOL) noexcept nogil
+        BOOL (*ConnectSessionW)(ULONG, ULONG, LPWSTR, BOOL) noexcept nogil
+        BOOL (*SendMessageW)(HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, DWORD *, BOOL) noexcept nogil
+        void (*FreeMemory)(PVOID) noexcept nogil
+        BOOL (*FreeMemoryExW)(WTS_TYPE_CLASS, PVOID, ULONG) noexcept nogil
+
+    const wts_provider wts_provider_sim
+    const wts_provider *const wts_provider_win32
+    DWORD wts_get_last_error()
+
+
+cdef extern from "wtsapi/wts_sim.h" nogil:
+    int wtssim_load(const char *text, size_t len, char *err, size_t errlen)
+    int wtssim_loaded()
+    char *wtssim_dump(size_t *len)
+    char *wtssim_rpc_report(size_t *len)
+    void wtssim_free_text(char *text)
+    int64_t wtssim_outstanding()
+    int64_t wtssim_rpc_total()
+    void wtssim_reset_counters()
+    void wtssim_release_hangs()
+    int64_t wtssim_hung_calls()

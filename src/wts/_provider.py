@@ -1,0 +1,50 @@
+"""Choosing the WTS provider: ``win32`` (the real wtsapi32) or ``sim`` (the simulated farm).
+
+Order: the ``provider=`` argument, else ``WTS_PROVIDER`` (with ``WTS_SIM_FARM`` naming the farm file
+for ``sim``), else ``win32`` on Windows.  Anywhere else there is no wtsapi32, and we say how to use
+the simulated farm instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _wts
+from ._errors import ProviderError
+
+__all__ = ["resolve_provider", "available_providers"]
+
+
+def available_providers() -> tuple[str, ...]:
+    """Providers compiled into this build, best first: ('win32', 'sim') on Windows, ('sim',) elsewhere."""
+    return tuple(_wts.available_providers())
+
+
+def resolve_provider(provider: str | _wts.Provider | None = None) -> _wts.Provider:
+    """The provider to use, loading the sim's farm from ``WTS_SIM_FARM`` when it has none yet."""
+    if isinstance(provider, _wts.Provider):
+        chosen = provider
+    else:
+        name = provider or os.environ.get("WTS_PROVIDER") or ("win32" if sys.platform == "win32" else None)
+        if name is None:
+            raise ProviderError(
+                f"no WTS provider on {sys.platform}: wtsapi32 exists only on Windows. "
+                "To use the simulated farm, pass provider='sim' or set WTS_PROVIDER=sim, "
+                "and name a farm file with WTS_SIM_FARM=<farm.json> (or call wts.sim.load())"
+            )
+        try:
+            chosen = _wts.get_provider(name.strip().lower())
+        except LookupError as exc:
+            raise ProviderError(str(exc)) from None
+    if chosen.name == "sim" and not _wts.sim_loaded():
+        farm = os.environ.get("WTS_SIM_FARM")
+        if not farm:
+            raise ProviderError(
+                "the sim provider has no farm loaded: set WTS_SIM_FARM=<farm.json>, "
+                "or call wts.sim.load(path) or wts.sim.generate(servers, sessions) first"
+            )
+        from . import sim  # deferred: only the sim path needs the farm compiler
+
+        sim.load(farm)
+    return chosen

@@ -1,0 +1,193 @@
+"""Records and enumerations of the public API.
+
+Records are NamedTuples: immutable, cheap to make by the million (wts._wts builds ``Session`` rows in
+C), and nothing behind an attribute costs an RPC.  Times are aware UTC datetimes, durations
+timedeltas.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from enum import IntEnum
+from typing import NamedTuple
+
+__all__ = [
+    "ConnectState",
+    "InfoClass",
+    "Protocol",
+    "MessageResponse",
+    "Session",
+    "SessionInfo",
+    "ClientAddress",
+    "CURRENT_SESSION",
+    "filetime_to_datetime",
+    "datetime_to_filetime",
+]
+
+#: WTS_CURRENT_SESSION: "the session this process runs in"; valid on the local server only.
+CURRENT_SESSION = 0xFFFFFFFF
+
+
+class ConnectState(IntEnum):
+    """WTS_CONNECTSTATE_CLASS, with the SDK's values."""
+
+    ACTIVE = 0
+    CONNECTED = 1
+    CONNECT_QUERY = 2
+    SHADOW = 3
+    DISCONNECTED = 4
+    IDLE = 5
+    LISTEN = 6
+    RESET = 7
+    DOWN = 8
+    INIT = 9
+
+    @property
+    def sdk_name(self) -> str:
+        """The name qwinsta and the SDK use: 'Active', 'Disconnected', 'ConnectQuery', ..."""
+        return _SDK_STATE_NAMES[self]
+
+    @classmethod
+    def parse(cls, text: str) -> ConnectState:
+        """'Active', 'WTSActive', 'active', 'disc', 'CONNECT_QUERY' -> the state; ValueError otherwise."""
+        key = text.strip().lower().replace("_", "").replace("-", "")
+        if key.startswith("wts"):
+            key = key[3:]
+        for state in cls:
+            name = _SDK_STATE_NAMES[state].lower()
+            if key == name or (key == "disc" and state is cls.DISCONNECTED):
+                return state
+        names = ", ".join(_SDK_STATE_NAMES.values())
+        raise ValueError(f"{text!r} is not a connect state (expected one of {names})")
+
+
+_SDK_STATE_NAMES = {
+    ConnectState.ACTIVE: "Active",
+    ConnectState.CONNECTED: "Connected",
+    ConnectState.CONNECT_QUERY: "ConnectQuery",
+    ConnectState.SHADOW: "Shadow",
+    ConnectState.DISCONNECTED: "Disconnected",
+    ConnectState.IDLE: "Idle",
+    ConnectState.LISTEN: "Listen",
+    ConnectState.RESET: "Reset",
+    ConnectState.DOWN: "Down",
+    ConnectState.INIT: "Init",
+}
+
+#: ConnectState members indexed by value, for building records in C.
+STATES_BY_VALUE: tuple[ConnectState, ...] = tuple(ConnectState)
+
+
+class InfoClass(IntEnum):
+    """WTS_INFO_CLASS, with the SDK's values (for ``Server.query``)."""
+
+    INITIAL_PROGRAM = 0
+    APPLICATION_NAME = 1
+    WORKING_DIRECTORY = 2
+    OEM_ID = 3
+    SESSION_ID = 4
+    USER_NAME = 5
+    WINSTATION_NAME = 6
+    DOMAIN_NAME = 7
+    CONNECT_STATE = 8
+    CLIENT_BUILD_NUMBER = 9
+    CLIENT_NAME = 10
+    CLIENT_DIRECTORY = 11
+    CLIENT_PRODUCT_ID = 12
+    CLIENT_HARDWARE_ID = 13
+    CLIENT_ADDRESS = 14
+    CLIENT_DISPLAY = 15
+    CLIENT_PROTOCOL_TYPE = 16
+    IDLE_TIME = 17
+    LOGON_TIME = 18
+    INCOMING_BYTES = 19
+    OUTGOING_BYTES = 20
+    INCOMING_FRAMES = 21
+    OUTGOING_FRAMES = 22
+    CLIENT_INFO = 23
+    SESSION_INFO = 24
+    SESSION_INFO_EX = 25
+    CONFIG_INFO = 26
+    VALIDATION_INFO = 27
+    SESSION_ADDRESS_V4 = 28
+    IS_REMOTE_SESSION = 29
+
+
+class Protocol(IntEnum):
+    """WTSClientProtocolType: WTS_PROTOCOL_TYPE_CONSOLE, _ICA, _RDP."""
+
+    CONSOLE = 0
+    ICA = 1
+    RDP = 2
+
+
+class MessageResponse(IntEnum):
+    """What WTSSendMessageW reports: the button pressed (winuser.h IDOK...), or why none was."""
+
+    OK = 1
+    CANCEL = 2
+    ABORT = 3
+    RETRY = 4
+    IGNORE = 5
+    YES = 6
+    NO = 7
+    TRY_AGAIN = 10
+    CONTINUE = 11
+    TIMEOUT = 32000  # IDTIMEOUT: nobody answered within the timeout
+    ASYNC = 32001  # IDASYNC: sent without waiting for an answer
+
+
+class Session(NamedTuple):
+    """One session as listed by WTSEnumerateSessionsExW (level 1): no further RPC behind it."""
+
+    server: str | None  #: the server's name; None for the local server
+    id: int
+    station: str  #: WinStation name: 'Console', 'RDP-Tcp#3', '' for a disconnected RDP session
+    state: ConnectState
+    user: str  #: '' when nobody is logged on
+    domain: str
+
+
+class SessionInfo(NamedTuple):
+    """One session's details from WTSQuerySessionInformationW(WTSSessionInfoEx): one RPC."""
+
+    server: str | None
+    id: int
+    station: str
+    state: ConnectState
+    user: str
+    domain: str
+    logon_time: datetime | None
+    connect_time: datetime | None
+    disconnect_time: datetime | None
+    last_input_time: datetime | None
+    current_time: datetime | None  #: the server's clock when it answered
+    locked: bool | None  #: None when Windows does not know (no user logged on)
+    idle: timedelta | None  #: as quser computes it: see ``Server.session_info``
+
+
+class ClientAddress(NamedTuple):
+    """WTSClientAddress: the family (AF_INET 2, AF_INET6 23, 0 none) and the parsed address."""
+
+    family: int
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    raw: bytes  #: the 20 bytes of WTS_CLIENT_ADDRESS.Address, as Windows returned them
+
+
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+def filetime_to_datetime(ticks: int) -> datetime | None:
+    """FILETIME (100 ns ticks since 1601-01-01 UTC) to an aware datetime; 0 means 'never'."""
+    if ticks <= 0:
+        return None
+    return _FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+
+
+def datetime_to_filetime(when: datetime) -> int:
+    """Aware (or UTC-naive) datetime to FILETIME ticks."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - _FILETIME_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10

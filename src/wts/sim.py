@@ -1,0 +1,114 @@
+"""Control of the simulated RD Session Host farm (the ``sim`` provider).
+
+The farm lives in C inside wts._wts and speaks the exact wtsapi32 ABI; this module loads it from a
+farm file (docs/sim.md), generates farms of any size, reads it back, and exposes the counters that
+tests and benchmarks rely on: RPCs per server and outstanding allocations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from . import _wts
+from ._farmfile import CompiledFarm, FarmFileError, compile_farm, parse_compiled
+
+__all__ = [
+    "load", "generate", "loaded", "dump", "save", "messages", "outstanding", "rpc_counts", "rpc_total",
+    "reset_counters", "release_hangs", "hung_calls", "FarmFileError",
+]
+
+
+def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> CompiledFarm:
+    """Replace the simulated farm with one from a farm file (path) or dict.
+
+    All or nothing: a malformed farm raises FarmFileError (naming the file, the place and the reason)
+    and the farm loaded before stays as it was.
+    """
+    farm = compile_farm(source)
+    _wts.sim_load(farm.text)
+    return farm
+
+
+def generate(
+    servers: int = 10,
+    sessions: int = 10,
+    *,
+    prefix: str = "RDS",
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    seed: int = 0,
+    now: str | None = None,
+    **block: Any,
+) -> CompiledFarm:
+    """Load a generated farm of ``servers`` servers with ``sessions`` user sessions each (plus, unless
+    system_sessions=False, session 0, the console and an RDP listener on each).  Deterministic for a
+    given seed and ``now``.  Further generator fields (docs/sim.md) pass through ``block``."""
+    farm: dict[str, Any] = {
+        "seed": seed,
+        "generate": [
+            {"prefix": prefix, "count": servers, "sessions": sessions, "latency_ms": latency_ms,
+             "jitter_ms": jitter_ms, **block}
+        ],
+    }
+    if now is not None:
+        farm["now"] = now
+    return load(farm)
+
+
+def loaded() -> bool:
+    return bool(_wts.sim_loaded())
+
+
+def dump() -> dict[str, Any]:
+    """The farm as it is now (after disconnects, logoffs, ...) as a farm dict that ``load`` accepts,
+    with the message log under "messages"."""
+    text = _wts.sim_dump()
+    if text is None:
+        raise RuntimeError("no simulated farm is loaded")
+    return parse_compiled(text)
+
+
+def save(path: str | os.PathLike[str]) -> None:
+    """Write the farm's current state as a farm file, so a later process can carry on from it."""
+    data = dump()
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)  # never leave a half-written farm behind
+
+
+def messages() -> list[dict[str, Any]]:
+    """Every message box sent so far: server, session, title, text, style, timeout, wait, response."""
+    return list(dump().get("messages", []))
+
+
+def outstanding() -> int:
+    """Live allocations handed out by the sim: open handles plus buffers and strings not yet freed."""
+    return int(_wts.sim_outstanding())
+
+
+def rpc_counts() -> dict[str, int]:
+    """RPCs per server since the last reset; key '*' counts RPCs to names not in the farm."""
+    return dict(_wts.sim_rpc_counts())
+
+
+def rpc_total() -> int:
+    return int(_wts.sim_rpc_total())
+
+
+def reset_counters() -> None:
+    _wts.sim_reset_counters()
+
+
+def release_hangs() -> None:
+    """Wake every call blocked on a 'hang' server; each fails with RPC_S_CALL_FAILED (1726)."""
+    _wts.sim_release_hangs()
+
+
+def hung_calls() -> int:
+    """Calls blocked on 'hang' servers right now."""
+    return int(_wts.sim_hung_calls())

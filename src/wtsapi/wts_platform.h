@@ -1,0 +1,96 @@
+/*
+ * wts_platform.h - the few OS services the simulated farm needs (locks, sleeping, clocks, atomics),
+ * each hiding its own #ifdef _WIN32 so wts_sim.c reads the same on every platform.
+ */
+#ifndef WTS_PLATFORM_H
+#define WTS_PLATFORM_H
+
+#include <stdint.h>
+
+#ifdef _WIN32
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>
+
+typedef SRWLOCK wts_mutex;
+typedef CONDITION_VARIABLE wts_cond;
+#  define WTS_MUTEX_INIT SRWLOCK_INIT
+static inline void wts_mutex_init(wts_mutex *m) { InitializeSRWLock(m); }
+static inline void wts_mutex_destroy(wts_mutex *m) { (void)m; }
+static inline void wts_mutex_lock(wts_mutex *m) { AcquireSRWLockExclusive(m); }
+static inline void wts_mutex_unlock(wts_mutex *m) { ReleaseSRWLockExclusive(m); }
+static inline void wts_cond_init(wts_cond *c) { InitializeConditionVariable(c); }
+static inline void wts_cond_destroy(wts_cond *c) { (void)c; }
+static inline void wts_cond_wait(wts_cond *c, wts_mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
+static inline void wts_cond_broadcast(wts_cond *c) { WakeAllConditionVariable(c); }
+
+#  ifndef CREATE_WAITABLE_TIMER_HIGH_RESOLUTION
+#    define CREATE_WAITABLE_TIMER_HIGH_RESOLUTION 0x00000002
+#  endif
+/* Sleep() ticks at 15.6 ms by default, far coarser than a 2 ms round trip: use a high-resolution
+ * waitable timer (Windows 10 1803+), falling back to a plain one. */
+static inline void wts_sleep_ns(int64_t ns)
+{
+    if (ns <= 0) return;
+    HANDLE t = CreateWaitableTimerExW(NULL, NULL, CREATE_WAITABLE_TIMER_HIGH_RESOLUTION, TIMER_ALL_ACCESS);
+    if (!t) t = CreateWaitableTimerExW(NULL, NULL, 0, TIMER_ALL_ACCESS);
+    if (!t) { Sleep((DWORD)((ns + 999999) / 1000000)); return; }
+    LARGE_INTEGER due;
+    due.QuadPart = -(LONGLONG)((ns + 99) / 100); /* negative: relative, in 100 ns units */
+    if (SetWaitableTimer(t, &due, 0, NULL, NULL, FALSE)) WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+
+/* FILETIME now: 100 ns ticks since 1601-01-01 UTC. */
+static inline int64_t wts_filetime_now(void)
+{
+    FILETIME ft;
+    GetSystemTimeAsFileTime(&ft);
+    return ((int64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+}
+
+typedef volatile LONG64 wts_atomic64;
+static inline int64_t wts_atomic_add(wts_atomic64 *a, int64_t d) { return InterlockedExchangeAdd64(a, d) + d; }
+static inline int64_t wts_atomic_load(wts_atomic64 *a) { return InterlockedCompareExchange64(a, 0, 0); }
+static inline void wts_atomic_store(wts_atomic64 *a, int64_t v) { InterlockedExchange64(a, v); }
+
+#else /* POSIX */
+#  include <pthread.h>
+#  include <time.h>
+#  include <errno.h>
+
+typedef pthread_mutex_t wts_mutex;
+typedef pthread_cond_t wts_cond;
+#  define WTS_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+static inline void wts_mutex_init(wts_mutex *m) { pthread_mutex_init(m, NULL); }
+static inline void wts_mutex_destroy(wts_mutex *m) { pthread_mutex_destroy(m); }
+static inline void wts_mutex_lock(wts_mutex *m) { pthread_mutex_lock(m); }
+static inline void wts_mutex_unlock(wts_mutex *m) { pthread_mutex_unlock(m); }
+static inline void wts_cond_init(wts_cond *c) { pthread_cond_init(c, NULL); }
+static inline void wts_cond_destroy(wts_cond *c) { pthread_cond_destroy(c); }
+static inline void wts_cond_wait(wts_cond *c, wts_mutex *m) { pthread_cond_wait(c, m); }
+static inline void wts_cond_broadcast(wts_cond *c) { pthread_cond_broadcast(c); }
+
+static inline void wts_sleep_ns(int64_t ns)
+{
+    if (ns <= 0) return;
+    struct timespec req = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) }, rem;
+    while (nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
+}
+
+static inline int64_t wts_filetime_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    /* 11644473600 s separate 1601-01-01 from 1970-01-01. */
+    return ((int64_t)ts.tv_sec + INT64_C(11644473600)) * 10000000 + ts.tv_nsec / 100;
+}
+
+typedef int64_t wts_atomic64;
+static inline int64_t wts_atomic_add(wts_atomic64 *a, int64_t d) { return __atomic_add_fetch(a, d, __ATOMIC_SEQ_CST); }
+static inline int64_t wts_atomic_load(wts_atomic64 *a) { return __atomic_load_n(a, __ATOMIC_SEQ_CST); }
+static inline void wts_atomic_store(wts_atomic64 *a, int64_t v) { __atomic_store_n(a, v, __ATOMIC_SEQ_CST); }
+#endif
+
+#endif /* WTS_PLATFORM_H */
