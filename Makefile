@@ -1,0 +1,25 @@
+# Developer tasks for wts.  `make help` lists them.
+PY ?= .venv/bin/python
+
+.PHONY: help venv install test demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+venv: ## create .venv
+	python3 -m venv .venv
+
+install: venv ## build and install wts with its test extras into .venv
+	.venv/bin/pip install -q '.[test]'
+
+demo: install ## the main job: who is where on a generated 200x25 farm (sim provider)
+	$(PY) examples/who_is_where.py
+
+test: install ## run the test suite
+	$(PY) -m pytest -q
+
+ci: ## what CI runs, from scratch
+	bash .ci/run
+
+clean: ## remove build products
+	rm -rf build dist src/*.egg-info src/_wts.c .pytest_cache
