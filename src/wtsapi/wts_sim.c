@@ -526,8 +526,8 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
     size_t nservers = 0;
     for (size_t i = 0; i + 7 <= len; i++)
         if ((i == 0 || text[i - 1] == '\n') && !memcmp(text + i, "server\t", 7)) nservers++;
-    if (!nservers) return perr(c, "a farm needs at least one server");
-    f->servers = (sim_server *)calloc(nservers, sizeof(sim_server));
+    /* Allocate at least one slot; an empty farm is reported after the header has been checked. */
+    f->servers = (sim_server *)calloc(nservers ? nservers : 1, sizeof(sim_server));
     size_t slots = 16;
     while (slots < nservers * 2) slots *= 2;
     f->index = (size_t *)calloc(slots, sizeof(size_t));
@@ -545,7 +545,7 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
         if (nl) *nl = 0;
         p = nl ? nl + 1 : end;
         c->line++;
-        if (!*line) continue;
+        if (!*line && c->line > 1) continue; /* the header must be the very first line */
         size_t nf = split_fields(line, fl);
         if (nf > MAX_FIELDS) return perr(c, "too many fields");
         if (c->line == 1) {
@@ -576,6 +576,7 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
         }
     }
     if (!have_farm) return perr(c, "no farm line");
+    if (!f->nservers) return perr(c, "a farm needs at least one server");
     f->local = 0;
     if (local_name && *local_name) {
         WCHAR w[SERVER_CAP];
@@ -662,7 +663,9 @@ static void dump_session(textbuf *b, const sim_session *x)
     tb_str(b, "\t");
     tb_fmt_u64(b, x->family);
     tb_str(b, "\t");
-    if (x->family) {
+    int has_address = x->family != 0;
+    for (int k = 0; k < 20; k++) has_address |= x->address[k] != 0;
+    if (has_address) {
         char h[40];
         for (int k = 0; k < 20; k++) { h[2 * k] = hex[x->address[k] >> 4]; h[2 * k + 1] = hex[x->address[k] & 15]; }
         tb_put(b, h, 40);

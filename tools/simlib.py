@@ -1,0 +1,430 @@
+"""The simulated wtsapi32 as a shared library, driven through ctypes.
+
+``src/wtsapi/wts_sim.c`` compiled with ``-DWTSSIM_AS_WTSAPI`` exports the real
+wtsapi32 entry points (``WTSOpenServerW``, ``WTSEnumerateSessionsExW``, ...),
+``GetLastError`` (off Windows) and the simulator's ``wtssim_*`` controls.  This
+module builds that library and loads it with every prototype declared, so tests
+and benchmarks can call it exactly as a ctypes program calls wtsapi32.dll.
+
+Standard library only.  Typical use::
+
+    from tools import simlib
+
+    lib = simlib.load(simlib.build(Path("build/sim")))
+    simlib.load_farm(lib, compiled_text)
+    count = ctypes.c_uint32()
+    info = ctypes.POINTER(simlib.WTS_SESSION_INFO_1W)()
+    level = ctypes.c_uint32(1)
+    if not lib.WTSEnumerateSessionsExW(None, ctypes.byref(level), 0, ctypes.byref(info), ctypes.byref(count)):
+        raise OSError(lib.GetLastError())
+    names = [simlib.wstring_at(info[i].pSessionName) for i in range(count.value)]
+    lib.WTSFreeMemoryExW(simlib.WTSTypeSessionInfoLevel1, info, count.value)
+
+Strings: ``WCHAR`` is a 16-bit UTF-16 code unit on every platform, but
+``ctypes.c_wchar`` is 32 bits on Linux.  So ``LPWSTR`` is declared as
+``c_void_p``, fixed ``WCHAR`` arrays as ``c_uint16`` arrays, and strings are
+converted with :func:`wbuf`, :func:`wstring_at` and :func:`warray_str`.
+
+The structures use the Windows SDK's x64 layouts (``wts_seam.h`` pins the same
+sizes and offsets with static asserts on the C side).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from ctypes import POINTER, c_char, c_int, c_int32, c_int64, c_size_t, c_uint16, c_uint32, c_ubyte, c_void_p
+from pathlib import Path
+from typing import Optional, Union
+
+__all__ = [
+    "ROOT", "SOURCE", "LIBRARY_NAME",
+    "find_compiler", "build", "load", "declare",
+    "load_farm", "dump", "rpc_report",
+    "wbuf", "wstring_at", "warray_str",
+    "WTS_SESSION_INFOW", "WTS_SESSION_INFO_1W", "WTS_CLIENT_ADDRESS", "WTS_CLIENT_DISPLAY",
+    "WTSINFOW", "WTSINFOEX_LEVEL1_W", "WTSINFOEX_LEVEL_W", "WTSINFOEXW",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "wtsapi" / "wts_sim.c"
+LIBRARY_NAME = "libwtsapi32_sim.so"
+
+# --------------------------------------------------------------------------------------------------
+# Win32 types and constants (values from the SDK headers; see src/wtsapi/wts_seam.h)
+
+DWORD = c_uint32
+ULONG = c_uint32
+LONG = c_int32
+BOOL = c_int32
+USHORT = c_uint16
+WCHAR = c_uint16
+LONGLONG = c_int64
+LARGE_INTEGER = c_int64  # the union's QuadPart: same size and alignment
+LPWSTR = c_void_p
+HANDLE = c_void_p
+ENUM = c_int  # C enums (WTS_CONNECTSTATE_CLASS, WTS_INFO_CLASS, WTS_TYPE_CLASS) are 32-bit ints
+
+WTS_CURRENT_SERVER_HANDLE = None
+WTS_CURRENT_SESSION = 0xFFFFFFFF
+WTS_ANY_SESSION = 0xFFFFFFFE
+LOGONID_CURRENT = 0xFFFFFFFF
+
+WINSTATIONNAME_LENGTH = 32
+DOMAIN_LENGTH = 17
+USERNAME_LENGTH = 20
+CLIENTNAME_LENGTH = 20
+
+# WTS_CONNECTSTATE_CLASS
+(WTSActive, WTSConnected, WTSConnectQuery, WTSShadow, WTSDisconnected,
+ WTSIdle, WTSListen, WTSReset, WTSDown, WTSInit) = range(10)
+
+# WTS_INFO_CLASS
+(WTSInitialProgram, WTSApplicationName, WTSWorkingDirectory, WTSOEMId, WTSSessionId,
+ WTSUserName, WTSWinStationName, WTSDomainName, WTSConnectState, WTSClientBuildNumber,
+ WTSClientName, WTSClientDirectory, WTSClientProductId, WTSClientHardwareId, WTSClientAddress,
+ WTSClientDisplay, WTSClientProtocolType, WTSIdleTime, WTSLogonTime, WTSIncomingBytes,
+ WTSOutgoingBytes, WTSIncomingFrames, WTSOutgoingFrames, WTSClientInfo, WTSSessionInfo,
+ WTSSessionInfoEx, WTSConfigInfo, WTSValidationInfo, WTSSessionAddressV4, WTSIsRemoteSession) = range(30)
+
+# WTS_TYPE_CLASS
+WTSTypeProcessInfoLevel0, WTSTypeProcessInfoLevel1, WTSTypeSessionInfoLevel1 = range(3)
+
+# WTSINFOEX_LEVEL1_W.SessionFlags
+WTS_SESSIONSTATE_LOCK = 0
+WTS_SESSIONSTATE_UNLOCK = 1
+WTS_SESSIONSTATE_UNKNOWN = -1  # 0xFFFFFFFF in a LONG
+
+AF_INET = 2
+AF_INET6 = 23  # Windows' value
+
+# Win32 error codes
+ERROR_SUCCESS = 0
+ERROR_ACCESS_DENIED = 5
+ERROR_INVALID_HANDLE = 6
+ERROR_NOT_ENOUGH_MEMORY = 8
+ERROR_NOT_SUPPORTED = 50
+ERROR_INVALID_PARAMETER = 87
+ERROR_LOGON_FAILURE = 1326
+RPC_S_SERVER_UNAVAILABLE = 1722
+RPC_S_SERVER_TOO_BUSY = 1723
+RPC_S_CALL_FAILED = 1726
+ERROR_INVALID_USER_BUFFER = 1784
+ERROR_CTX_WINSTATION_NOT_FOUND = 7022
+ERROR_CTX_CONSOLE_DISCONNECT = 7041
+ERROR_CTX_CONSOLE_CONNECT = 7042
+ERROR_CTX_WINSTATION_ACCESS_DENIED = 7045
+
+# MessageBox answers
+IDOK, IDCANCEL, IDABORT, IDRETRY, IDIGNORE, IDYES, IDNO = range(1, 8)
+IDTIMEOUT = 32000
+IDASYNC = 32001
+
+# --------------------------------------------------------------------------------------------------
+# Structures (x64 SDK layouts)
+
+
+class WTS_SESSION_INFOW(ctypes.Structure):
+    """24 bytes: SessionId @0, pWinStationName @8, State @16."""
+
+    _fields_ = [
+        ("SessionId", DWORD),
+        ("pWinStationName", LPWSTR),
+        ("State", ENUM),
+    ]
+
+
+class WTS_SESSION_INFO_1W(ctypes.Structure):
+    """56 bytes: three DWORDs, then five LPWSTRs from offset 16."""
+
+    _fields_ = [
+        ("ExecEnvId", DWORD),
+        ("State", ENUM),
+        ("SessionId", DWORD),
+        ("pSessionName", LPWSTR),
+        ("pHostName", LPWSTR),
+        ("pUserName", LPWSTR),
+        ("pDomainName", LPWSTR),
+        ("pFarmName", LPWSTR),
+    ]
+
+
+class WTS_CLIENT_ADDRESS(ctypes.Structure):
+    """24 bytes.  An IPv4 address sits at Address[2..5], IPv6 at Address[2..17]."""
+
+    _fields_ = [
+        ("AddressFamily", DWORD),
+        ("Address", c_ubyte * 20),
+    ]
+
+
+class WTS_CLIENT_DISPLAY(ctypes.Structure):
+    _fields_ = [
+        ("HorizontalResolution", DWORD),
+        ("VerticalResolution", DWORD),
+        ("ColorDepth", DWORD),
+    ]
+
+
+class WTSINFOW(ctypes.Structure):
+    """216 bytes.  Counters first, times last (unlike WTSINFOEX_LEVEL1_W)."""
+
+    _fields_ = [
+        ("State", ENUM),
+        ("SessionId", DWORD),
+        ("IncomingBytes", DWORD),
+        ("OutgoingBytes", DWORD),
+        ("IncomingFrames", DWORD),
+        ("OutgoingFrames", DWORD),
+        ("IncomingCompressedBytes", DWORD),
+        ("OutgoingCompressedBytes", DWORD),
+        ("WinStationName", WCHAR * WINSTATIONNAME_LENGTH),
+        ("Domain", WCHAR * DOMAIN_LENGTH),
+        ("UserName", WCHAR * (USERNAME_LENGTH + 1)),
+        ("ConnectTime", LARGE_INTEGER),
+        ("DisconnectTime", LARGE_INTEGER),
+        ("LastInputTime", LARGE_INTEGER),
+        ("LogonTime", LARGE_INTEGER),
+        ("CurrentTime", LARGE_INTEGER),
+    ]
+
+
+class WTSINFOEX_LEVEL1_W(ctypes.Structure):
+    """224 bytes.  Times first, counters last (unlike WTSINFOW); string arrays one unit longer."""
+
+    _fields_ = [
+        ("SessionId", ULONG),
+        ("SessionState", ENUM),
+        ("SessionFlags", LONG),
+        ("WinStationName", WCHAR * (WINSTATIONNAME_LENGTH + 1)),
+        ("UserName", WCHAR * (USERNAME_LENGTH + 1)),
+        ("DomainName", WCHAR * (DOMAIN_LENGTH + 1)),
+        ("LogonTime", LARGE_INTEGER),
+        ("ConnectTime", LARGE_INTEGER),
+        ("DisconnectTime", LARGE_INTEGER),
+        ("LastInputTime", LARGE_INTEGER),
+        ("CurrentTime", LARGE_INTEGER),
+        ("IncomingBytes", DWORD),
+        ("OutgoingBytes", DWORD),
+        ("IncomingFrames", DWORD),
+        ("OutgoingFrames", DWORD),
+        ("IncomingCompressedBytes", DWORD),
+        ("OutgoingCompressedBytes", DWORD),
+    ]
+
+
+class WTSINFOEX_LEVEL_W(ctypes.Union):
+    _fields_ = [("WTSInfoExLevel1", WTSINFOEX_LEVEL1_W)]
+
+
+class WTSINFOEXW(ctypes.Structure):
+    """232 bytes: Level, then the level-1 data at offset 8."""
+
+    _fields_ = [
+        ("Level", DWORD),
+        ("Data", WTSINFOEX_LEVEL_W),
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# UTF-16 strings
+
+_PAGE = mmap.PAGESIZE
+_CHUNK = 256  # bytes read at a time while looking for a terminator
+
+
+def wbuf(text: Optional[str]) -> Optional[ctypes.Array]:
+    """A NUL-terminated UTF-16LE buffer for an LPWSTR argument (None stays None, i.e. NULL).
+
+    Keep a reference to the result for as long as the callee may use it."""
+    if text is None:
+        return None
+    units = text.encode("utf-16-le", "surrogatepass")
+    buf = (WCHAR * (len(units) // 2 + 1))()
+    ctypes.memmove(buf, units, len(units))
+    return buf
+
+
+def wstring_at(address: Union[int, c_void_p, None], length: int = -1) -> Optional[str]:
+    """Decode the UTF-16 string at ``address`` (an int or c_void_p; NULL gives None).
+
+    With ``length`` (in code units) exactly that many units are read; otherwise up to the
+    terminating NUL.  The scan never reads past the page the string is known to reach, so it
+    cannot fault on a string that ends just before unmapped memory."""
+    if isinstance(address, c_void_p):
+        address = address.value
+    if not address:
+        return None
+    if length >= 0:
+        return ctypes.string_at(address, 2 * length).decode("utf-16-le", "surrogatepass")
+    parts = []
+    pos = address
+    while True:
+        n = min(_CHUNK, _PAGE - pos % _PAGE)
+        if n % 2:  # an odd address: keep whole code units; one may straddle into the next page
+            n = n - 1 if n > 1 else 2
+        data = ctypes.string_at(pos, n)
+        i = data.find(b"\0\0")
+        while i >= 0 and i % 2:
+            i = data.find(b"\0\0", i + 1)
+        if i >= 0:
+            parts.append(data[:i])
+            break
+        parts.append(data)
+        pos += n
+    return b"".join(parts).decode("utf-16-le", "surrogatepass")
+
+
+def warray_str(array: ctypes.Array) -> str:
+    """Decode a fixed WCHAR array (a structure field) up to its first NUL."""
+    raw = bytes(array)
+    i = raw.find(b"\0\0")
+    while i >= 0 and i % 2:
+        i = raw.find(b"\0\0", i + 1)
+    return (raw if i < 0 else raw[:i]).decode("utf-16-le", "surrogatepass")
+
+
+# --------------------------------------------------------------------------------------------------
+# Building
+
+
+def find_compiler() -> Optional[list]:
+    """The C compiler command as an argument list: $CC if set (it may carry arguments, e.g.
+    "ccache gcc"), else ``cc``.  None when the program cannot be found."""
+    cmd = shlex.split(os.environ.get("CC", "").strip()) or ["cc"]
+    return cmd if shutil.which(cmd[0]) else None
+
+
+def build(outdir: Path) -> Path:
+    """Compile src/wtsapi/wts_sim.c into ``outdir/libwtsapi32_sim.so`` and return its path.
+
+    The library exports the wtsapi32 names (``-DWTSSIM_AS_WTSAPI``).  Raises RuntimeError, with
+    the compiler's output, if there is no compiler or the compilation fails."""
+    cc = find_compiler()
+    if cc is None:
+        raise RuntimeError(f"no C compiler found (tried {os.environ.get('CC') or 'cc'!r}; set $CC)")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = outdir / LIBRARY_NAME
+    cmd = [*cc, "-O2", "-shared", "-fPIC", "-DWTSSIM_AS_WTSAPI", f"-I{ROOT / 'src'}", "-o", str(out), str(SOURCE)]
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    except OSError as e:
+        raise RuntimeError(f"cannot run the C compiler {cc[0]!r}: {e}") from e
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"compiling {SOURCE.name} failed (exit {proc.returncode}): {shlex.join(cmd)}\n"
+            f"{proc.stderr.strip() or proc.stdout.strip()}"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+# name -> (restype, argtypes).  wtsapi32 first, then the simulator's controls.
+WTSAPI_PROTOTYPES = {
+    "WTSOpenServerW": (HANDLE, [LPWSTR]),
+    "WTSOpenServerExW": (HANDLE, [LPWSTR]),
+    "WTSCloseServer": (None, [HANDLE]),
+    "WTSEnumerateSessionsW": (
+        BOOL, [HANDLE, DWORD, DWORD, POINTER(POINTER(WTS_SESSION_INFOW)), POINTER(DWORD)]),
+    "WTSEnumerateSessionsExW": (
+        BOOL, [HANDLE, POINTER(DWORD), DWORD, POINTER(POINTER(WTS_SESSION_INFO_1W)), POINTER(DWORD)]),
+    # ppBuffer is LPWSTR* in the SDK, but points at whatever the info class returns.
+    "WTSQuerySessionInformationW": (BOOL, [HANDLE, DWORD, ENUM, POINTER(c_void_p), POINTER(DWORD)]),
+    "WTSDisconnectSession": (BOOL, [HANDLE, DWORD, BOOL]),
+    "WTSLogoffSession": (BOOL, [HANDLE, DWORD, BOOL]),
+    "WTSConnectSessionW": (BOOL, [ULONG, ULONG, LPWSTR, BOOL]),
+    "WTSSendMessageW": (
+        BOOL, [HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, POINTER(DWORD), BOOL]),
+    "WTSFreeMemory": (None, [c_void_p]),
+    "WTSFreeMemoryExW": (BOOL, [ENUM, c_void_p, ULONG]),
+}
+
+CONTROL_PROTOTYPES = {
+    "wtssim_load": (c_int, [ctypes.c_char_p, c_size_t, POINTER(c_char), c_size_t]),
+    "wtssim_loaded": (c_int, []),
+    "wtssim_dump": (c_void_p, [POINTER(c_size_t)]),  # c_void_p, not c_char_p: it must be freed
+    "wtssim_rpc_report": (c_void_p, [POINTER(c_size_t)]),
+    "wtssim_free_text": (None, [c_void_p]),
+    "wtssim_outstanding": (c_int64, []),
+    "wtssim_rpc_total": (c_int64, []),
+    "wtssim_reset_counters": (None, []),
+    "wtssim_release_hangs": (None, []),
+    "wtssim_hung_calls": (c_int64, []),
+}
+
+
+def declare(lib: ctypes.CDLL, prototypes: dict) -> ctypes.CDLL:
+    """Set restype/argtypes on ``lib`` for each name in ``prototypes`` (AttributeError if one is
+    not exported).  Usable on any library with these exports, e.g. the real wtsapi32.dll with
+    WTSAPI_PROTOTYPES."""
+    for name, (restype, argtypes) in prototypes.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def load(path: Union[str, Path]) -> ctypes.CDLL:
+    """Load a library built by :func:`build` with every export's prototype declared.
+
+    ``lib.GetLastError()`` returns the calling thread's last error.  Off Windows it is the
+    library's own export; on Windows (where the sim DLL does not export it) it is bound to ctypes'
+    saved copy of the thread's last error."""
+    if sys.platform == "win32":
+        lib = ctypes.CDLL(str(path), use_last_error=True)
+        lib.GetLastError = ctypes.get_last_error
+    else:
+        lib = ctypes.CDLL(str(path))
+        declare(lib, {"GetLastError": (DWORD, [])})
+    declare(lib, WTSAPI_PROTOTYPES)
+    declare(lib, CONTROL_PROTOTYPES)
+    return lib
+
+
+# --------------------------------------------------------------------------------------------------
+# Controls
+
+
+def load_farm(lib: ctypes.CDLL, text: Union[str, bytes]) -> None:
+    """Install a farm from compiled text; ValueError with the simulator's message if it is rejected
+    (the previous farm then stays loaded)."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    err = ctypes.create_string_buffer(512)
+    if lib.wtssim_load(data, len(data), err, len(err)) != 0:
+        raise ValueError(err.value.decode("utf-8", "replace"))
+
+
+def _take_text(lib: ctypes.CDLL, fn) -> Optional[str]:
+    n = c_size_t()
+    p = fn(ctypes.byref(n))
+    if not p:
+        return None
+    try:
+        return ctypes.string_at(p, n.value).decode("utf-8")
+    finally:
+        lib.wtssim_free_text(p)
+
+
+def dump(lib: ctypes.CDLL) -> Optional[str]:
+    """The loaded farm's current state in the compiled format, plus message lines; None when no
+    farm is loaded."""
+    return _take_text(lib, lib.wtssim_dump)
+
+
+def rpc_report(lib: ctypes.CDLL) -> dict:
+    """RPCs per server since the last reset, ``{name: count}``; key ``"*"`` counts RPCs to names
+    not in the farm."""
+    text = _take_text(lib, lib.wtssim_rpc_report) or ""
+    report = {}
+    for line in text.splitlines():
+        name, _, count = line.rpartition("\t")
+        report[name] = int(count)
+    return report
