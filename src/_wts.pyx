@@ -369,7 +369,8 @@ cdef str _take_text(char *p, size_t n):
     if p == NULL:
         raise MemoryError("the simulated farm could not produce its text")
     try:
-        return p[:n].decode("utf-8")
+        # surrogatepass: message texts may carry lone UTF-16 surrogates, which the sim passes through.
+        return p[:n].decode("utf-8", "surrogatepass")
     finally:
         wtssim_free_text(p)
 

@@ -49,6 +49,9 @@ WINSTATIONNAME_LENGTH = 32
 USERNAME_LENGTH = 20
 DOMAIN_LENGTH = 17
 CLIENTNAME_LENGTH = 20
+#: Not an SDK constant: the simulator stores passwords in a fixed buffer of
+#: this many WCHARs (plus the terminator).  Generous for any real password.
+MAX_PASSWORD = 256
 
 #: Upper bound for latency_ms / jitter_ms.  Chosen so the compiled
 #: microsecond values always fit a signed 32-bit integer in the C parser.
@@ -279,7 +282,7 @@ def parse_compiled(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-class _JsonObject(dict):  # type: ignore[type-arg]
+class _JsonObject(dict[str, Any]):
     """A JSON object that remembers its first duplicated key.
 
     ``json`` silently keeps the last of duplicated keys; for a hand-edited
@@ -924,7 +927,7 @@ class _Compiler:
         locked = _bool(s.get("locked", False), f"{path}.locked")
         deny = _deny(s.get("deny", []), f"{path}.deny")
         reply = _reply(s.get("reply", "ok"), f"{path}.reply")
-        password = _string(s.get("password", ""), f"{path}.password")
+        password = _string(s.get("password", ""), f"{path}.password", MAX_PASSWORD, "passwords")
         self.lines.append(
             _session_line(
                 sid,
@@ -969,8 +972,8 @@ class _Compiler:
             digits = _int(b["digits"], f"{path}.digits", 1, MAX_SERVER_NAME)
         else:
             digits = max(2, len(str(last)))
-        longest = len(prefix) + max(digits, len(str(last)))
-        if _utf16_len(prefix) - len(prefix) + longest > MAX_SERVER_NAME:
+        longest = _utf16_len(prefix) + max(digits, len(str(last)))
+        if longest > MAX_SERVER_NAME:
             raise _Invalid(
                 path,
                 f"generated server names would be {longest} characters long; "

@@ -1204,7 +1204,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSLogoffSession)(HANDLE hServer, DWORD SessionId, BOOL
         x->logon = x->disconnect = x->last_input = 0;
         x->locked = 0;
     } else {
-        /* The session ends and leaves the list. */
+        /* The session ends and leaves the list.  If it was the caller's own, the caller has none now. */
+        if (s == &t.farm->servers[t.farm->local] && x->id == t.farm->current_session)
+            t.farm->current_session = WTS_CURRENT_SESSION;
         free(x->password);
         size_t j = (size_t)(x - s->sessions);
         memmove(x, x + 1, (s->count - j - 1) * sizeof *x);
