@@ -118,6 +118,9 @@ cdef class ServerHandle:
     cdef readonly Provider provider
     cdef readonly object name
     cdef bint opened
+    # Calls running without the GIL.  close() from another thread must not free the handle under
+    # them: the last call to finish closes it instead.
+    cdef int inflight
 
     def __cinit__(self, Provider provider not None, name=None, bint ex=False):
         self.provider = provider
@@ -153,29 +156,44 @@ cdef class ServerHandle:
         return not self.opened
 
     def close(self):
-        """WTSCloseServer; idempotent."""
+        """WTSCloseServer; idempotent.  With calls still running, the last of them closes it."""
+        self.opened = False
+        if self.inflight == 0:
+            self._release()
+
+    cdef void _release(self) noexcept:
         cdef HANDLE h = self.h
         self.h = NULL
-        self.opened = False
         if h != NULL:
             with nogil:
                 self.p.CloseServer(h)
 
-    cdef inline int _check(self) except -1:
+    cdef inline int _enter(self, HANDLE *h) except -1:
         if not self.opened:
             raise ValueError(f"server {self.name or 'local'} is closed")
+        self.inflight += 1
+        h[0] = self.h
         return 0
+
+    cdef inline void _leave(self) noexcept:
+        self.inflight -= 1
+        if not self.opened and self.inflight == 0:
+            self._release()
 
     def enumerate_sessions(self):
         """WTSEnumerateSessionsW (one RPC): [(id, station, state)]."""
-        self._check()
+        cdef HANDLE h
+        self._enter(&h)
         cdef WTS_SESSION_INFOW *info = NULL
         cdef DWORD count = 0, err = 0, i
         cdef BOOL ok
-        with nogil:
-            ok = self.p.EnumerateSessionsW(self.h, 0, 1, &info, &count)
-            if not ok:
-                err = wts_get_last_error()
+        try:
+            with nogil:
+                ok = self.p.EnumerateSessionsW(h, 0, 1, &info, &count)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSEnumerateSessionsW", self.name, None)
         try:
@@ -191,14 +209,18 @@ cdef class ServerHandle:
         as tuple.__new__(record, (label, id, station, states[state], user, domain)), the cheapest
         way to make a NamedTuple, because bulk listing makes millions of them.
         """
-        self._check()
+        cdef HANDLE h
+        self._enter(&h)
         cdef WTS_SESSION_INFO_1W *info = NULL
         cdef DWORD count = 0, err = 0, level = 1, i
         cdef BOOL ok
-        with nogil:
-            ok = self.p.EnumerateSessionsExW(self.h, &level, 0, &info, &count)
-            if not ok:
-                err = wts_get_last_error()
+        try:
+            with nogil:
+                ok = self.p.EnumerateSessionsExW(h, &level, 0, &info, &count)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSEnumerateSessionsExW", self.name, None)
         cdef list out = []
@@ -228,14 +250,18 @@ cdef class ServerHandle:
         WTSClientDisplay -> (width, height, colour depth); WTSSessionInfo and WTSSessionInfoEx ->
         tuples (see session_info / session_info_ex); anything else -> the raw bytes.
         """
-        self._check()
+        cdef HANDLE h
+        self._enter(&h)
         cdef LPWSTR buf = NULL
         cdef DWORD size = 0, err = 0
         cdef BOOL ok
-        with nogil:
-            ok = self.p.QuerySessionInformationW(self.h, session_id, <WTS_INFO_CLASS>info_class, &buf, &size)
-            if not ok:
-                err = wts_get_last_error()
+        try:
+            with nogil:
+                ok = self.p.QuerySessionInformationW(h, session_id, <WTS_INFO_CLASS>info_class, &buf, &size)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSQuerySessionInformationW", self.name, session_id)
         try:
@@ -251,42 +277,54 @@ cdef class ServerHandle:
 
     def disconnect(self, DWORD session_id, bint wait=True):
         """WTSDisconnectSession (one RPC)."""
-        self._check()
+        cdef HANDLE h
+        self._enter(&h)
         cdef DWORD err = 0
         cdef BOOL ok
-        with nogil:
-            ok = self.p.DisconnectSession(self.h, session_id, wait)
-            if not ok:
-                err = wts_get_last_error()
+        try:
+            with nogil:
+                ok = self.p.DisconnectSession(h, session_id, wait)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSDisconnectSession", self.name, session_id)
 
     def logoff(self, DWORD session_id, bint wait=True):
         """WTSLogoffSession (one RPC)."""
-        self._check()
+        cdef HANDLE h
+        self._enter(&h)
         cdef DWORD err = 0
         cdef BOOL ok
-        with nogil:
-            ok = self.p.LogoffSession(self.h, session_id, wait)
-            if not ok:
-                err = wts_get_last_error()
+        try:
+            with nogil:
+                ok = self.p.LogoffSession(h, session_id, wait)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSLogoffSession", self.name, session_id)
 
     def send_message(self, DWORD session_id, str title, str text, DWORD style=0, DWORD timeout=0,
                      bint wait=False):
         """WTSSendMessageW (one RPC); returns the response code (IDOK, ..., IDTIMEOUT, IDASYNC)."""
-        self._check()
         cdef bytes wt = _wide(title), wm = _wide(text)
         cdef LPWSTR pt = <LPWSTR><char *>wt, pm = <LPWSTR><char *>wm
         # Lengths are in bytes, without the terminator.
         cdef DWORD lt = <DWORD>(len(wt) - 2), lm = <DWORD>(len(wm) - 2)
         cdef DWORD response = 0, err = 0
         cdef BOOL ok
-        with nogil:
-            ok = self.p.SendMessageW(self.h, session_id, pt, lt, pm, lm, style, timeout, &response, wait)
-            if not ok:
-                err = wts_get_last_error()
+        cdef HANDLE h
+        self._enter(&h)
+        try:
+            with nogil:
+                ok = self.p.SendMessageW(h, session_id, pt, lt, pm, lm, style, timeout, &response, wait)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
         if not ok:
             _raise(err, "WTSSendMessageW", self.name, session_id)
         return response

@@ -276,10 +276,22 @@ def test_string_escaping() -> None:
     assert len(fields) == 17
 
 
-def test_server_name_backslash_is_escaped() -> None:
-    text = compile_farm({"servers": [{"name": "A\\B"}]}).text
-    assert "server\tA\\\\B\t" in text
-    assert records(text, "farm")[0][3] == "A\\\\B"
+@pytest.mark.parametrize("bad", ["A\\B", "RDS*", "*", "a/b", "x:1", "a?", 'q"', "<a>", "a|b"])
+def test_server_name_rejects_characters_windows_forbids(bad: str) -> None:
+    # '*' also keys rpc_counts()' tally of unknown names, so no server may be called that.
+    with pytest.raises(FarmFileError, match=r"servers\[0\]\.name: .* contains"):
+        compile_farm({"servers": [{"name": bad}]})
+
+
+def test_generate_prefix_rejects_characters_windows_forbids() -> None:
+    with pytest.raises(FarmFileError, match=r"generate\[0\]\.prefix: .* contains '\*'"):
+        compile_farm({"generate": [{"prefix": "RDS*", "count": 1, "sessions": 0}]})
+
+
+def test_backslash_in_a_string_is_escaped() -> None:
+    farm = {"servers": [{"name": "A", "sessions": [{"id": 2, "state": "Active", "user": "a\\b"}]}]}
+    text = compile_farm(farm).text
+    assert records(text, "session")[0][4] == "a\\\\b"
 
 
 @pytest.mark.parametrize(

@@ -1274,3 +1274,39 @@ def test_generated_farm_dump_round_trip() -> None:
     before = snapshot(farm.servers)
     wts.sim.load(wts.sim.dump())
     assert snapshot(farm.servers) == before
+
+
+def test_connect_to_a_disconnected_target_is_refused(sim: object) -> None:
+    # A disconnected target has no connection for the session to take over (docs/sim.md).
+    with wts.Server(provider="sim") as local:
+        local.disconnect(5)
+        with pytest.raises(wts.WTSError) as info:
+            wts.connect(2, target=5, provider="sim")
+        assert info.value.winerror == 87
+        states = {s.id: s.state for s in local.sessions()}
+    assert states[2] is wts.ConnectState.ACTIVE and states[5] is wts.ConnectState.DISCONNECTED
+
+
+def test_close_while_a_call_is_in_flight_waits_for_it() -> None:
+    # close() from another thread must not free the handle under a call running without the GIL:
+    # the call completes, and the last one out closes the handle.
+    import threading
+    import time
+
+    wts.sim.generate(servers=1, sessions=3, latency_ms=100, seed=1)
+    wts.sim.reset_counters()
+    server = wts.Server("RDS01", provider="sim")
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(server.sessions()))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while wts.sim.rpc_total() == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    server.close()
+    assert server.closed
+    assert wts.sim.outstanding() == 1  # the handle lives until the call returns
+    worker.join()
+    assert len(results[0]) == 6  # type: ignore[arg-type]
+    assert wts.sim.outstanding() == 0
+    with pytest.raises(ValueError, match="closed"):
+        server.sessions()

@@ -497,13 +497,23 @@ def _string(value: object, path: str, limit: int | None = None, limit_name: str 
     return value
 
 
+# Characters Windows allows in no computer name (and '*', which rpc_counts() uses for unknown names).
+_NAME_FORBIDDEN = frozenset('\\/:*?"<>|')
+
+
+def _check_name_chars(name: str, path: str) -> None:
+    for ch in name:
+        if ch.isspace():
+            raise _Invalid(path, f"{_short(name)} contains whitespace, which server names cannot")
+        if ch in _NAME_FORBIDDEN:
+            raise _Invalid(path, f"{_short(name)} contains {ch!r}, which server names cannot")
+
+
 def _server_name(value: object, path: str) -> str:
     name = _string(value, path, MAX_SERVER_NAME, "server names")
     if not name:
         raise _Invalid(path, "must not be empty")
-    for ch in name:
-        if ch.isspace():
-            raise _Invalid(path, f"{_short(name)} contains whitespace, which server names cannot")
+    _check_name_chars(name, path)
     return name
 
 
@@ -955,9 +965,7 @@ class _Compiler:
         path = f"generate[{index}]"
         b = _object(value, path, _GENERATE_FIELDS, required=("prefix", "count", "sessions"))
         prefix = _string(b["prefix"], f"{path}.prefix")
-        for ch in prefix:
-            if ch.isspace():
-                raise _Invalid(f"{path}.prefix", f"{_short(prefix)} contains whitespace, which server names cannot")
+        _check_name_chars(prefix, f"{path}.prefix")
         count = _int(b["count"], f"{path}.count", 1)
         system = _bool(b.get("system_sessions", True), f"{path}.system_sessions")
         # Generated user sessions get ids 2, 3, ...; with system sessions

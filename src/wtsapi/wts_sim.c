@@ -877,9 +877,11 @@ static DWORD rpc(target *t)
         /* Blocks until released or until the farm is replaced, as a call to a wedged server blocks
          * until its caller gives up; then fails the way a broken RPC connection does. */
         sim_farm *f = t->farm;
-        wts_atomic_add(&g_hung, 1);
         wts_mutex_lock(&f->hang_lock);
         uint64_t gen = f->hang_generation;
+        /* Counted only once the generation is recorded, so a release seen after hung_calls() > 0
+         * always wakes this call. */
+        wts_atomic_add(&g_hung, 1);
         while (gen == f->hang_generation && !f->closing) wts_cond_wait(&f->hang_cond, &f->hang_lock);
         wts_mutex_unlock(&f->hang_lock);
         wts_atomic_add(&g_hung, -1);
@@ -1303,6 +1305,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSConnectSessionW)(ULONG LogonId, ULONG TargetLogonId,
     else if (x->deny & DENY_CONNECT) err = WTS_ERROR_ACCESS_DENIED;
     else if (is_console(x) || is_console(dest)) err = WTS_ERROR_CTX_CONSOLE_CONNECT; /* tscon: not the console */
     else if (is_system(x) || is_system(dest)) err = WTS_ERROR_CTX_WINSTATION_ACCESS_DENIED;
+    else if (dest->state == WTSDisconnected) err = WTS_ERROR_INVALID_PARAMETER; /* no connection to take over */
     else {
         /* Another user's session needs that user's password (tscon /password). */
         int own = me && me->user[0] && wequal_nocase(me->user, x->user) && wequal_nocase(me->domain, x->domain);
