@@ -1,7 +1,7 @@
 # Developer tasks for wts.  `make help` lists them.
 PY ?= .venv/bin/python
 
-.PHONY: help venv install test demo clean
+.PHONY: help venv install test demo lint wheel ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,15 @@ demo: install ## the main job: who is where on a generated 200x25 farm (sim prov
 
 test: install ## run the test suite
 	$(PY) -m pytest -q
+
+lint: install ## ruff (lint and format check) and mypy --strict
+	.venv/bin/pip install -q ruff mypy
+	.venv/bin/ruff check src tests tools examples
+	.venv/bin/ruff format --check src tests tools examples
+	.venv/bin/mypy
+
+wheel: ## build the sdist and a wheel for this machine into dist/
+	.venv/bin/pip install -q build && .venv/bin/python -m build
 
 ci: ## what CI runs, from scratch
 	bash .ci/run

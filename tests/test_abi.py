@@ -15,10 +15,10 @@ import ipaddress
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from ctypes import POINTER, byref, c_uint32, c_void_p, sizeof
 from pathlib import Path
-from typing import Iterator, Optional
 
 import pytest
 
@@ -56,7 +56,7 @@ SENTINEL = 0xDEADBEEF
 SENTINEL_PTR = 0xDEADBEEFCAFE
 
 
-def address_hex(ip: Optional[str]) -> tuple[int, str]:
+def address_hex(ip: str | None) -> tuple[int, str]:
     """(family, 40 hex digits) with the IP bytes at Address[2..], as Windows lays them out."""
     if ip is None:
         return 0, ""
@@ -65,18 +65,47 @@ def address_hex(ip: Optional[str]) -> tuple[int, str]:
     return family, (bytes(2) + packed + bytes(18 - len(packed))).hex()
 
 
-def session(sid: int, station: str, state: int, user: str = "", domain: str = "", client: str = "",
-            ip: Optional[str] = None, logon: int = 0, connect: int = 0, disconnect: int = 0,
-            last_input: int = 0, locked: int = 0, deny: int = 0, reply: int = 0, password: str = "") -> str:
+def session(
+    sid: int,
+    station: str,
+    state: int,
+    user: str = "",
+    domain: str = "",
+    client: str = "",
+    ip: str | None = None,
+    logon: int = 0,
+    connect: int = 0,
+    disconnect: int = 0,
+    last_input: int = 0,
+    locked: int = 0,
+    deny: int = 0,
+    reply: int = 0,
+    password: str = "",
+) -> str:
     family, hexaddr = address_hex(ip)
-    fields = [sid, station, state, user, domain, client, family, hexaddr, logon, connect, disconnect,
-              last_input, locked, deny, reply, password]
+    fields = [
+        sid,
+        station,
+        state,
+        user,
+        domain,
+        client,
+        family,
+        hexaddr,
+        logon,
+        connect,
+        disconnect,
+        last_input,
+        locked,
+        deny,
+        reply,
+        password,
+    ]
     return "session\t" + "\t".join(str(f) for f in fields) + "\n"
 
 
-BOB_CLIENT = "LAPTOP-B\u00d6B\U0001F600"  # a non-BMP character: two UTF-16 units
-BOB_TIMES = dict(logon=NOW - 20 * HOUR, connect=NOW - 19 * HOUR, disconnect=NOW - 10 * HOUR,
-                 last_input=NOW - 11 * HOUR)
+BOB_CLIENT = "LAPTOP-B\u00d6B\U0001f600"  # a non-BMP character: two UTF-16 units
+BOB_TIMES = dict(logon=NOW - 20 * HOUR, connect=NOW - 19 * HOUR, disconnect=NOW - 10 * HOUR, last_input=NOW - 11 * HOUR)
 ALICE_TIMES = dict(logon=NOW - 4 * HOUR, connect=NOW - 3 * HOUR, last_input=NOW - HOUR)
 
 FARM = (
@@ -86,8 +115,7 @@ FARM = (
     + session(0, "Services", S.WTSDisconnected)
     + session(1, "Console", S.WTSActive, "admin", "CONTOSO", logon=NOW - 50 * HOUR, locked=1, reply=S.IDNO)
     + session(2, "RDP-Tcp#0", S.WTSActive, "alice", "CONTOSO", "PC-ALICE", "10.0.8.15", **ALICE_TIMES)
-    + session(3, "", S.WTSDisconnected, "bob", "CONTOSO", BOB_CLIENT, "fd00::1:42", **BOB_TIMES,
-              password="Pa55word!")
+    + session(3, "", S.WTSDisconnected, "bob", "CONTOSO", BOB_CLIENT, "fd00::1:42", **BOB_TIMES, password="Pa55word!")
     + session(4, "RDP-Tcp#1", S.WTSActive, "carol", "CONTOSO", "PC-CAROL", "10.0.9.3", deny=31)
     + session(65536, "RDP-Tcp", S.WTSListen)
     + "server\tDOWN01\t0\t0\tunreachable\n"
@@ -136,7 +164,7 @@ def opened(lib: ctypes.CDLL, name: str) -> Iterator[int]:
         lib.WTSCloseServer(h)
 
 
-def enum_ex(lib: ctypes.CDLL, h: Optional[int] = None) -> list[dict]:
+def enum_ex(lib: ctypes.CDLL, h: int | None = None) -> list[dict]:
     """WTSEnumerateSessionsExW as a list of dicts, freed with WTSFreeMemoryExW."""
     level, count = c_uint32(1), c_uint32()
     info = POINTER(S.WTS_SESSION_INFO_1W)()
@@ -144,9 +172,13 @@ def enum_ex(lib: ctypes.CDLL, h: Optional[int] = None) -> list[dict]:
     try:
         return [
             {
-                "ExecEnvId": e.ExecEnvId, "State": e.State, "SessionId": e.SessionId,
-                "pSessionName": S.wstring_at(e.pSessionName), "pHostName": S.wstring_at(e.pHostName),
-                "pUserName": S.wstring_at(e.pUserName), "pDomainName": S.wstring_at(e.pDomainName),
+                "ExecEnvId": e.ExecEnvId,
+                "State": e.State,
+                "SessionId": e.SessionId,
+                "pSessionName": S.wstring_at(e.pSessionName),
+                "pHostName": S.wstring_at(e.pHostName),
+                "pUserName": S.wstring_at(e.pUserName),
+                "pDomainName": S.wstring_at(e.pDomainName),
                 "pFarmName": S.wstring_at(e.pFarmName),
             }
             for e in info[: count.value]
@@ -155,7 +187,7 @@ def enum_ex(lib: ctypes.CDLL, h: Optional[int] = None) -> list[dict]:
         assert lib.WTSFreeMemoryExW(S.WTSTypeSessionInfoLevel1, info, count.value)
 
 
-def query(lib: ctypes.CDLL, h: Optional[int], sid: int, cls: int) -> bytes:
+def query(lib: ctypes.CDLL, h: int | None, sid: int, cls: int) -> bytes:
     """The bytes WTSQuerySessionInformationW returns (exactly pBytesReturned of them); the buffer
     is freed.  Fails the test if the call fails."""
     buf, n = c_void_p(), c_uint32(SENTINEL)
@@ -167,7 +199,7 @@ def query(lib: ctypes.CDLL, h: Optional[int], sid: int, cls: int) -> bytes:
         lib.WTSFreeMemory(buf)
 
 
-def query_error(lib: ctypes.CDLL, h: Optional[int], sid: int, cls: int) -> int:
+def query_error(lib: ctypes.CDLL, h: int | None, sid: int, cls: int) -> int:
     """The error a failing WTSQuerySessionInformationW sets; the outputs must stay untouched."""
     buf, n = c_void_p(SENTINEL_PTR), c_uint32(SENTINEL)
     assert not lib.WTSQuerySessionInformationW(h, sid, cls, byref(buf), byref(n))
@@ -176,33 +208,35 @@ def query_error(lib: ctypes.CDLL, h: Optional[int], sid: int, cls: int) -> int:
     return err
 
 
-def query_str(lib: ctypes.CDLL, h: Optional[int], sid: int, cls: int) -> str:
+def query_str(lib: ctypes.CDLL, h: int | None, sid: int, cls: int) -> str:
     raw = query(lib, h, sid, cls)
     assert len(raw) % 2 == 0 and raw.endswith(b"\0\0"), raw
     return raw[:-2].decode("utf-16-le", "surrogatepass")
 
 
-def info_ex(lib: ctypes.CDLL, sid: int, h: Optional[int] = None) -> S.WTSINFOEXW:
+def info_ex(lib: ctypes.CDLL, sid: int, h: int | None = None) -> S.WTSINFOEXW:
     raw = query(lib, h, sid, S.WTSSessionInfoEx)
     assert len(raw) == sizeof(S.WTSINFOEXW)
     return S.WTSINFOEXW.from_buffer_copy(raw)
 
 
-def ex_ptr_sentinel() -> "ctypes._Pointer":
+def ex_ptr_sentinel() -> ctypes._Pointer:
     return ctypes.cast(c_void_p(SENTINEL_PTR), POINTER(S.WTS_SESSION_INFO_1W))
 
 
-def ptr_value(p) -> Optional[int]:
+def ptr_value(p) -> int | None:
     return ctypes.cast(p, c_void_p).value
 
 
-def send(lib: ctypes.CDLL, h: Optional[int], sid: int, title: str, text: str, wait: bool,
-         style: int = 0, timeout: int = 0) -> tuple[bool, int, int]:
+def send(
+    lib: ctypes.CDLL, h: int | None, sid: int, title: str, text: str, wait: bool, style: int = 0, timeout: int = 0
+) -> tuple[bool, int, int]:
     """WTSSendMessageW with byte lengths; returns (ok, response, last error)."""
     t, m = S.wbuf(title), S.wbuf(text)
     resp = c_uint32(SENTINEL)
-    ok = lib.WTSSendMessageW(h, sid, t, 2 * (sizeof(t) // 2 - 1), m, 2 * (sizeof(m) // 2 - 1), style, timeout,
-                             byref(resp), wait)
+    ok = lib.WTSSendMessageW(
+        h, sid, t, 2 * (sizeof(t) // 2 - 1), m, 2 * (sizeof(m) // 2 - 1), style, timeout, byref(resp), wait
+    )
     return bool(ok), resp.value, lib.GetLastError()
 
 
@@ -219,16 +253,58 @@ def garbage_handle() -> ctypes.Array:
     "struct, size, offsets",
     [
         (S.WTS_SESSION_INFOW, 24, {"SessionId": 0, "pWinStationName": 8, "State": 16}),
-        (S.WTS_SESSION_INFO_1W, 56, {"ExecEnvId": 0, "State": 4, "SessionId": 8, "pSessionName": 16,
-                                     "pHostName": 24, "pUserName": 32, "pDomainName": 40, "pFarmName": 48}),
+        (
+            S.WTS_SESSION_INFO_1W,
+            56,
+            {
+                "ExecEnvId": 0,
+                "State": 4,
+                "SessionId": 8,
+                "pSessionName": 16,
+                "pHostName": 24,
+                "pUserName": 32,
+                "pDomainName": 40,
+                "pFarmName": 48,
+            },
+        ),
         (S.WTS_CLIENT_ADDRESS, 24, {"AddressFamily": 0, "Address": 4}),
-        (S.WTSINFOW, 216, {"State": 0, "SessionId": 4, "IncomingBytes": 8, "OutgoingCompressedBytes": 28,
-                           "WinStationName": 32, "Domain": 96, "UserName": 130, "ConnectTime": 176,
-                           "DisconnectTime": 184, "LastInputTime": 192, "LogonTime": 200, "CurrentTime": 208}),
-        (S.WTSINFOEX_LEVEL1_W, 224, {"SessionId": 0, "SessionState": 4, "SessionFlags": 8, "WinStationName": 12,
-                                     "UserName": 78, "DomainName": 120, "LogonTime": 160, "ConnectTime": 168,
-                                     "DisconnectTime": 176, "LastInputTime": 184, "CurrentTime": 192,
-                                     "IncomingBytes": 200, "OutgoingCompressedBytes": 220}),
+        (
+            S.WTSINFOW,
+            216,
+            {
+                "State": 0,
+                "SessionId": 4,
+                "IncomingBytes": 8,
+                "OutgoingCompressedBytes": 28,
+                "WinStationName": 32,
+                "Domain": 96,
+                "UserName": 130,
+                "ConnectTime": 176,
+                "DisconnectTime": 184,
+                "LastInputTime": 192,
+                "LogonTime": 200,
+                "CurrentTime": 208,
+            },
+        ),
+        (
+            S.WTSINFOEX_LEVEL1_W,
+            224,
+            {
+                "SessionId": 0,
+                "SessionState": 4,
+                "SessionFlags": 8,
+                "WinStationName": 12,
+                "UserName": 78,
+                "DomainName": 120,
+                "LogonTime": 160,
+                "ConnectTime": 168,
+                "DisconnectTime": 176,
+                "LastInputTime": 184,
+                "CurrentTime": 192,
+                "IncomingBytes": 200,
+                "OutgoingCompressedBytes": 220,
+            },
+        ),
         (S.WTSINFOEXW, 232, {"Level": 0, "Data": 8}),
     ],
     ids=lambda v: getattr(v, "__name__", None) if isinstance(v, type) else None,
@@ -245,16 +321,29 @@ def test_c_side_writes_the_sdk_layouts(lib) -> None:
     assert (w.State, w.SessionId) == (S.WTSDisconnected, 3)
     assert (S.warray_str(w.WinStationName), S.warray_str(w.Domain), S.warray_str(w.UserName)) == ("", "CONTOSO", "bob")
     assert (w.ConnectTime, w.DisconnectTime, w.LastInputTime, w.LogonTime, w.CurrentTime) == (
-        BOB_TIMES["connect"], BOB_TIMES["disconnect"], BOB_TIMES["last_input"], BOB_TIMES["logon"], NOW)
+        BOB_TIMES["connect"],
+        BOB_TIMES["disconnect"],
+        BOB_TIMES["last_input"],
+        BOB_TIMES["logon"],
+        NOW,
+    )
 
     x = info_ex(lib, 3)
     l1 = x.Data.WTSInfoExLevel1
     assert x.Level == 1
     assert (l1.SessionId, l1.SessionState, l1.SessionFlags) == (3, S.WTSDisconnected, S.WTS_SESSIONSTATE_UNLOCK)
     assert (S.warray_str(l1.WinStationName), S.warray_str(l1.UserName), S.warray_str(l1.DomainName)) == (
-        "", "bob", "CONTOSO")
+        "",
+        "bob",
+        "CONTOSO",
+    )
     assert (l1.LogonTime, l1.ConnectTime, l1.DisconnectTime, l1.LastInputTime, l1.CurrentTime) == (
-        BOB_TIMES["logon"], BOB_TIMES["connect"], BOB_TIMES["disconnect"], BOB_TIMES["last_input"], NOW)
+        BOB_TIMES["logon"],
+        BOB_TIMES["connect"],
+        BOB_TIMES["disconnect"],
+        BOB_TIMES["last_input"],
+        NOW,
+    )
 
     a = S.WTS_CLIENT_ADDRESS.from_buffer_copy(query(lib, None, 3, S.WTSClientAddress))
     assert a.AddressFamily == S.AF_INET6
@@ -308,8 +397,10 @@ def test_enum_ex_success(lib) -> None:
     try:
         assert lv.value == 1
         assert count.value == len(RDS01)
-        got = [(e.SessionId, S.wstring_at(e.pSessionName), e.State, S.wstring_at(e.pUserName),
-                S.wstring_at(e.pDomainName)) for e in info[: count.value]]
+        got = [
+            (e.SessionId, S.wstring_at(e.pSessionName), e.State, S.wstring_at(e.pUserName), S.wstring_at(e.pDomainName))
+            for e in info[: count.value]
+        ]
         assert got == RDS01
         for e in info[: count.value]:
             assert S.wstring_at(e.pHostName) == "RDS01"
@@ -343,8 +434,12 @@ def test_plain_free_memory_leaks_the_ex_strings(lib) -> None:
     base = lib.wtssim_outstanding()
     lv, count, info = c_uint32(1), c_uint32(), POINTER(S.WTS_SESSION_INFO_1W)()
     assert lib.WTSEnumerateSessionsExW(None, byref(lv), 0, byref(info), byref(count))
-    strings = [p for e in info[: count.value]
-               for p in (e.pSessionName, e.pHostName, e.pUserName, e.pDomainName, e.pFarmName) if p]
+    strings = [
+        p
+        for e in info[: count.value]
+        for p in (e.pSessionName, e.pHostName, e.pUserName, e.pDomainName, e.pFarmName)
+        if p
+    ]
     assert len(strings) == RDS01_EX_STRINGS
     lib.WTSFreeMemory(info)  # frees the array alone, as on Windows
     assert lib.wtssim_outstanding() == base + RDS01_EX_STRINGS
@@ -522,7 +617,12 @@ def test_query_session_info(lib) -> None:
     assert S.warray_str(w.WinStationName) == "RDP-Tcp#0"
     assert (S.warray_str(w.Domain), S.warray_str(w.UserName)) == ("CONTOSO", "alice")
     assert (w.LogonTime, w.ConnectTime, w.DisconnectTime, w.LastInputTime, w.CurrentTime) == (
-        ALICE_TIMES["logon"], ALICE_TIMES["connect"], 0, ALICE_TIMES["last_input"], NOW)
+        ALICE_TIMES["logon"],
+        ALICE_TIMES["connect"],
+        0,
+        ALICE_TIMES["last_input"],
+        NOW,
+    )
 
 
 @pytest.mark.parametrize(
@@ -569,8 +669,14 @@ def test_query_current_session_on_opened_handle(lib, server) -> None:
 
 def test_query_buffers_are_freed_by_free_memory(lib) -> None:
     base = lib.wtssim_outstanding()
-    for cls in (S.WTSUserName, S.WTSConnectState, S.WTSClientProtocolType, S.WTSClientAddress,
-                S.WTSSessionInfo, S.WTSSessionInfoEx):
+    for cls in (
+        S.WTSUserName,
+        S.WTSConnectState,
+        S.WTSClientProtocolType,
+        S.WTSClientAddress,
+        S.WTSSessionInfo,
+        S.WTSSessionInfoEx,
+    ):
         buf, n = c_void_p(), c_uint32()
         assert lib.WTSQuerySessionInformationW(None, 2, cls, byref(buf), byref(n))
         assert lib.wtssim_outstanding() == base + 1
@@ -760,15 +866,21 @@ def test_send_message_responses(lib, sid, wait, response) -> None:
     assert send(lib, None, sid, "T", "M", wait) == (True, response, 0)
 
 
-@pytest.mark.parametrize("sid, err", [(4, S.ERROR_ACCESS_DENIED), (0, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
-                                      (65536, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
-                                      (42, S.ERROR_CTX_WINSTATION_NOT_FOUND)])
+@pytest.mark.parametrize(
+    "sid, err",
+    [
+        (4, S.ERROR_ACCESS_DENIED),
+        (0, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
+        (65536, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
+        (42, S.ERROR_CTX_WINSTATION_NOT_FOUND),
+    ],
+)
 def test_send_message_refused(lib, sid, err) -> None:
     assert send(lib, None, sid, "T", "M", True) == (False, SENTINEL, err)
 
 
 def test_send_message_is_logged_in_the_dump(lib) -> None:
-    title, text = "Wartung \u2013 Neustart", "Reboot at 22:00\tsave your work \\ now\U0001F600"
+    title, text = "Wartung \u2013 Neustart", "Reboot at 22:00\tsave your work \\ now\U0001f600"
     assert send(lib, None, 2, title, text, True, style=0x30, timeout=60) == (True, S.IDOK, 0)
     with opened(lib, "rds01") as h:
         assert send(lib, h, 1, "x", "y", False) == (True, S.IDASYNC, 0)
@@ -801,7 +913,10 @@ def test_connect_with_password_takes_over_the_callers_session(lib) -> None:
     assert query_str(lib, None, 3, S.WTSClientName) == "PC-ALICE"
     alice = info_ex(lib, 2).Data.WTSInfoExLevel1
     assert (alice.SessionState, S.warray_str(alice.WinStationName), alice.DisconnectTime) == (
-        S.WTSDisconnected, "", NOW)
+        S.WTSDisconnected,
+        "",
+        NOW,
+    )
 
 
 @pytest.mark.parametrize("logon_id, target", [(1, S.LOGONID_CURRENT), (3, 1)])
@@ -810,14 +925,17 @@ def test_connect_console(lib, logon_id, target) -> None:
     assert lib.GetLastError() == S.ERROR_CTX_CONSOLE_CONNECT
 
 
-@pytest.mark.parametrize("logon_id, target, err", [
-    (99, S.LOGONID_CURRENT, S.ERROR_CTX_WINSTATION_NOT_FOUND),
-    (3, 99, S.ERROR_CTX_WINSTATION_NOT_FOUND),
-    (4, S.LOGONID_CURRENT, S.ERROR_ACCESS_DENIED),
-    (65536, S.LOGONID_CURRENT, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
-    (3, 0, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
-    (2, S.LOGONID_CURRENT, S.ERROR_INVALID_PARAMETER),  # onto itself
-])
+@pytest.mark.parametrize(
+    "logon_id, target, err",
+    [
+        (99, S.LOGONID_CURRENT, S.ERROR_CTX_WINSTATION_NOT_FOUND),
+        (3, 99, S.ERROR_CTX_WINSTATION_NOT_FOUND),
+        (4, S.LOGONID_CURRENT, S.ERROR_ACCESS_DENIED),
+        (65536, S.LOGONID_CURRENT, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
+        (3, 0, S.ERROR_CTX_WINSTATION_ACCESS_DENIED),
+        (2, S.LOGONID_CURRENT, S.ERROR_INVALID_PARAMETER),  # onto itself
+    ],
+)
 def test_connect_refused(lib, logon_id, target, err) -> None:
     assert not lib.WTSConnectSessionW(logon_id, target, S.wbuf("Pa55word!"), True)
     assert lib.GetLastError() == err
@@ -841,7 +959,7 @@ def test_last_error_is_per_thread(lib) -> None:
             seen["fail"].append(lib.GetLastError())
             assert not lib.WTSDisconnectSession(None, 1, True)  # 7041 here, after its success
             step.wait()  # 3
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
             step.abort()
 
@@ -854,7 +972,7 @@ def test_last_error_is_per_thread(lib) -> None:
             step.wait()  # 2
             step.wait()  # 3: the other thread has failed again
             seen["ok"].append(lib.GetLastError())
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
             step.abort()
 
@@ -1027,17 +1145,28 @@ BODY = FARM.split("\n", 1)[1]  # FARM without its header line
         pytest.param("\n" + BODY, None, "not a WTSSIM 1 farm", id="missing-header-after-blank"),
         # A wrong header is the first thing wrong, and it is on line 1.
         pytest.param("WTSSIM\t2\n", 1, "not a WTSSIM 1 farm", id="header-only"),
-        pytest.param("WTSSIM\t1\nfarm\t1\t0\nserver\tA\t0\t0\tnone\n", 2, "a farm line has 5 fields",
-                     id="farm-fields"),
+        pytest.param("WTSSIM\t1\nfarm\t1\t0\nserver\tA\t0\t0\tnone\n", 2, "a farm line has 5 fields", id="farm-fields"),
         pytest.param(HEADER + "server\tA\t0\t0\n", 3, "a server line has 5 fields", id="server-fields"),
-        pytest.param(HEADER + "server\tA\t0\t0\tnone\nsession\t2\tRDP-Tcp#0\t0\n", 4,
-                     "a session line has 17 fields", id="session-fields"),
-        pytest.param(HEADER + "server\tA\t0\t0\tnone\nserver\tB\t0\t0\tnone\nserver\ta\t0\t0\tnone\n", 5,
-                     "duplicate server name", id="duplicate-server"),
+        pytest.param(
+            HEADER + "server\tA\t0\t0\tnone\nsession\t2\tRDP-Tcp#0\t0\n",
+            4,
+            "a session line has 17 fields",
+            id="session-fields",
+        ),
+        pytest.param(
+            HEADER + "server\tA\t0\t0\tnone\nserver\tB\t0\t0\tnone\nserver\ta\t0\t0\tnone\n",
+            5,
+            "duplicate server name",
+            id="duplicate-server",
+        ),
         pytest.param(HEADER + "server\tA\t0\t0\tflaky\n", 3, "unknown fault", id="unknown-fault"),
         pytest.param(HEADER + "server\tA\t0\t0\tNone\n", 3, "unknown fault", id="fault-is-case-sensitive"),
-        pytest.param(HEADER + session(2, "RDP-Tcp#0", 0) + "server\tA\t0\t0\tnone\n", 3,
-                     "session before any server", id="session-before-server"),
+        pytest.param(
+            HEADER + session(2, "RDP-Tcp#0", 0) + "server\tA\t0\t0\tnone\n",
+            3,
+            "session before any server",
+            id="session-before-server",
+        ),
     ],
 )
 def test_load_rejects_malformed_text_and_keeps_the_farm(lib, text, line, reason) -> None:

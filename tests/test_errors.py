@@ -19,8 +19,14 @@ from wts import (
 )
 from wts._errors import error_from_winerror, win32_message
 
-WTS_CLASSES = [WTSError, AccessDeniedError, NoSuchSessionError, ServerUnavailableError, WTSTimeoutError,
-               NotSupportedError]
+WTS_CLASSES = [
+    WTSError,
+    AccessDeniedError,
+    NoSuchSessionError,
+    ServerUnavailableError,
+    WTSTimeoutError,
+    NotSupportedError,
+]
 
 # Win32 code -> (class, SDK name, Windows' en-US text)
 TABLE = {
@@ -36,8 +42,11 @@ TABLE = {
     50: (NotSupportedError, "ERROR_NOT_SUPPORTED", "The request is not supported."),
     120: (NotSupportedError, "ERROR_CALL_NOT_IMPLEMENTED", "This function is not supported on this system."),
     7041: (NotSupportedError, "ERROR_CTX_CONSOLE_DISCONNECT", "Disconnecting the console session is not supported."),
-    7042: (NotSupportedError, "ERROR_CTX_CONSOLE_CONNECT",
-           "Reconnecting a disconnected session to the console is not supported."),
+    7042: (
+        NotSupportedError,
+        "ERROR_CTX_CONSOLE_CONNECT",
+        "Reconnecting a disconnected session to the console is not supported.",
+    ),
     87: (WTSError, "ERROR_INVALID_PARAMETER", "The parameter is incorrect."),
     6: (WTSError, "ERROR_INVALID_HANDLE", "The handle is invalid."),
     8: (WTSError, "ERROR_NOT_ENOUGH_MEMORY", "Not enough memory resources are available to process this command."),
@@ -88,7 +97,7 @@ def test_provider_error_is_not_a_wts_error() -> None:
 
 @pytest.mark.parametrize("code", sorted(TABLE))
 def test_code_table(code: int) -> None:
-    cls, name, text = TABLE[code]
+    cls, _name, _text = TABLE[code]
     exc = error_from_winerror(code, "WTSQuerySessionInformationW", "RDS01", 2)
     assert type(exc) is cls
     assert exc.winerror == code
@@ -114,7 +123,9 @@ def test_unknown_code() -> None:
     assert exc.code_name is None
     assert exc.errno is None
     assert exc.strerror == "Windows error 12345."
-    assert str(exc) == "WTS call failed: WTSLogoffSession on the local server, session 4: Windows error 12345. [WinError 12345]"
+    assert str(exc) == (
+        "WTS call failed: WTSLogoffSession on the local server, session 4: Windows error 12345. [WinError 12345]"
+    )
 
 
 def test_str_is_one_line_naming_everything() -> None:
@@ -168,16 +179,25 @@ def test_every_class_pickles(cls: type[WTSError], proto: int) -> None:
 def test_raised_errors_pickle(farm: object) -> None:
     caught: list[WTSError] = []
     with wts.Server("RDS01", provider="sim") as s:
-        for call in (lambda: s.session_info(77), lambda: s.logoff(4), lambda: s.disconnect(1),
-                     lambda: s.session_by_name("nope")):
+        for call in (
+            lambda: s.session_info(77),
+            lambda: s.logoff(4),
+            lambda: s.disconnect(1),
+            lambda: s.session_by_name("nope"),
+        ):
             with pytest.raises(WTSError) as info:
                 call()
             caught.append(info.value)
     with wts.Server("DOWN01", provider="sim") as s, pytest.raises(WTSError) as info:
         s.sessions()
     caught.append(info.value)
-    assert [type(e) for e in caught] == [NoSuchSessionError, AccessDeniedError, NotSupportedError,
-                                         NoSuchSessionError, ServerUnavailableError]
+    assert [type(e) for e in caught] == [
+        NoSuchSessionError,
+        AccessDeniedError,
+        NotSupportedError,
+        NoSuchSessionError,
+        ServerUnavailableError,
+    ]
     for exc in caught:
         _same(pickle.loads(pickle.dumps(exc)), exc)
 
@@ -197,6 +217,11 @@ def test_farm_file_error_pickles(tmp_path) -> None:
     copy = pickle.loads(pickle.dumps(exc))
     assert type(copy) is wts.sim.FarmFileError
     assert (copy.source, copy.reason, copy.path, copy.line, copy.column) == (
-        exc.source, exc.reason, exc.path, exc.line, exc.column)
+        exc.source,
+        exc.reason,
+        exc.path,
+        exc.line,
+        exc.column,
+    )
     assert str(copy) == str(exc)
     assert exc.source == str(bad) and exc.line == 2

@@ -982,11 +982,11 @@ def test_generate_fraction_rounding(
 
 def test_generate_fractions() -> None:
     farm = gen_farm(count=1, sessions=10, disconnected=0, locked=1)
-    (_, sessions), = servers_of(compile_farm(farm).text)
+    ((_, sessions),) = servers_of(compile_farm(farm).text)
     users = [s for s in sessions if s[4]]
     assert all(s[3] == "0" and s[13] == "1" for s in users)
     farm = gen_farm(count=1, sessions=10, disconnected=1)
-    (_, sessions), = servers_of(compile_farm(farm).text)
+    ((_, sessions),) = servers_of(compile_farm(farm).text)
     assert all(s[3] == "4" for s in sessions if s[4])
 
 
@@ -1007,7 +1007,7 @@ def test_generated_names(block: dict[str, Any], names: list[str]) -> None:
 
 def test_generated_domain_and_delays() -> None:
     farm = gen_farm(count=1, sessions=2, domain="FAB\tRIKAM", latency_ms=3, jitter_ms=1.25, fault="unreachable")
-    (server, sessions), = servers_of(compile_farm(farm).text)
+    ((server, sessions),) = servers_of(compile_farm(farm).text)
     assert server == ["server", "RDS01", "3000", "1250", "unreachable"]
     assert {s[5] for s in sessions if s[4]} == {"FAB\\tRIKAM"}
 

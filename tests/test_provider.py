@@ -78,8 +78,9 @@ def test_argument_beats_env(farm: object, monkeypatch: pytest.MonkeyPatch) -> No
         wts.Server("RDS01")
 
 
-def test_sim_farm_env_ignored_when_a_farm_is_loaded(farm: object, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_sim_farm_env_ignored_when_a_farm_is_loaded(
+    farm: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("WTS_PROVIDER", "sim")
     monkeypatch.setenv("WTS_SIM_FARM", str(tmp_path / "does-not-exist.json"))
     with wts.Server("RDS01") as s:
@@ -88,8 +89,9 @@ def test_sim_farm_env_ignored_when_a_farm_is_loaded(farm: object, monkeypatch: p
 
 @off_windows
 @pytest.mark.parametrize("env", [None, ""], ids=["unset", "empty"])
-def test_nothing_chosen_off_windows_says_how_to_use_sim(farm: object, monkeypatch: pytest.MonkeyPatch,
-                                                        env: str | None) -> None:
+def test_nothing_chosen_off_windows_says_how_to_use_sim(
+    farm: object, monkeypatch: pytest.MonkeyPatch, env: str | None
+) -> None:
     if env is not None:
         monkeypatch.setenv("WTS_PROVIDER", env)
     with pytest.raises(ProviderError) as info:
@@ -152,8 +154,12 @@ def run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[st
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WTS_")}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=clean, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

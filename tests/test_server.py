@@ -183,8 +183,16 @@ def test_opening_a_server_sends_nothing(farm: object) -> None:
 def test_connect_state_values_are_the_sdks() -> None:
     assert issubclass(ConnectState, int)
     assert [(m.name, int(m)) for m in ConnectState] == [
-        ("ACTIVE", 0), ("CONNECTED", 1), ("CONNECT_QUERY", 2), ("SHADOW", 3), ("DISCONNECTED", 4),
-        ("IDLE", 5), ("LISTEN", 6), ("RESET", 7), ("DOWN", 8), ("INIT", 9),
+        ("ACTIVE", 0),
+        ("CONNECTED", 1),
+        ("CONNECT_QUERY", 2),
+        ("SHADOW", 3),
+        ("DISCONNECTED", 4),
+        ("IDLE", 5),
+        ("LISTEN", 6),
+        ("RESET", 7),
+        ("DOWN", 8),
+        ("INIT", 9),
     ]
     assert ConnectState.DISCONNECTED.sdk_name == "Disconnected"
     assert ConnectState.parse("WTSActive") is ConnectState.ACTIVE
@@ -216,9 +224,19 @@ def test_session_info_of_active_session(farm: object) -> None:
         info = s.session_info(2)
         assert rpcs() == 1
     assert info == SessionInfo(
-        "RDS01", 2, "RDP-Tcp#0", ConnectState.ACTIVE, "alice", "CONTOSO",
-        datetime(2026, 11, 21, 8, 0, tzinfo=UTC), datetime(2026, 11, 21, 8, 0, 5, tzinfo=UTC), None,
-        datetime(2026, 11, 21, 11, 55, tzinfo=UTC), NOW, False, timedelta(minutes=5),
+        "RDS01",
+        2,
+        "RDP-Tcp#0",
+        ConnectState.ACTIVE,
+        "alice",
+        "CONTOSO",
+        datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+        datetime(2026, 11, 21, 8, 0, 5, tzinfo=UTC),
+        None,
+        datetime(2026, 11, 21, 11, 55, tzinfo=UTC),
+        NOW,
+        False,
+        timedelta(minutes=5),
     )
     for t in (info.logon_time, info.connect_time, info.last_input_time, info.current_time):
         assert t is not None and t.utcoffset() == timedelta(0)
@@ -238,14 +256,28 @@ def test_session_info_of_disconnected_session_idles_since_the_disconnect(farm: o
 
 
 def test_session_info_lock_state(farm: object) -> None:
-    wts.sim.load({
-        "now": "2026-11-21T12:00:00Z",
-        "servers": [{"name": "RDS01", "sessions": [
-            {"id": 2, "station": "RDP-Tcp#0", "state": "Active", "user": "u", "domain": "D", "locked": True},
-            {"id": 3, "station": "RDP-Tcp#1", "state": "Active", "user": "v", "domain": "D"},
-            {"id": 4, "station": "RDP-Tcp#2", "state": "Connected"},
-        ]}],
-    })
+    wts.sim.load(
+        {
+            "now": "2026-11-21T12:00:00Z",
+            "servers": [
+                {
+                    "name": "RDS01",
+                    "sessions": [
+                        {
+                            "id": 2,
+                            "station": "RDP-Tcp#0",
+                            "state": "Active",
+                            "user": "u",
+                            "domain": "D",
+                            "locked": True,
+                        },
+                        {"id": 3, "station": "RDP-Tcp#1", "state": "Active", "user": "v", "domain": "D"},
+                        {"id": 4, "station": "RDP-Tcp#2", "state": "Connected"},
+                    ],
+                }
+            ],
+        }
+    )
     with server() as s:
         assert s.session_info(2).locked is True
         assert s.session_info(3).locked is False
@@ -526,7 +558,7 @@ def test_hung_server_fails_with_call_failed_when_released(farm: object) -> None:
         with server("HANG01") as s:
             try:
                 s.sessions()
-            except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            except BaseException as exc:
                 outcome["error"] = exc
 
     t = threading.Thread(target=call)
@@ -729,14 +761,46 @@ def test_messages_are_recorded_and_escaping_round_trips(sim: object) -> None:
     with server("RDS02") as s:
         s.send_message(3, "away", "y", wait=True)
     assert wts.sim.messages() == [
-        {"server": "RDS01", "session": 2, "title": title, "text": text, "style": 0x44, "timeout": 60,
-         "wait": True, "response": int(MessageResponse.OK)},
-        {"server": "RDS01", "session": 5, "title": "second", "text": "", "style": 0, "timeout": 0,
-         "wait": False, "response": int(MessageResponse.ASYNC)},
-        {"server": "RDS01", "session": 2, "title": "mine", "text": "x", "style": 0, "timeout": 0,
-         "wait": True, "response": int(MessageResponse.OK)},
-        {"server": "RDS02", "session": 3, "title": "away", "text": "y", "style": 0, "timeout": 0,
-         "wait": True, "response": int(MessageResponse.TIMEOUT)},
+        {
+            "server": "RDS01",
+            "session": 2,
+            "title": title,
+            "text": text,
+            "style": 0x44,
+            "timeout": 60,
+            "wait": True,
+            "response": int(MessageResponse.OK),
+        },
+        {
+            "server": "RDS01",
+            "session": 5,
+            "title": "second",
+            "text": "",
+            "style": 0,
+            "timeout": 0,
+            "wait": False,
+            "response": int(MessageResponse.ASYNC),
+        },
+        {
+            "server": "RDS01",
+            "session": 2,
+            "title": "mine",
+            "text": "x",
+            "style": 0,
+            "timeout": 0,
+            "wait": True,
+            "response": int(MessageResponse.OK),
+        },
+        {
+            "server": "RDS02",
+            "session": 3,
+            "title": "away",
+            "text": "y",
+            "style": 0,
+            "timeout": 0,
+            "wait": True,
+            "response": int(MessageResponse.TIMEOUT),
+        },
     ]
 
 
@@ -779,13 +843,22 @@ def test_connect_to_explicit_target(sim: object) -> None:
 
 
 def test_connect_own_session_needs_no_password(sim: object) -> None:
-    wts.sim.load({
-        "now": "2026-11-21T12:00:00Z", "local": "RDS01", "current_session": 2,
-        "servers": [{"name": "RDS01", "sessions": [
-            {"id": 2, "station": "RDP-Tcp#0", "state": "Active", "user": "alice", "domain": "CONTOSO"},
-            {"id": 3, "station": "", "state": "Disconnected", "user": "Alice", "domain": "contoso"},
-        ]}],
-    })
+    wts.sim.load(
+        {
+            "now": "2026-11-21T12:00:00Z",
+            "local": "RDS01",
+            "current_session": 2,
+            "servers": [
+                {
+                    "name": "RDS01",
+                    "sessions": [
+                        {"id": 2, "station": "RDP-Tcp#0", "state": "Active", "user": "alice", "domain": "CONTOSO"},
+                        {"id": 3, "station": "", "state": "Disconnected", "user": "Alice", "domain": "contoso"},
+                    ],
+                }
+            ],
+        }
+    )
     wts.connect(3, provider="sim")
     with server() as s:
         assert rows(s.sessions()) == [(2, "", D, "alice", "CONTOSO"), (3, "RDP-Tcp#0", A, "Alice", "contoso")]
@@ -870,8 +943,12 @@ def test_closed_server_refuses_calls(farm: object) -> None:
     assert s.closed
     wts.sim.reset_counters()
     for call in (
-        s.sessions, lambda: s.session_info(2), lambda: s.query(2, InfoClass.USER_NAME),
-        lambda: s.disconnect(2), lambda: s.logoff(2), lambda: s.send_message(2, "t", "m"),
+        s.sessions,
+        lambda: s.session_info(2),
+        lambda: s.query(2, InfoClass.USER_NAME),
+        lambda: s.disconnect(2),
+        lambda: s.logoff(2),
+        lambda: s.send_message(2, "t", "m"),
         lambda: s.session_by_name("Console"),
     ):
         with pytest.raises(ValueError, match="closed"):
@@ -949,7 +1026,7 @@ def test_concurrent_calls_are_consistent(farm: object) -> None:
                 got = (s.sessions(), s.session_info(3))
             with lock:
                 results.append(got)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             with lock:
                 errors.append(exc)
 
@@ -1171,7 +1248,7 @@ def test_reloading_the_farm_fails_hung_calls(farm: object) -> None:
         with server("HANG01") as s:
             try:
                 s.session_info(2)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 outcome["error"] = exc
 
     t = threading.Thread(target=call)

@@ -38,17 +38,31 @@ import shlex
 import shutil
 import subprocess
 import sys
-from ctypes import POINTER, c_char, c_int, c_int32, c_int64, c_size_t, c_uint16, c_uint32, c_ubyte, c_void_p
+from ctypes import POINTER, c_char, c_int, c_int32, c_int64, c_size_t, c_ubyte, c_uint16, c_uint32, c_void_p
 from pathlib import Path
-from typing import Optional, Union
 
 __all__ = [
-    "ROOT", "SOURCE", "LIBRARY_NAME",
-    "find_compiler", "build", "load", "declare",
-    "load_farm", "dump", "rpc_report",
-    "wbuf", "wstring_at", "warray_str",
-    "WTS_SESSION_INFOW", "WTS_SESSION_INFO_1W", "WTS_CLIENT_ADDRESS", "WTS_CLIENT_DISPLAY",
-    "WTSINFOW", "WTSINFOEX_LEVEL1_W", "WTSINFOEX_LEVEL_W", "WTSINFOEXW",
+    "LIBRARY_NAME",
+    "ROOT",
+    "SOURCE",
+    "WTSINFOEXW",
+    "WTSINFOEX_LEVEL1_W",
+    "WTSINFOEX_LEVEL_W",
+    "WTSINFOW",
+    "WTS_CLIENT_ADDRESS",
+    "WTS_CLIENT_DISPLAY",
+    "WTS_SESSION_INFOW",
+    "WTS_SESSION_INFO_1W",
+    "build",
+    "declare",
+    "dump",
+    "find_compiler",
+    "load",
+    "load_farm",
+    "rpc_report",
+    "warray_str",
+    "wbuf",
+    "wstring_at",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,16 +95,52 @@ USERNAME_LENGTH = 20
 CLIENTNAME_LENGTH = 20
 
 # WTS_CONNECTSTATE_CLASS
-(WTSActive, WTSConnected, WTSConnectQuery, WTSShadow, WTSDisconnected,
- WTSIdle, WTSListen, WTSReset, WTSDown, WTSInit) = range(10)
+(
+    WTSActive,
+    WTSConnected,
+    WTSConnectQuery,
+    WTSShadow,
+    WTSDisconnected,
+    WTSIdle,
+    WTSListen,
+    WTSReset,
+    WTSDown,
+    WTSInit,
+) = range(10)
 
 # WTS_INFO_CLASS
-(WTSInitialProgram, WTSApplicationName, WTSWorkingDirectory, WTSOEMId, WTSSessionId,
- WTSUserName, WTSWinStationName, WTSDomainName, WTSConnectState, WTSClientBuildNumber,
- WTSClientName, WTSClientDirectory, WTSClientProductId, WTSClientHardwareId, WTSClientAddress,
- WTSClientDisplay, WTSClientProtocolType, WTSIdleTime, WTSLogonTime, WTSIncomingBytes,
- WTSOutgoingBytes, WTSIncomingFrames, WTSOutgoingFrames, WTSClientInfo, WTSSessionInfo,
- WTSSessionInfoEx, WTSConfigInfo, WTSValidationInfo, WTSSessionAddressV4, WTSIsRemoteSession) = range(30)
+(
+    WTSInitialProgram,
+    WTSApplicationName,
+    WTSWorkingDirectory,
+    WTSOEMId,
+    WTSSessionId,
+    WTSUserName,
+    WTSWinStationName,
+    WTSDomainName,
+    WTSConnectState,
+    WTSClientBuildNumber,
+    WTSClientName,
+    WTSClientDirectory,
+    WTSClientProductId,
+    WTSClientHardwareId,
+    WTSClientAddress,
+    WTSClientDisplay,
+    WTSClientProtocolType,
+    WTSIdleTime,
+    WTSLogonTime,
+    WTSIncomingBytes,
+    WTSOutgoingBytes,
+    WTSIncomingFrames,
+    WTSOutgoingFrames,
+    WTSClientInfo,
+    WTSSessionInfo,
+    WTSSessionInfoEx,
+    WTSConfigInfo,
+    WTSValidationInfo,
+    WTSSessionAddressV4,
+    WTSIsRemoteSession,
+) = range(30)
 
 # WTS_TYPE_CLASS
 WTSTypeProcessInfoLevel0, WTSTypeProcessInfoLevel1, WTSTypeSessionInfoLevel1 = range(3)
@@ -238,7 +288,7 @@ _PAGE = mmap.PAGESIZE
 _CHUNK = 256  # bytes read at a time while looking for a terminator
 
 
-def wbuf(text: Optional[str]) -> Optional[ctypes.Array]:
+def wbuf(text: str | None) -> ctypes.Array | None:
     """A NUL-terminated UTF-16LE buffer for an LPWSTR argument (None stays None, i.e. NULL).
 
     Keep a reference to the result for as long as the callee may use it."""
@@ -250,7 +300,7 @@ def wbuf(text: Optional[str]) -> Optional[ctypes.Array]:
     return buf
 
 
-def wstring_at(address: Union[int, c_void_p, None], length: int = -1) -> Optional[str]:
+def wstring_at(address: int | c_void_p | None, length: int = -1) -> str | None:
     """Decode the UTF-16 string at ``address`` (an int or c_void_p; NULL gives None).
 
     With ``length`` (in code units) exactly that many units are read; otherwise up to the
@@ -293,7 +343,7 @@ def warray_str(array: ctypes.Array) -> str:
 # Building
 
 
-def find_compiler() -> Optional[list]:
+def find_compiler() -> list | None:
     """The C compiler command as an argument list: $CC if set (it may carry arguments, e.g.
     "ccache gcc"), else ``cc``.  None when the program cannot be found."""
     cmd = shlex.split(os.environ.get("CC", "").strip()) or ["cc"]
@@ -313,7 +363,7 @@ def build(outdir: Path) -> Path:
     out = outdir / LIBRARY_NAME
     cmd = [*cc, "-O2", "-shared", "-fPIC", "-DWTSSIM_AS_WTSAPI", f"-I{ROOT / 'src'}", "-o", str(out), str(SOURCE)]
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as e:
         raise RuntimeError(f"cannot run the C compiler {cc[0]!r}: {e}") from e
     if proc.returncode != 0:
@@ -332,17 +382,17 @@ WTSAPI_PROTOTYPES = {
     "WTSOpenServerW": (HANDLE, [LPWSTR]),
     "WTSOpenServerExW": (HANDLE, [LPWSTR]),
     "WTSCloseServer": (None, [HANDLE]),
-    "WTSEnumerateSessionsW": (
-        BOOL, [HANDLE, DWORD, DWORD, POINTER(POINTER(WTS_SESSION_INFOW)), POINTER(DWORD)]),
+    "WTSEnumerateSessionsW": (BOOL, [HANDLE, DWORD, DWORD, POINTER(POINTER(WTS_SESSION_INFOW)), POINTER(DWORD)]),
     "WTSEnumerateSessionsExW": (
-        BOOL, [HANDLE, POINTER(DWORD), DWORD, POINTER(POINTER(WTS_SESSION_INFO_1W)), POINTER(DWORD)]),
+        BOOL,
+        [HANDLE, POINTER(DWORD), DWORD, POINTER(POINTER(WTS_SESSION_INFO_1W)), POINTER(DWORD)],
+    ),
     # ppBuffer is LPWSTR* in the SDK, but points at whatever the info class returns.
     "WTSQuerySessionInformationW": (BOOL, [HANDLE, DWORD, ENUM, POINTER(c_void_p), POINTER(DWORD)]),
     "WTSDisconnectSession": (BOOL, [HANDLE, DWORD, BOOL]),
     "WTSLogoffSession": (BOOL, [HANDLE, DWORD, BOOL]),
     "WTSConnectSessionW": (BOOL, [ULONG, ULONG, LPWSTR, BOOL]),
-    "WTSSendMessageW": (
-        BOOL, [HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, POINTER(DWORD), BOOL]),
+    "WTSSendMessageW": (BOOL, [HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, POINTER(DWORD), BOOL]),
     "WTSFreeMemory": (None, [c_void_p]),
     "WTSFreeMemoryExW": (BOOL, [ENUM, c_void_p, ULONG]),
 }
@@ -372,7 +422,7 @@ def declare(lib: ctypes.CDLL, prototypes: dict) -> ctypes.CDLL:
     return lib
 
 
-def load(path: Union[str, Path]) -> ctypes.CDLL:
+def load(path: str | Path) -> ctypes.CDLL:
     """Load a library built by :func:`build` with every export's prototype declared.
 
     ``lib.GetLastError()`` returns the calling thread's last error.  Off Windows it is the
@@ -393,7 +443,7 @@ def load(path: Union[str, Path]) -> ctypes.CDLL:
 # Controls
 
 
-def load_farm(lib: ctypes.CDLL, text: Union[str, bytes]) -> None:
+def load_farm(lib: ctypes.CDLL, text: str | bytes) -> None:
     """Install a farm from compiled text; ValueError with the simulator's message if it is rejected
     (the previous farm then stays loaded)."""
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
@@ -402,7 +452,7 @@ def load_farm(lib: ctypes.CDLL, text: Union[str, bytes]) -> None:
         raise ValueError(err.value.decode("utf-8", "replace"))
 
 
-def _take_text(lib: ctypes.CDLL, fn) -> Optional[str]:
+def _take_text(lib: ctypes.CDLL, fn) -> str | None:
     n = c_size_t()
     p = fn(ctypes.byref(n))
     if not p:
@@ -413,7 +463,7 @@ def _take_text(lib: ctypes.CDLL, fn) -> Optional[str]:
         lib.wtssim_free_text(p)
 
 
-def dump(lib: ctypes.CDLL) -> Optional[str]:
+def dump(lib: ctypes.CDLL) -> str | None:
     """The loaded farm's current state in the compiled format, plus message lines; None when no
     farm is loaded."""
     return _take_text(lib, lib.wtssim_dump)

@@ -32,8 +32,8 @@ from ._types import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccessDeniedError",
     "CURRENT_SESSION",
+    "AccessDeniedError",
     "ClientAddress",
     "ConnectState",
     "InfoClass",

@@ -12,15 +12,15 @@ from __future__ import annotations
 import errno as _errno
 
 __all__ = [
-    "WTSError",
     "AccessDeniedError",
     "NoSuchSessionError",
-    "ServerUnavailableError",
-    "WTSTimeoutError",
     "NotSupportedError",
+    "ProviderError",
+    "ServerUnavailableError",
+    "WTSError",
+    "WTSTimeoutError",
     "error_from_winerror",
     "win32_message",
-    "ProviderError",
 ]
 
 # Windows' own English texts (FormatMessage, en-US), so messages read the same on every machine and

@@ -170,9 +170,7 @@ _GEN_FIRST_USER_ID = 2
 # Control characters other than tab/LF/CR (which are escaped), and lone
 # surrogates (which JSON "\ud800" can produce but UTF-8 cannot encode).
 _BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-_CANONICAL_TIME = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,7}))?Z"
-)
+_CANONICAL_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,7}))?Z")
 _FRACTION = re.compile(r"(\d\d:\d\d:\d\d|[T ]\d{6})[.,](\d+)")
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _ESCAPE_SEQ = re.compile(r"\\(.?)", re.DOTALL)
@@ -251,10 +249,7 @@ def compile_farm(source: str | os.PathLike[str] | Mapping[str, Any]) -> Compiled
         name = os.fsdecode(source)
         data = _load_json(source, name)
     else:
-        raise TypeError(
-            "compile_farm() expects a path or a mapping, not "
-            f"{type(source).__name__}"
-        )
+        raise TypeError(f"compile_farm() expects a path or a mapping, not {type(source).__name__}")
     try:
         return _Compiler().compile(data)
     except _Invalid as exc:
@@ -491,8 +486,7 @@ def _string(value: object, path: str, limit: int | None = None, limit_name: str 
         if size > limit:
             raise _Invalid(
                 path,
-                f"{_short(value)} is {size} characters long; "
-                f"at most {limit} are allowed ({limit_name})",
+                f"{_short(value)} is {size} characters long; at most {limit} are allowed ({limit_name})",
             )
     return value
 
@@ -530,8 +524,7 @@ def _state(value: object, path: str) -> int:
     if state is None:
         raise _Invalid(
             path,
-            f"{_short(str(value))} is not a connect state "
-            f"(expected one of {', '.join(CONNECT_STATES)})",
+            f"{_short(str(value))} is not a connect state (expected one of {', '.join(CONNECT_STATES)})",
         )
     return state
 
@@ -542,8 +535,7 @@ def _reply(value: object, path: str) -> int:
     if reply is None:
         raise _Invalid(
             path,
-            f"{_short(str(value))} is not a message-box reply "
-            f"(expected one of {', '.join(REPLIES)})",
+            f"{_short(str(value))} is not a message-box reply (expected one of {', '.join(REPLIES)})",
         )
     return reply
 
@@ -574,8 +566,7 @@ def _deny(value: object, path: str) -> int:
         if bit is None:
             raise _Invalid(
                 item_path,
-                f"{_short(item)} is not an operation that can be denied "
-                f"(expected one of {', '.join(DENY_BITS)})",
+                f"{_short(item)} is not an operation that can be denied (expected one of {', '.join(DENY_BITS)})",
             )
         mask |= bit
     return mask
@@ -607,11 +598,7 @@ def _iso_to_ticks(text: str) -> int:
         hours, minutes, seconds = int(hh), int(mm), int(ss)
         if hours < 24 and minutes < 60 and seconds < 60:
             fraction = int(digits.ljust(7, "0")) if digits else 0
-            return (
-                _day_ticks(date_text)
-                + (hours * 3600 + minutes * 60 + seconds) * TICKS_PER_SECOND
-                + fraction
-            )
+            return _day_ticks(date_text) + (hours * 3600 + minutes * 60 + seconds) * TICKS_PER_SECOND + fraction
     fraction = 0
     match = _FRACTION.search(text)
     if match is not None:
@@ -624,11 +611,7 @@ def _iso_to_ticks(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_UTC)  # naive means UTC
     delta = moment - _FILETIME_EPOCH
-    return (
-        (delta.days * 86400 + delta.seconds) * TICKS_PER_SECOND
-        + delta.microseconds * 10
-        + fraction
-    )
+    return (delta.days * 86400 + delta.seconds) * TICKS_PER_SECOND + delta.microseconds * 10 + fraction
 
 
 def _time(value: object, path: str) -> int:
@@ -678,12 +661,7 @@ def _address(value: object, path: str) -> tuple[int, str]:
 def _escape(text: str) -> str:
     """Escape a string field for the tab/newline separated format."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text
 
 
@@ -784,10 +762,7 @@ class _Compiler:
         for i, server in enumerate(_array(farm.get("servers", []), "servers")):
             self._server(server, f"servers[{i}]")
 
-        blocks = [
-            self._block(block, i)
-            for i, block in enumerate(_array(farm.get("generate", []), "generate"))
-        ]
+        blocks = [self._block(block, i) for i, block in enumerate(_array(farm.get("generate", []), "generate"))]
         if any(b.count and b.sessions for b in blocks):
             gen_now = now or _now_ticks()
             if gen_now <= _LOGON_WINDOW_S * TICKS_PER_SECOND:
@@ -833,9 +808,8 @@ class _Compiler:
             exists = current in self.explicit_ids[key]
         else:
             users, system = self.generated[key]
-            exists = (
-                _GEN_FIRST_USER_ID <= current < _GEN_FIRST_USER_ID + users
-                or (system and current in (0, 1, _GEN_LISTENER_ID))
+            exists = _GEN_FIRST_USER_ID <= current < _GEN_FIRST_USER_ID + users or (
+                system and current in (0, 1, _GEN_LISTENER_ID)
             )
         if not exists:
             raise _Invalid(
@@ -849,8 +823,7 @@ class _Compiler:
         if sid == WTS_CURRENT_SESSION:
             raise _Invalid(
                 path,
-                f"{sid} is WTS_CURRENT_SESSION, not a real session id "
-                f"(ids are 0..{MAX_SESSION_ID})",
+                f"{sid} is WTS_CURRENT_SESSION, not a real session id (ids are 0..{MAX_SESSION_ID})",
             )
         if not 0 <= sid <= MAX_SESSION_ID:
             raise _Invalid(path, _range_text(sid, 0, MAX_SESSION_ID))
@@ -970,9 +943,7 @@ class _Compiler:
         system = _bool(b.get("system_sessions", True), f"{path}.system_sessions")
         # Generated user sessions get ids 2, 3, ...; with system sessions
         # they must stay below the listener's 65536.
-        max_users = (
-            _GEN_LISTENER_ID - _GEN_FIRST_USER_ID if system else MAX_SESSION_ID - _GEN_FIRST_USER_ID + 1
-        )
+        max_users = _GEN_LISTENER_ID - _GEN_FIRST_USER_ID if system else MAX_SESSION_ID - _GEN_FIRST_USER_ID + 1
         sessions = _int(b["sessions"], f"{path}.sessions", 0, max_users)
         start = _int(b.get("start", 1), f"{path}.start", 0)
         last = start + count - 1
@@ -984,8 +955,7 @@ class _Compiler:
         if longest > MAX_SERVER_NAME:
             raise _Invalid(
                 path,
-                f"generated server names would be {longest} characters long; "
-                f"at most {MAX_SERVER_NAME} are allowed",
+                f"generated server names would be {longest} characters long; at most {MAX_SERVER_NAME} are allowed",
             )
         latency, jitter, fault = self._server_delays(b, path)
         domain = _string(b.get("domain", "CONTOSO"), f"{path}.domain", DOMAIN_LENGTH, "DOMAIN_LENGTH")

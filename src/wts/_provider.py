@@ -13,7 +13,7 @@ import sys
 from . import _wts
 from ._errors import ProviderError
 
-__all__ = ["resolve_provider", "available_providers"]
+__all__ = ["available_providers", "resolve_provider"]
 
 
 def available_providers() -> tuple[str, ...]:

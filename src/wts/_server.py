@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from . import _wts
 from ._errors import NoSuchSessionError
@@ -61,11 +61,14 @@ def _dword(value: object, what: str) -> int:
     return value
 
 
-def _state(value: int) -> ConnectState | int:
-    return STATES_BY_VALUE[value] if 0 <= value < len(STATES_BY_VALUE) else value
+def _state(value: int) -> ConnectState:
+    """The ConnectState; a value outside the SDK's range (Windows defines none) stays a plain int."""
+    return STATES_BY_VALUE[value] if 0 <= value < len(STATES_BY_VALUE) else cast(ConnectState, value)
 
 
-def idle_time(state: ConnectState | int, disconnect_ticks: int, last_input_ticks: int, now_ticks: int) -> timedelta | None:
+def idle_time(
+    state: ConnectState | int, disconnect_ticks: int, last_input_ticks: int, now_ticks: int
+) -> timedelta | None:
     """Idle time as quser computes it: since the disconnect for a disconnected session, else since the
     last input; None when Windows reports no such time."""
     since = disconnect_ticks if state == ConnectState.DISCONNECTED else last_input_ticks
@@ -79,9 +82,18 @@ def _session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionIn
     locked = True if flags == _WTS_SESSIONSTATE_LOCK else False if flags == _WTS_SESSIONSTATE_UNLOCK else None
     st = _state(state)
     return SessionInfo(
-        server, sid, station, st, user, domain,  # type: ignore[arg-type]
-        filetime_to_datetime(logon), filetime_to_datetime(connect_), filetime_to_datetime(disconnect),
-        filetime_to_datetime(last_input), filetime_to_datetime(current), locked,
+        server,
+        sid,
+        station,
+        st,
+        user,
+        domain,
+        filetime_to_datetime(logon),
+        filetime_to_datetime(connect_),
+        filetime_to_datetime(disconnect),
+        filetime_to_datetime(last_input),
+        filetime_to_datetime(current),
+        locked,
         idle_time(st, disconnect, last_input, current),
     )
 
@@ -91,9 +103,18 @@ def _session_info_from_v1(server: str | None, raw: tuple[Any, ...]) -> SessionIn
     (sid, state, station, user, domain, logon, connect_, disconnect, last_input, current) = raw
     st = _state(state)
     return SessionInfo(
-        server, sid, station, st, user, domain,  # type: ignore[arg-type]
-        filetime_to_datetime(logon), filetime_to_datetime(connect_), filetime_to_datetime(disconnect),
-        filetime_to_datetime(last_input), filetime_to_datetime(current), None,
+        server,
+        sid,
+        station,
+        st,
+        user,
+        domain,
+        filetime_to_datetime(logon),
+        filetime_to_datetime(connect_),
+        filetime_to_datetime(disconnect),
+        filetime_to_datetime(last_input),
+        filetime_to_datetime(current),
+        None,
         idle_time(st, disconnect, last_input, current),
     )
 
@@ -145,7 +166,9 @@ class Server:
     def __enter__(self) -> Server:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -156,7 +179,7 @@ class Server:
 
     def sessions(self) -> list[Session]:
         """Every session with its user and domain: one RPC (WTSEnumerateSessionsExW, level 1)."""
-        return self._handle.enumerate_sessions_ex(Session, self._name, STATES_BY_VALUE)  # type: ignore[no-any-return]
+        return self._handle.enumerate_sessions_ex(Session, self._name, STATES_BY_VALUE)
 
     def session_info(self, session_id: int) -> SessionInfo:
         """Times, lock state and idle time of one session: one RPC (WTSQuerySessionInformationW with
@@ -178,7 +201,10 @@ class Server:
             if session.station.casefold() == wanted:
                 return session
         raise NoSuchSessionError(
-            7022, "WTSEnumerateSessionsExW", self._name, None,
+            7022,
+            "WTSEnumerateSessionsExW",
+            self._name,
+            None,
             f"The specified session cannot be found: no session named {station.strip()!r}.",
         )
 

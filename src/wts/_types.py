@@ -13,16 +13,16 @@ from enum import IntEnum
 from typing import NamedTuple
 
 __all__ = [
+    "CURRENT_SESSION",
+    "ClientAddress",
     "ConnectState",
     "InfoClass",
-    "Protocol",
     "MessageResponse",
+    "Protocol",
     "Session",
     "SessionInfo",
-    "ClientAddress",
-    "CURRENT_SESSION",
-    "filetime_to_datetime",
     "datetime_to_filetime",
+    "filetime_to_datetime",
 ]
 
 #: WTS_CURRENT_SESSION: "the session this process runs in"; valid on the local server only.

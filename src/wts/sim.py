@@ -16,8 +16,19 @@ from . import _wts
 from ._farmfile import CompiledFarm, FarmFileError, compile_farm, parse_compiled
 
 __all__ = [
-    "load", "generate", "loaded", "dump", "save", "messages", "outstanding", "rpc_counts", "rpc_total",
-    "reset_counters", "release_hangs", "hung_calls", "FarmFileError",
+    "FarmFileError",
+    "dump",
+    "generate",
+    "hung_calls",
+    "load",
+    "loaded",
+    "messages",
+    "outstanding",
+    "release_hangs",
+    "reset_counters",
+    "rpc_counts",
+    "rpc_total",
+    "save",
 ]
 
 
@@ -49,8 +60,14 @@ def generate(
     farm: dict[str, Any] = {
         "seed": seed,
         "generate": [
-            {"prefix": prefix, "count": servers, "sessions": sessions, "latency_ms": latency_ms,
-             "jitter_ms": jitter_ms, **block}
+            {
+                "prefix": prefix,
+                "count": servers,
+                "sessions": sessions,
+                "latency_ms": latency_ms,
+                "jitter_ms": jitter_ms,
+                **block,
+            }
         ],
     }
     if now is not None:
