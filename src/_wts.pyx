@@ -277,35 +277,31 @@ cdef class ServerHandle:
 
     def disconnect(self, DWORD session_id, bint wait=True):
         """WTSDisconnectSession (one RPC)."""
-        cdef HANDLE h
-        self._enter(&h)
-        cdef DWORD err = 0
-        cdef BOOL ok
-        try:
-            with nogil:
-                ok = self.p.DisconnectSession(h, session_id, wait)
-                if not ok:
-                    err = wts_get_last_error()
-        finally:
-            self._leave()
-        if not ok:
-            _raise(err, "WTSDisconnectSession", self.name, session_id)
+        self._end_session(session_id, wait, False)
 
     def logoff(self, DWORD session_id, bint wait=True):
         """WTSLogoffSession (one RPC)."""
+        self._end_session(session_id, wait, True)
+
+    cdef int _end_session(self, DWORD session_id, bint wait, bint logoff) except -1:
+        # Disconnect and logoff share a signature and a contract; only the function differs.
         cdef HANDLE h
-        self._enter(&h)
         cdef DWORD err = 0
         cdef BOOL ok
+        self._enter(&h)
         try:
             with nogil:
-                ok = self.p.LogoffSession(h, session_id, wait)
+                if logoff:
+                    ok = self.p.LogoffSession(h, session_id, wait)
+                else:
+                    ok = self.p.DisconnectSession(h, session_id, wait)
                 if not ok:
                     err = wts_get_last_error()
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSLogoffSession", self.name, session_id)
+            _raise(err, "WTSLogoffSession" if logoff else "WTSDisconnectSession", self.name, session_id)
+        return 0
 
     def send_message(self, DWORD session_id, str title, str text, DWORD style=0, DWORD timeout=0,
                      bint wait=False):

@@ -7,11 +7,13 @@ sim-only (``farm`` / ``sim`` fixtures).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import pickle
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -551,35 +553,47 @@ def test_unreachable_server_opens_then_fails_on_first_rpc(farm: object, name: st
     assert wts.sim.rpc_total() == 3
 
 
-def test_hung_server_fails_with_call_failed_when_released(farm: object) -> None:
-    outcome: dict[str, BaseException] = {}
+class _HungCall:
+    """A call running in a thread, blocked on a 'hang' server."""
 
-    def call() -> None:
-        with server("HANG01") as s:
-            try:
-                s.sessions()
-            except BaseException as exc:
-                outcome["error"] = exc
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(fn,))
 
-    t = threading.Thread(target=call)
-    t.start()
+    def _run(self, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            self.error = exc
+
+
+@contextlib.contextmanager
+def hung_call(fn: Callable[[], object]) -> Iterator[_HungCall]:
+    """Starts fn in a thread and yields once it is blocked on a hang server; on exit, releases hangs
+    until it has returned, so no test can leave a thread blocked."""
+    call = _HungCall(fn)
+    call.thread.start()
     try:
         deadline = time.monotonic() + 5
         while wts.sim.hung_calls() != 1 and time.monotonic() < deadline:
             time.sleep(0.001)
         assert wts.sim.hung_calls() == 1
-        assert t.is_alive()
+        assert call.thread.is_alive()
+        yield call
     finally:
-        # Release until the call has returned (a release can only wake calls already waiting).
         deadline = time.monotonic() + 5
-        while t.is_alive() and time.monotonic() < deadline:
+        while call.thread.is_alive() and time.monotonic() < deadline:
             wts.sim.release_hangs()
-            t.join(0.01)
-    assert not t.is_alive()
+            call.thread.join(0.01)
+    assert not call.thread.is_alive()
     assert wts.sim.hung_calls() == 0
-    err = outcome["error"]
-    assert isinstance(err, ServerUnavailableError)
-    check(err, ServerUnavailableError, 1726, "WTSEnumerateSessionsExW", "HANG01", None)
+
+
+def test_hung_server_fails_with_call_failed_when_released(farm: object) -> None:
+    with server("HANG01") as s, hung_call(s.sessions) as call:
+        pass
+    assert call.error is not None
+    check(call.error, ServerUnavailableError, 1726, "WTSEnumerateSessionsExW", "HANG01", None)
 
 
 BAD_IDS = [
@@ -1242,33 +1256,12 @@ def test_busy_server(farm: object) -> None:
 
 
 def test_reloading_the_farm_fails_hung_calls(farm: object) -> None:
-    outcome: dict[str, BaseException] = {}
-
-    def call() -> None:
-        with server("HANG01") as s:
-            try:
-                s.session_info(2)
-            except BaseException as exc:
-                outcome["error"] = exc
-
-    t = threading.Thread(target=call)
-    t.start()
-    try:
-        deadline = time.monotonic() + 5
-        while wts.sim.hung_calls() != 1 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert wts.sim.hung_calls() == 1
-        time.sleep(0.005)  # let the call settle into its wait
+    with server("HANG01") as s, hung_call(lambda: s.session_info(2)) as call:
         wts.sim.load(REFERENCE_FARM)  # replaces the farm: calls blocked on the old one give up
-        t.join(2)
-    finally:
-        deadline = time.monotonic() + 5
-        while t.is_alive() and time.monotonic() < deadline:
-            wts.sim.release_hangs()
-            t.join(0.01)
-    assert not t.is_alive()
-    assert wts.sim.hung_calls() == 0
-    check(outcome["error"], ServerUnavailableError, 1726, "WTSQuerySessionInformationW", "HANG01", 2)
+        call.thread.join(2)
+        assert not call.thread.is_alive(), "the reload did not wake the hung call"
+    assert call.error is not None
+    check(call.error, ServerUnavailableError, 1726, "WTSQuerySessionInformationW", "HANG01", 2)
 
 
 def test_server_without_sessions(farm: object) -> None:

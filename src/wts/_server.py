@@ -77,9 +77,17 @@ def idle_time(
     return timedelta(microseconds=max(now_ticks - since, 0) // 10)
 
 
-def _session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
-    (sid, state, flags, station, user, domain, logon, connect_, disconnect, last_input, current) = raw
-    locked = True if flags == _WTS_SESSIONSTATE_LOCK else False if flags == _WTS_SESSIONSTATE_UNLOCK else None
+def _session_info(
+    server: str | None,
+    sid: int,
+    state: int,
+    station: str,
+    user: str,
+    domain: str,
+    times: tuple[int, int, int, int, int],
+    locked: bool | None,
+) -> SessionInfo:
+    logon, connect_, disconnect, last_input, current = times
     st = _state(state)
     return SessionInfo(
         server,
@@ -98,25 +106,17 @@ def _session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionIn
     )
 
 
+def _session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
+    """From WTSINFOEX_LEVEL1_W, as wts._wts decodes it."""
+    sid, state, flags, station, user, domain, *times = raw
+    locked = True if flags == _WTS_SESSIONSTATE_LOCK else False if flags == _WTS_SESSIONSTATE_UNLOCK else None
+    return _session_info(server, sid, state, station, user, domain, tuple(times), locked)
+
+
 def _session_info_from_v1(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
-    # WTSINFOW has no lock state.
-    (sid, state, station, user, domain, logon, connect_, disconnect, last_input, current) = raw
-    st = _state(state)
-    return SessionInfo(
-        server,
-        sid,
-        station,
-        st,
-        user,
-        domain,
-        filetime_to_datetime(logon),
-        filetime_to_datetime(connect_),
-        filetime_to_datetime(disconnect),
-        filetime_to_datetime(last_input),
-        filetime_to_datetime(current),
-        None,
-        idle_time(st, disconnect, last_input, current),
-    )
+    """From WTSINFOW, which has no lock state."""
+    sid, state, station, user, domain, *times = raw
+    return _session_info(server, sid, state, station, user, domain, tuple(times), None)
 
 
 def _client_address(raw: tuple[int, bytes]) -> ClientAddress:

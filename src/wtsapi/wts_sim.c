@@ -828,12 +828,12 @@ typedef struct target {
     int local;          /* WTS_CURRENT_SERVER_HANDLE */
 } target;
 
-/* Resolves a handle; FALSE with the last error set when the handle itself is bad. */
+/* Resolves a handle; FALSE when the handle itself is bad. */
 static BOOL resolve(HANDLE hServer, target *t)
 {
     memset(t, 0, sizeof *t);
     const sim_handle *h = (const sim_handle *)hServer;
-    if (h && h->magic != HANDLE_MAGIC) return fail(WTS_ERROR_INVALID_HANDLE);
+    if (h && h->magic != HANDLE_MAGIC) return FALSE;
     t->farm = farm_acquire();
     if (!t->farm) return TRUE;
     if (!h) {
@@ -891,6 +891,24 @@ static DWORD rpc(target *t)
     }
 }
 
+/* Resolves the handle and makes the round trip.  0: the call goes on, holding t; otherwise the Win32
+ * error it fails with, t already released. */
+static DWORD begin_rpc(HANDLE hServer, target *t)
+{
+    if (!resolve(hServer, t)) return WTS_ERROR_INVALID_HANDLE;
+    DWORD err = rpc(t);
+    if (err) target_done(t);
+    return err;
+}
+
+/* begin_rpc for a call naming a session: WTS_CURRENT_SESSION is refused on an opened (remote) handle
+ * before any RPC (docs/sim.md: there is no "current session" on a remote server). */
+static DWORD begin_session_rpc(HANDLE hServer, DWORD SessionId, target *t)
+{
+    if (SessionId == WTS_CURRENT_SESSION && hServer != WTS_CURRENT_SERVER_HANDLE) return WTS_ERROR_INVALID_PARAMETER;
+    return begin_rpc(hServer, t);
+}
+
 /* Finds a session under the server lock; resolves WTS_CURRENT_SESSION on the local server only. */
 static sim_session *find_session(target *t, DWORD id)
 {
@@ -922,9 +940,8 @@ SIMAPI BOOL WINAPI SIMFN(WTSEnumerateSessionsW)(HANDLE hServer, DWORD Reserved, 
     /* Reserved must be 0 and Version 1 (Microsoft's page); outputs are left untouched on failure. */
     if (Reserved != 0 || Version != 1 || !ppSessionInfo || !pCount) return fail(WTS_ERROR_INVALID_PARAMETER);
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_rpc(hServer, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     wts_mutex_lock(&s->lock);
     size_t strings = 0;
@@ -977,9 +994,8 @@ SIMAPI BOOL WINAPI SIMFN(WTSEnumerateSessionsExW)(HANDLE hServer, DWORD *pLevel,
     /* Level must be 1 and Filter 0 (Microsoft's page); outputs are left untouched on failure. */
     if (!pLevel || *pLevel != 1 || Filter != 0 || !ppSessionInfo || !pCount) return fail(WTS_ERROR_INVALID_PARAMETER);
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_rpc(hServer, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     wts_mutex_lock(&s->lock);
     size_t count = s->count;
@@ -1059,12 +1075,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
      * *pBytesReturned as it was (Wine's conformance tests record this). */
     if (!ppBuffer || !pBytesReturned) return fail(WTS_ERROR_INVALID_USER_BUFFER);
     if ((unsigned)WTSInfoClass > (unsigned)WTSIsRemoteSession) return fail(WTS_ERROR_INVALID_PARAMETER);
-    if (SessionId == WTS_CURRENT_SESSION && hServer != WTS_CURRENT_SERVER_HANDLE)
-        return fail(WTS_ERROR_INVALID_PARAMETER); /* docs/sim.md: no "current session" on a remote server */
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_session_rpc(hServer, SessionId, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     int64_t now = farm_now(t.farm);
     wts_mutex_lock(&s->lock);
@@ -1161,12 +1174,9 @@ static void disconnect_locked(sim_session *x, int64_t now)
 SIMAPI BOOL WINAPI SIMFN(WTSDisconnectSession)(HANDLE hServer, DWORD SessionId, BOOL bWait)
 {
     (void)bWait; /* the sim completes every action before returning */
-    if (SessionId == WTS_CURRENT_SESSION && hServer != WTS_CURRENT_SERVER_HANDLE)
-        return fail(WTS_ERROR_INVALID_PARAMETER);
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_session_rpc(hServer, SessionId, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     int64_t now = farm_now(t.farm);
     wts_mutex_lock(&s->lock);
@@ -1187,12 +1197,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSDisconnectSession)(HANDLE hServer, DWORD SessionId, 
 SIMAPI BOOL WINAPI SIMFN(WTSLogoffSession)(HANDLE hServer, DWORD SessionId, BOOL bWait)
 {
     (void)bWait;
-    if (SessionId == WTS_CURRENT_SESSION && hServer != WTS_CURRENT_SERVER_HANDLE)
-        return fail(WTS_ERROR_INVALID_PARAMETER);
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_session_rpc(hServer, SessionId, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     wts_mutex_lock(&s->lock);
     sim_session *x = find_session(&t, SessionId);
@@ -1235,12 +1242,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSSendMessageW)(HANDLE hServer, DWORD SessionId, LPWST
     /* Lengths are in bytes (Microsoft's page). */
     if (!pTitle || !pMessage || !pResponse || (TitleLength & 1) || (MessageLength & 1))
         return fail(WTS_ERROR_INVALID_PARAMETER);
-    if (SessionId == WTS_CURRENT_SESSION && hServer != WTS_CURRENT_SERVER_HANDLE)
-        return fail(WTS_ERROR_INVALID_PARAMETER);
     target t;
-    if (!resolve(hServer, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_session_rpc(hServer, SessionId, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     DWORD response = 0, session_id = 0;
     wts_mutex_lock(&s->lock);
@@ -1289,9 +1293,8 @@ SIMAPI BOOL WINAPI SIMFN(WTSConnectSessionW)(ULONG LogonId, ULONG TargetLogonId,
     (void)bWait;
     /* WTSConnectSessionW acts on the local server only; the target defaults to the caller's session. */
     target t;
-    if (!resolve(WTS_CURRENT_SERVER_HANDLE, &t)) return FALSE;
-    DWORD err = rpc(&t);
-    if (err) { target_done(&t); return fail(err); }
+    DWORD err = begin_rpc(WTS_CURRENT_SERVER_HANDLE, &t);
+    if (err) return fail(err);
     sim_server *s = t.server;
     int64_t now = farm_now(t.farm);
     DWORD caller = t.farm->current_session;
