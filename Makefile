@@ -1,7 +1,7 @@
 # Developer tasks for wts.  `make help` lists them.
 PY ?= .venv/bin/python
 
-.PHONY: help venv install test demo lint wheel ci clean
+.PHONY: help venv install test demo bench lint wheel ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ demo: install ## the main job: who is where on a generated 200x25 farm (sim prov
 
 test: install ## run the test suite
 	$(PY) -m pytest -q
+
+bench: install ## the core benchmarks on the simulated farm (figures: docs/benchmarks.md)
+	.venv/bin/pip install -q pytest-benchmark
+	$(PY) -m pytest benchmarks --benchmark-columns=min,median,max,rounds
 
 lint: install ## ruff (lint and format check) and mypy --strict
 	.venv/bin/pip install -q ruff mypy
