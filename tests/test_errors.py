@@ -225,3 +225,10 @@ def test_farm_file_error_pickles(tmp_path) -> None:
     )
     assert str(copy) == str(exc)
     assert exc.source == str(bad) and exc.line == 2
+
+
+def test_failure_without_an_error_code_says_so() -> None:
+    # Wine's wtsapi32 stubs return FALSE and leave the last error at 0: still a failure, said plainly.
+    exc = error_from_winerror(0, "WTSEnumerateSessionsExW", "RDS01")
+    assert type(exc) is WTSError
+    assert "reported no error code" in str(exc) and "[WinError 0]" in str(exc)

@@ -26,6 +26,8 @@ __all__ = [
 # Windows' own English texts (FormatMessage, en-US), so messages read the same on every machine and
 # in every locale: administrators grep for them.
 _MESSAGES: dict[int, str] = {
+    # A WTS call that returns FALSE without setting the last error (Wine's stubs do) is still a failure.
+    0: "The call failed but reported no error code (GetLastError() was 0).",
     5: "Access is denied.",
     6: "The handle is invalid.",
     8: "Not enough memory resources are available to process this command.",
