@@ -7,15 +7,28 @@ tests and benchmarks rely on: RPCs per server and outstanding allocations.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _wts
-from ._farmfile import CompiledFarm, FarmFileError, compile_farm, parse_compiled
+
+if TYPE_CHECKING:
+    from ._farmfile import CompiledFarm, FarmFileError
+
+
+def __getattr__(name: str) -> Any:
+    # The farm-file compiler (json, dataclasses, ipaddress...) is most of wts' import time, and only
+    # the sim needs it: load it on first use, so `import wts` stays cheap for the win32 path and the CLI.
+    if name in ("CompiledFarm", "FarmFileError"):
+        from . import _farmfile
+
+        return getattr(_farmfile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
+    "CompiledFarm",
     "FarmFileError",
     "dump",
     "generate",
@@ -38,6 +51,8 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> CompiledFarm:
     All or nothing: a malformed farm raises FarmFileError (naming the file, the place and the reason)
     and the farm loaded before stays as it was.
     """
+    from ._farmfile import compile_farm
+
     farm = compile_farm(source)
     _wts.sim_load(farm.text)
     return farm
@@ -82,6 +97,8 @@ def loaded() -> bool:
 def dump() -> dict[str, Any]:
     """The farm as it is now (after disconnects, logoffs, ...) as a farm dict that ``load`` accepts,
     with the message log under "messages"."""
+    from ._farmfile import parse_compiled
+
     text = _wts.sim_dump()
     if text is None:
         raise RuntimeError("no simulated farm is loaded")
@@ -90,6 +107,8 @@ def dump() -> dict[str, Any]:
 
 def save(path: str | os.PathLike[str]) -> None:
     """Write the farm's current state as a farm file, so a later process can carry on from it."""
+    import json
+
     data = dump()
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
