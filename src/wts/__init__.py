@@ -1,6 +1,6 @@
 """wts: Windows Terminal Services (RD Session Host) sessions, fast, from Python.
 
-See docs/ for the guide.  ``wts.Server`` talks to one server; ``wts.sim`` drives the simulated farm
+See docs/ for the guide.  ``wts.Server`` talks to one server, ``wts.Farm`` to many at once; ``wts.sim`` drives the simulated farm
 used on machines without wtsapi32.
 """
 
@@ -16,8 +16,10 @@ from ._errors import (
     WTSError,
     WTSTimeoutError,
 )
+from ._farm import ActionResult, Failure, Farm, Interrupted, Outcome, Progress, SessionsResult
 from ._provider import available_providers
 from ._server import Server, connect
+from ._servers import parse_servers, read_servers
 from ._types import (
     CURRENT_SESSION,
     ClientAddress,
@@ -34,21 +36,30 @@ __version__ = "0.1.0"
 __all__ = [
     "CURRENT_SESSION",
     "AccessDeniedError",
+    "ActionResult",
     "ClientAddress",
     "ConnectState",
+    "Failure",
+    "Farm",
     "InfoClass",
+    "Interrupted",
     "MessageResponse",
     "NoSuchSessionError",
     "NotSupportedError",
+    "Outcome",
+    "Progress",
     "Protocol",
     "ProviderError",
     "Server",
     "ServerUnavailableError",
     "Session",
     "SessionInfo",
+    "SessionsResult",
     "WTSError",
     "WTSTimeoutError",
     "available_providers",
     "connect",
+    "parse_servers",
+    "read_servers",
     "sim",
 ]

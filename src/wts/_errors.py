@@ -35,6 +35,7 @@ _MESSAGES: dict[int, str] = {
     87: "The parameter is incorrect.",
     120: "This function is not supported on this system.",
     258: "The wait operation timed out.",
+    1223: "The operation was canceled by the user.",
     1326: "The user name or password is incorrect.",
     1460: "This operation returned because the timeout period expired.",
     1722: "The RPC server is unavailable.",
@@ -55,6 +56,7 @@ _NAMES: dict[int, str] = {
     87: "ERROR_INVALID_PARAMETER",
     120: "ERROR_CALL_NOT_IMPLEMENTED",
     258: "WAIT_TIMEOUT",
+    1223: "ERROR_CANCELLED",
     1326: "ERROR_LOGON_FAILURE",
     1460: "ERROR_TIMEOUT",
     1722: "RPC_S_SERVER_UNAVAILABLE",
@@ -158,10 +160,14 @@ _CLASSES: dict[int, type[WTSError]] = {
 
 
 def error_from_winerror(
-    winerror: int, function: str, server: str | None = None, session_id: int | None = None
+    winerror: int,
+    function: str,
+    server: str | None = None,
+    session_id: int | None = None,
+    detail: str | None = None,
 ) -> WTSError:
-    """The exception for a failed WTS call (the caller raises it)."""
-    return _CLASSES.get(winerror, WTSError)(winerror, function, server, session_id)
+    """The exception for a failed WTS call (the caller raises it); ``detail`` replaces Windows' text."""
+    return _CLASSES.get(winerror, WTSError)(winerror, function, server, session_id, detail)
 
 
 class ProviderError(RuntimeError):

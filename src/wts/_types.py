@@ -165,6 +165,9 @@ class SessionInfo(NamedTuple):
     current_time: datetime | None  #: the server's clock when it answered
     locked: bool | None  #: None when Windows does not know (no user logged on)
     idle: timedelta | None  #: as quser computes it: see ``Server.session_info``
+    #: The client computer's name (WTSClientName): fetched only by ``Farm`` with ``details="client"``
+    #: or a ``client=`` filter; None when not fetched.  '' when the session has no client.
+    client: str | None = None
 
 
 class ClientAddress(NamedTuple):

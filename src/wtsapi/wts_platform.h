@@ -24,6 +24,32 @@ static inline void wts_cond_init(wts_cond *c) { InitializeConditionVariable(c); 
 static inline void wts_cond_destroy(wts_cond *c) { (void)c; }
 static inline void wts_cond_wait(wts_cond *c, wts_mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
 static inline void wts_cond_broadcast(wts_cond *c) { WakeAllConditionVariable(c); }
+static inline void wts_cond_signal(wts_cond *c) { WakeConditionVariable(c); }
+/* Waits at most ns nanoseconds; spurious and timed-out wakeups both just return. */
+static inline void wts_cond_timedwait(wts_cond *c, wts_mutex *m, int64_t ns)
+{
+    DWORD ms = ns <= 0 ? 0 : ns >= INT64_C(86400000000000) ? 86400000u : (DWORD)((ns + 999999) / 1000000);
+    SleepConditionVariableSRW(c, m, ms, 0);
+}
+/* Monotonic nanoseconds, for deadlines. */
+static inline int64_t wts_monotonic_ns(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (int64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+}
+/* Starts a detached thread; 0 on success. */
+static inline int wts_thread_start(DWORD (WINAPI *fn)(void *), void *arg)
+{
+    HANDLE t = CreateThread(NULL, 256 * 1024, (LPTHREAD_START_ROUTINE)fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (!t) return -1;
+    CloseHandle(t);
+    return 0;
+}
+#  define WTS_THREAD_FN(name, arg) DWORD WINAPI name(void *arg)
+#  define WTS_THREAD_RETURN return 0
 
 #  ifndef CREATE_WAITABLE_TIMER_HIGH_RESOLUTION
 #    define CREATE_WAITABLE_TIMER_HIGH_RESOLUTION 0x00000002
@@ -71,6 +97,39 @@ static inline void wts_cond_init(wts_cond *c) { pthread_cond_init(c, NULL); }
 static inline void wts_cond_destroy(wts_cond *c) { pthread_cond_destroy(c); }
 static inline void wts_cond_wait(wts_cond *c, wts_mutex *m) { pthread_cond_wait(c, m); }
 static inline void wts_cond_broadcast(wts_cond *c) { pthread_cond_broadcast(c); }
+static inline void wts_cond_signal(wts_cond *c) { pthread_cond_signal(c); }
+static inline void wts_cond_timedwait(wts_cond *c, wts_mutex *m, int64_t ns)
+{
+    /* Condition variables here use CLOCK_REALTIME; a jump of the wall clock only shortens or
+     * lengthens one wait, and every caller re-checks its own monotonic deadline. */
+    struct timespec ts;
+    if (ns < 0) ns = 0;
+    if (ns > INT64_C(86400000000000)) ns = INT64_C(86400000000000);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_nsec + ns % 1000000000;
+    ts.tv_sec += (time_t)(ns / 1000000000 + t / 1000000000);
+    ts.tv_nsec = (long)(t % 1000000000);
+    pthread_cond_timedwait(c, m, &ts);
+}
+static inline int64_t wts_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+static inline int wts_thread_start(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc ? -1 : 0;
+}
+#  define WTS_THREAD_FN(name, arg) void *name(void *arg)
+#  define WTS_THREAD_RETURN return NULL
 
 static inline void wts_sleep_ns(int64_t ns)
 {
