@@ -488,7 +488,7 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] = [
         "defaults-name",
         _set(("defaults", "name"), "x"),
         "defaults.name",
-        "unknown field (expected one of latency_ms, jitter_ms, fault)",
+        "unknown field (expected one of latency_ms, jitter_ms, fault, fault_rpcs)",
     ),
     ("defaults-fault", _set(("defaults", "fault"), "down"), "defaults.fault", "'down' is not a fault"),
     ("servers-type", _set(("servers",), {}), "servers", "must be an array, not an object"),
@@ -1226,3 +1226,57 @@ def test_doc_example_is_the_example_file() -> None:
     first = re.findall(r"```json\n(.*?)```", doc, re.DOTALL)[0]
     example = (REPO / "examples" / "farm.json").read_text(encoding="utf-8")
     assert json.loads(first) == json.loads(example)
+
+
+# --- fault_rpcs: a fault that hits only the first N RPCs (a transient fault) -------------------------
+
+
+def test_fault_rpcs_compiles_into_the_fault_field_and_reads_back() -> None:
+    farm = compile_farm(
+        {
+            "defaults": {"fault": "busy", "fault_rpcs": 3},
+            "servers": [
+                {"name": "A", "fault_rpcs": 2},
+                {"name": "B"},
+                {"name": "C", "fault": None},
+                {"name": "D", "fault": "unreachable"},
+            ],
+        }
+    )
+    servers = [line.split("\t") for line in farm.text.splitlines() if line.startswith("server\t")]
+    assert [(f[1], f[4]) for f in servers] == [("A", "busy:2"), ("B", "busy:3"), ("C", "none"), ("D", "unreachable:3")]
+    back = {s["name"]: s for s in parse_compiled(farm.text)["servers"]}
+    assert (back["A"]["fault"], back["A"]["fault_rpcs"]) == ("busy", 2)
+    assert back["C"]["fault"] is None and "fault_rpcs" not in back["C"]
+
+
+@pytest.mark.parametrize(
+    ("farm", "path", "reason"),
+    [
+        ({"servers": [{"name": "A", "fault_rpcs": 2}]}, "servers[0].fault_rpcs", "limits a fault, but this server has none"),
+        ({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 0}]}, "servers[0].fault_rpcs", "between 1 and"),
+        ({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 1.5}]}, "servers[0].fault_rpcs", "must be an integer"),
+        ({"defaults": {"fault_rpcs": True}}, "defaults.fault_rpcs", "must be an integer"),
+    ],
+)
+def test_fault_rpcs_validation(farm: dict[str, Any], path: str, reason: str) -> None:
+    with pytest.raises(FarmFileError) as info:
+        compile_farm(farm)
+    assert info.value.path == path
+    assert reason in info.value.reason
+
+
+def test_fault_rpcs_in_the_simulator_then_the_server_recovers() -> None:
+    import wts
+
+    wts.sim.load({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 2, "sessions": [{"id": 2, "state": "active"}]}]})
+    with wts.Server("A", provider="sim") as server:
+        for left in (1, 0):
+            with pytest.raises(wts.ServerUnavailableError) as info:
+                server.sessions()
+            assert info.value.winerror == 1723
+            dumped = wts.sim.dump()["servers"][0]
+            assert dumped["fault"] == ("busy" if left else None)
+            assert dumped.get("fault_rpcs") == (left or None)
+        assert [s.id for s in server.sessions()] == [2]
+        assert [s.id for s in server.sessions()] == [2]

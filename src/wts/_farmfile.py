@@ -102,6 +102,8 @@ REPLIES: dict[str, int] = {
 _REPLY_NAMES: dict[int, str] = {v: k for k, v in REPLIES.items()}
 
 FAULTS: tuple[str, ...] = ("unreachable", "hang", "busy")
+#: Most RPCs a limited fault (``fault_rpcs``) may hit.
+MAX_FAULT_RPCS = 1_000_000_000
 
 AF_INET = 2
 AF_INET6 = 23  # the Windows value, not Linux's 10
@@ -123,8 +125,8 @@ _TOP_FIELDS = (
     "generate",
     "messages",
 )
-_DEFAULT_FIELDS = ("latency_ms", "jitter_ms", "fault")
-_SERVER_FIELDS = ("name", "latency_ms", "jitter_ms", "fault", "sessions")
+_DEFAULT_FIELDS = ("latency_ms", "jitter_ms", "fault", "fault_rpcs")
+_SERVER_FIELDS = ("name", "latency_ms", "jitter_ms", "fault", "fault_rpcs", "sessions")
 _SESSION_FIELDS = (
     "id",
     "station",
@@ -151,6 +153,7 @@ _GENERATE_FIELDS = (
     "latency_ms",
     "jitter_ms",
     "fault",
+    "fault_rpcs",
     "domain",
     "disconnected",
     "locked",
@@ -758,6 +761,8 @@ class _Compiler:
                     self.defaults[key] = _delay_us(defaults[key], f"defaults.{key}")
             if "fault" in defaults:
                 self.defaults["fault"] = _fault(defaults["fault"], "defaults.fault")
+            if "fault_rpcs" in defaults:
+                self.defaults["fault_rpcs"] = _int(defaults["fault_rpcs"], "defaults.fault_rpcs", 1, MAX_FAULT_RPCS)
 
         for i, server in enumerate(_array(farm.get("servers", []), "servers")):
             self._server(server, f"servers[{i}]")
@@ -857,6 +862,15 @@ class _Compiler:
             else self.defaults.get("jitter_ms", 0)
         )
         fault = _fault(obj["fault"], f"{path}.fault") if "fault" in obj else self.defaults.get("fault", "none")
+        # fault_rpcs: the fault hits only the first N RPCs, then the server recovers (compiled "busy:N").
+        if "fault_rpcs" in obj:
+            rpcs = _int(obj["fault_rpcs"], f"{path}.fault_rpcs", 1, MAX_FAULT_RPCS)
+            if fault == "none":
+                raise _Invalid(f"{path}.fault_rpcs", "limits a fault, but this server has none")
+        else:
+            rpcs = self.defaults.get("fault_rpcs", 0) if fault != "none" else 0
+        if rpcs:
+            fault = f"{fault}:{rpcs}"
         return latency, jitter, fault
 
     # -- explicit servers --------------------------------------------------
@@ -1196,9 +1210,11 @@ def _parse(text: str) -> dict[str, Any]:
         if farm is None:
             r.fail(f"{kind} line before the farm line")
         if kind == "server":
-            fault = fields[4]
+            fault, _, rpcs_text = fields[4].partition(":")
             if fault != "none" and fault not in FAULTS:
                 r.fail(f"unknown fault {fault!r}")
+            if rpcs_text and not (rpcs_text.isdigit() and 1 <= int(rpcs_text) <= MAX_FAULT_RPCS):
+                r.fail(f"bad fault RPC count {rpcs_text!r}")
             latency = r.integer(2, "latency", 0)
             jitter = r.integer(3, "jitter", 0)
             servers.append(
@@ -1207,6 +1223,7 @@ def _parse(text: str) -> dict[str, Any]:
                     "latency_ms": latency // 1000 if latency % 1000 == 0 else latency / 1000,
                     "jitter_ms": jitter // 1000 if jitter % 1000 == 0 else jitter / 1000,
                     "fault": None if fault == "none" else fault,
+                    **({"fault_rpcs": int(rpcs_text)} if rpcs_text else {}),
                     "sessions": [],
                 }
             )

@@ -256,6 +256,8 @@ typedef struct sim_server {
     WCHAR name[SERVER_CAP];
     int64_t latency_ns, jitter_ns;
     int fault;
+    int limited;              /* the fault hits only the first RPCs (farm file: fault_rpcs) */
+    wts_atomic64 fault_left;  /* how many more, when limited; at or below 0 the server has recovered */
     wts_mutex lock; /* guards sessions, count and rng */
     sim_session *sessions;
     size_t count, cap;
@@ -452,9 +454,19 @@ static int parse_server(parse_ctx *c, sim_farm *f, char **fl, size_t nf)
     s->latency_ns = lat * 1000;
     s->jitter_ns = jit * 1000;
     s->fault = -1;
+    /* "busy" or "busy:N": the fault, and optionally how many RPCs it hits before the server recovers. */
+    char *colon = strchr(fl[4], ':');
+    if (colon) {
+        long long n;
+        *colon = 0;
+        if (field_i64(c, colon + 1, 1, INT64_C(1000000000), &n, "fault RPC count")) return -1;
+        s->limited = 1;
+        s->fault_left = n;
+    }
     for (int k = 0; k < 4; k++)
         if (!strcmp(fl[4], fault_names[k])) s->fault = k;
     if (s->fault < 0) return perr(c, "unknown fault");
+    if (colon && s->fault == FAULT_NONE) return perr(c, "a fault RPC count without a fault");
     if (farm_find(f, s->name) >= 0) return perr(c, "duplicate server name");
     s->rng = f->seed ^ (UINT64_C(0x9E3779B97F4A7C15) * (f->nservers + 1));
     wts_mutex_init(&s->lock);
@@ -706,7 +718,12 @@ char *wtssim_dump(size_t *len)
         tb_str(&b, "\t");
         tb_fmt_i64(&b, s->jitter_ns / 1000);
         tb_str(&b, "\t");
-        tb_str(&b, fault_names[s->fault]);
+        int64_t left = s->limited ? wts_atomic_load(&s->fault_left) : 0;
+        tb_str(&b, fault_names[s->limited && left <= 0 ? FAULT_NONE : s->fault]);
+        if (s->limited && left > 0) {
+            tb_str(&b, ":");
+            tb_fmt_i64(&b, left);
+        }
         tb_str(&b, "\n");
         wts_mutex_lock(&s->lock);
         for (size_t j = 0; j < s->count; j++) dump_session(&b, &s->sessions[j]);
@@ -870,7 +887,9 @@ static DWORD rpc(target *t)
         delay += (int64_t)(r % (uint64_t)(s->jitter_ns + 1));
     }
     wts_sleep_ns(delay);
-    switch (s->fault) {
+    int fault = s->fault;
+    if (fault != FAULT_NONE && s->limited && wts_atomic_add(&s->fault_left, -1) < 0) fault = FAULT_NONE;
+    switch (fault) {
     case FAULT_UNREACHABLE: return WTS_RPC_S_SERVER_UNAVAILABLE;
     case FAULT_BUSY: return WTS_RPC_S_SERVER_TOO_BUSY;
     case FAULT_HANG: {
