@@ -1,11 +1,12 @@
 """Who is logged on where: every session of every server in a farm, with user names.
 
-One RPC per server (WTSEnumerateSessionsExW level 1), all servers in flight at once: each WTS call
-releases the GIL, so plain threads overlap the round trips.
+One RPC per server (WTSEnumerateSessionsExW level 1), all servers in flight at once through
+wts.Farm's native engine (at most --concurrency calls at a time, none holding the GIL).  With
+--details, one more RPC per session adds logon and idle times, as quser shows them.
 
     python examples/who_is_where.py                 # a generated farm of 200 servers x 25 sessions, 2 ms RTT
     python examples/who_is_where.py --farm farm.json
-    python examples/who_is_where.py --provider win32 RDS01 RDS02   # on Windows, real servers
+    python examples/who_is_where.py --provider win32 "RDS[01-40]"  # on Windows, real servers
 """
 
 from __future__ import annotations
@@ -14,27 +15,19 @@ import argparse
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import wts
 
 
-def list_server(name: str, provider: str) -> list[wts.Session] | wts.WTSError:
-    try:
-        with wts.Server(name, provider=provider) as server:
-            return server.sessions()
-    except wts.WTSError as exc:
-        return exc
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("servers", nargs="*", help="server names (default: every server of the farm)")
+    ap.add_argument("servers", nargs="*", help="server names or specs like RDS[01-40] (default: the whole farm)")
     ap.add_argument("--provider", default="sim")
     ap.add_argument("--farm", help="a farm file for the sim provider (default: generate one)")
     ap.add_argument("--generate", default="200x25", help="SERVERSxSESSIONS for a generated farm")
     ap.add_argument("--latency-ms", type=float, default=2.0)
-    ap.add_argument("--threads", type=int, default=64)
+    ap.add_argument("--concurrency", type=int, default=64, help="most WTS calls in flight at once")
+    ap.add_argument("--details", action="store_true", help="also logon and idle times (one RPC per session)")
     ap.add_argument("--show", type=int, default=10, help="how many sessions to print")
     args = ap.parse_args(argv)
 
@@ -50,16 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("name at least one server")
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.threads) as pool:
-        results = list(pool.map(lambda n: list_server(n, args.provider), names))
+    result = wts.Farm(names, concurrency=args.concurrency, provider=args.provider).sessions(details=args.details)
     elapsed = time.perf_counter() - started
 
-    sessions = [s for r in results if not isinstance(r, wts.WTSError) for s in r]
-    failures = [r for r in results if isinstance(r, wts.WTSError)]
-    users = [s for s in sessions if s.user]
-    print(f"{'SERVER':<10} {'ID':>6} {'STATION':<12} {'STATE':<13} USER")
+    sessions, failures = result.sessions, result.failures
+    users = sorted((s for s in sessions if s.user), key=lambda s: (s.server, s.id))
+    if args.show > 0:
+        print(f"{'SERVER':<10} {'ID':>6} {'STATION':<12} {'STATE':<13} {'IDLE':>9} USER")
     for s in users[: args.show]:
-        print(f"{s.server:<10} {s.id:>6} {s.station:<12} {s.state.sdk_name:<13} {s.domain}\\{s.user}")
+        idle = getattr(s, "idle", None)
+        idle_text = f"{int(idle.total_seconds() // 60)}m" if idle is not None else "."
+        print(f"{s.server:<10} {s.id:>6} {s.station:<12} {s.state.sdk_name:<13} {idle_text:>9} {s.domain}\\{s.user}")
     states = Counter(s.state.sdk_name for s in users)
     print(
         f"{len(names)} servers, {len(sessions)} sessions ({len(users)} with a user: "
@@ -67,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"), {len(failures)} servers failed, in {elapsed * 1000:.0f} ms",
         file=sys.stderr,
     )
-    for exc in failures:
-        print(f"error: {exc}", file=sys.stderr)
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0
 
 
