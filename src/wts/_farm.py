@@ -560,7 +560,7 @@ class _Run:
             srv = obj if kind == "list" else obj.srv
             detail = (
                 f"No answer within {self.farm.timeout:g} s; the server was abandoned "
-                f"(its calls not yet sent were cancelled). [ERROR_TIMEOUT]"
+                f"(its calls not yet sent were cancelled)."
             )
             fn = _ENUM_FN if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
             err = error_from_winerror(_ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.row.id, detail)
