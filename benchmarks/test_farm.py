@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import farm_targets as jobs  # noqa: E402
+import farm_targets as jobs
 
 BOUND_5200 = (200 + 5000) * jobs.ROUND_TRIP_MS / 1000 / jobs.CONCURRENCY
 

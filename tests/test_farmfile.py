@@ -1253,9 +1253,17 @@ def test_fault_rpcs_compiles_into_the_fault_field_and_reads_back() -> None:
 @pytest.mark.parametrize(
     ("farm", "path", "reason"),
     [
-        ({"servers": [{"name": "A", "fault_rpcs": 2}]}, "servers[0].fault_rpcs", "limits a fault, but this server has none"),
+        (
+            {"servers": [{"name": "A", "fault_rpcs": 2}]},
+            "servers[0].fault_rpcs",
+            "limits a fault, but this server has none",
+        ),
         ({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 0}]}, "servers[0].fault_rpcs", "between 1 and"),
-        ({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 1.5}]}, "servers[0].fault_rpcs", "must be an integer"),
+        (
+            {"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 1.5}]},
+            "servers[0].fault_rpcs",
+            "must be an integer",
+        ),
         ({"defaults": {"fault_rpcs": True}}, "defaults.fault_rpcs", "must be an integer"),
     ],
 )
@@ -1269,7 +1277,9 @@ def test_fault_rpcs_validation(farm: dict[str, Any], path: str, reason: str) -> 
 def test_fault_rpcs_in_the_simulator_then_the_server_recovers() -> None:
     import wts
 
-    wts.sim.load({"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 2, "sessions": [{"id": 2, "state": "active"}]}]})
+    wts.sim.load(
+        {"servers": [{"name": "A", "fault": "busy", "fault_rpcs": 2, "sessions": [{"id": 2, "state": "active"}]}]}
+    )
     with wts.Server("A", provider="sim") as server:
         for left in (1, 0):
             with pytest.raises(wts.ServerUnavailableError) as info:

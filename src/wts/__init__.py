@@ -1,7 +1,7 @@
 """wts: Windows Terminal Services (RD Session Host) sessions, fast, from Python.
 
-See docs/ for the guide.  ``wts.Server`` talks to one server, ``wts.Farm`` to many at once; ``wts.sim`` drives the simulated farm
-used on machines without wtsapi32.
+See docs/ for the guide.  ``wts.Server`` talks to one server, ``wts.Farm`` to many at once;
+``wts.sim`` drives the simulated farm used on machines without wtsapi32.
 """
 
 from __future__ import annotations

@@ -285,7 +285,8 @@ class _Filter:
         self.logon_before = _moment(f["logon_before"], "logon_before") if "logon_before" in f else None
         self.logon_after = _moment(f["logon_after"], "logon_after") if "logon_after" in f else None
         self.needs_times = any(
-            v is not None for v in (self.idle_over, self.idle_under, self.disc_over, self.logon_before, self.logon_after)
+            v is not None
+            for v in (self.idle_over, self.idle_under, self.disc_over, self.logon_before, self.logon_after)
         )
         self.needs_client = self.client is not None
 
@@ -314,7 +315,9 @@ class _Filter:
                 continue
             if info.logon_time is None:
                 return False
-            moment = (info.current_time or datetime.now(timezone.utc)) - bound if isinstance(bound, timedelta) else bound
+            moment = (
+                (info.current_time or datetime.now(timezone.utc)) - bound if isinstance(bound, timedelta) else bound
+            )
             if (info.logon_time >= moment) if before else (info.logon_time <= moment):
                 return False
         return True
@@ -527,7 +530,9 @@ class _Run:
             assert self.message is not None
             title, text, style, msg_timeout = self.message
             # A message that waits for an answer may take its own timeout before the server replies.
-            self.engine.message(srv.host, sid, title, text, style, msg_timeout, self.wait, tag, farm.timeout + msg_timeout)
+            self.engine.message(
+                srv.host, sid, title, text, style, msg_timeout, self.wait, tag, farm.timeout + msg_timeout
+            )
         else:
             self.engine.end_session(srv.host, sid, self.action == "logoff", self.wait, tag, farm.timeout)
 
@@ -581,11 +586,15 @@ class _Run:
                 self._final_error(obj, srv.error)
             return
         if kind == "list":
-            err = error_from_winerror(_ERROR_CANCELLED, _ENUM_FN, srv.name, None, "Not listed: the run was interrupted.")
+            err = error_from_winerror(
+                _ERROR_CANCELLED, _ENUM_FN, srv.name, None, "Not listed: the run was interrupted."
+            )
             self._server_failed(srv, err)
             return
         if self.action == "sessions":
-            err = error_from_winerror(_ERROR_CANCELLED, _QUERY_FN, srv.name, obj.row.id, "Interrupted before its details were read.")
+            err = error_from_winerror(
+                _ERROR_CANCELLED, _QUERY_FN, srv.name, obj.row.id, "Interrupted before its details were read."
+            )
             self._emit_failure(Failure(srv.name, err, obj.row.id))
             obj.final = True
         else:
@@ -847,6 +856,9 @@ def _targets(farm: Farm, selection: Iterable[Any]) -> dict[str, dict[int, Any]]:
         selection = selection.sessions if isinstance(selection, SessionsResult) else selection.outcomes
     known = {n.casefold() for n in farm.servers}
     out: dict[str, dict[int, Any]] = {}
+    server: Any
+    sid: Any
+    record: Any
     for item in selection:
         if isinstance(item, Outcome):
             server, sid, record = item.server, item.session_id, item
@@ -906,7 +918,9 @@ class Farm:
 
     def __repr__(self) -> str:
         first = ", ".join(self.servers[:3]) + (", ..." if len(self.servers) > 3 else "")
-        return f"<wts.Farm {len(self.servers)} servers ({first}) via {self.provider.name}, concurrency {self.concurrency}>"
+        return (
+            f"<wts.Farm {len(self.servers)} servers ({first}) via {self.provider.name}, concurrency {self.concurrency}>"
+        )
 
     # -- streaming: the one engine path everything else uses --------------------------------------
 
@@ -976,7 +990,10 @@ class Farm:
         interrupted: Interrupted | None = None
         try:
             for item in self.stream(action, **kwargs):
-                (failures if isinstance(item, Failure) else items).append(item)
+                if isinstance(item, Failure):
+                    failures.append(item)
+                else:
+                    items.append(item)
         except Interrupted as exc:
             interrupted = exc
         elapsed = time.perf_counter() - started
@@ -1016,7 +1033,9 @@ class Farm:
         **filters: Any,
     ) -> ActionResult:
         """Disconnect the selected sessions (they stay logged on): WTSDisconnectSession each."""
-        return self._act("disconnect", targets, dry_run=dry_run, wait=wait, allow_own=allow_own, progress=progress, **filters)
+        return self._act(
+            "disconnect", targets, dry_run=dry_run, wait=wait, allow_own=allow_own, progress=progress, **filters
+        )
 
     def logoff(
         self,
@@ -1029,7 +1048,9 @@ class Farm:
         **filters: Any,
     ) -> ActionResult:
         """Log the selected sessions off: WTSLogoffSession each."""
-        return self._act("logoff", targets, dry_run=dry_run, wait=wait, allow_own=allow_own, progress=progress, **filters)
+        return self._act(
+            "logoff", targets, dry_run=dry_run, wait=wait, allow_own=allow_own, progress=progress, **filters
+        )
 
     def send_message(
         self,
