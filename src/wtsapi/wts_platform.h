@@ -43,7 +43,8 @@ static inline int64_t wts_monotonic_ns(void)
 /* Starts a detached thread; 0 on success. */
 static inline int wts_thread_start(DWORD (WINAPI *fn)(void *), void *arg)
 {
-    HANDLE t = CreateThread(NULL, 256 * 1024, (LPTHREAD_START_ROUTINE)fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    /* The default stack: the real wtsapi32 runs the RPC runtime on this thread. */
+    HANDLE t = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)fn, arg, 0, NULL);
     if (!t) return -1;
     CloseHandle(t);
     return 0;
@@ -123,7 +124,7 @@ static inline int wts_thread_start(void *(*fn)(void *), void *arg)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* the sim's calls need little; hundreds may run */
     int rc = pthread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
     return rc ? -1 : 0;
