@@ -431,6 +431,9 @@ class _Run:
         self.started = time.perf_counter()
         self.last_progress = 0.0
         self.own: tuple[int, str, str, str] | None = None
+        self.own_pending = False  # the own-session query is in flight: decisions wait for it
+        self.undecided: list[_Tgt] = []
+        self.own_host: Any = None
         self.engine: Any = None
         self.rng = random.Random()
 
@@ -443,7 +446,7 @@ class _Run:
         self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
         try:
             if self.action != "sessions" and not self.allow_own:
-                self.own = _own_session(farm.provider)
+                self._ask_own()
             for srv in self.servers:
                 self._list(srv)
             while True:
@@ -476,6 +479,7 @@ class _Run:
         finally:
             sigint.restore()
             engine.close()
+            self.own_host = None
             for srv in self.servers:
                 srv.host = None
         if sigint.count:
@@ -507,7 +511,34 @@ class _Run:
 
     # -- submitting -------------------------------------------------------------------------------
 
+    def _ask_own(self) -> None:
+        """Which session is the caller's own: asked of the local server through the engine, with the
+        same deadline as every call, while the listings run."""
+        self.own_host = _wts.Host(self.farm.provider, None)
+        self.own_pending = True
+        self.engine.query(
+            self.own_host,
+            _wts.CURRENT_SESSION,
+            int(InfoClass.SESSION_INFO_EX),
+            self._tag("own", None),
+            self.farm.timeout,
+        )
+
+    def _on_own(self, status: int, payload: Any) -> None:
+        # No answer (no session, as for a service or a farm without one; or no reply in time) leaves
+        # nothing to protect beyond session 0, the console and listeners.
+        if status == _wts.CALL_OK:
+            sid, _state, _flags, station, user, domain = payload[:6]
+            self.own = int(sid), str(user).casefold(), str(domain).casefold(), str(station).casefold()
+        self.own_pending = False
+        waiting, self.undecided = self.undecided, []
+        for t in waiting:
+            self._decide(t)
+
     def _list(self, srv: _Srv) -> None:
+        if self.cancelling:
+            self._not_sent("list", srv)
+            return
         if srv.host is None:
             try:
                 srv.host = _wts.Host(self.farm.provider, srv.name)
@@ -518,6 +549,10 @@ class _Run:
         self.engine.enumerate(srv.host, self._tag("list", srv), self.farm.timeout)
 
     def _call(self, t: _Tgt, stage: str) -> None:
+        if self.cancelling:  # after an interrupt nothing new is sent
+            t.stage = stage
+            self._not_sent(stage, t)
+            return
         t.stage = stage
         t.tries += 1
         farm, srv, sid = self.farm, t.srv, t.row.id
@@ -558,6 +593,9 @@ class _Run:
     def _on(self, tag: int, op: int, status: int, winerror: int, payload: Any, elapsed: float) -> None:
         kind, obj = self.calls.pop(tag)
         self.calls_done += 1
+        if kind == "own":
+            self._on_own(status, payload)
+            return
         if status == _wts.CALL_CANCELLED:
             self._not_sent(kind, obj)
             return
@@ -720,6 +758,9 @@ class _Run:
 
     def _decide(self, t: _Tgt) -> None:
         """The safety rules, then the dry run, then the call."""
+        if self.own_pending:
+            self.undecided.append(t)
+            return
         reason = self._protected(t.row)
         if reason is not None:
             self._outcome(t, "skipped", None, reason)
@@ -810,7 +851,7 @@ class _Run:
         """Second interrupt: stop waiting for calls in flight; their outcome is unknown."""
         self.abandoned = True
         for kind, obj in list(self.calls.values()):
-            if kind == "retry" or obj is None:
+            if kind in ("retry", "own") or obj is None:
                 continue
             if kind == "list":
                 err = error_from_winerror(
@@ -824,6 +865,9 @@ class _Run:
                 self._outcome(obj, "failed", _ERROR_CANCELLED, detail)
         for _, _, kind, obj in self.retry_heap:
             self._not_sent(kind, obj)
+        for t in self.undecided:
+            self._outcome(t, "skipped", _ERROR_CANCELLED, "cancelled: interrupted before it was sent")
+        self.undecided.clear()
         self.retry_heap.clear()
         self.calls.clear()
         self.engine.close()
@@ -832,17 +876,6 @@ class _Run:
 def _reason(err: WTSError) -> str:
     name = f" [{err.code_name}]" if err.code_name else f" [WinError {err.winerror}]"
     return f"{err.strerror}{name}"
-
-
-def _own_session(provider: _wts.Provider) -> tuple[int, str, str, str] | None:
-    """This process's own session (id, user, domain, station; lower-cased) from the local server, or
-    None when it has none (a service, or a simulated farm without a current session)."""
-    try:
-        raw = _wts.ServerHandle(provider, None).session_info_ex(_wts.CURRENT_SESSION)
-    except (WTSError, ValueError):
-        return None
-    sid, _state, _flags, station, user, domain = raw[:6]
-    return int(sid), str(user).casefold(), str(domain).casefold(), str(station).casefold()
 
 
 # --- the public class ----------------------------------------------------------------------------
