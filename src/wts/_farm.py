@@ -14,7 +14,8 @@ call next and what each answer means: it never blocks except in Engine.wait.
 Guarantees (tested in tests/test_farm.py): every selected session gets exactly one Outcome; every
 server that failed appears once in ``failures``; a call with no answer after ``timeout`` seconds
 fails its server with ERROR_TIMEOUT instead of being waited on; only transient RPC errors are retried;
-a dry run sends nothing but enumerations; an interrupt stops new calls and reports everything.
+a dry run sends no action (only listings, detail queries and the own-session query); an interrupt stops
+new calls and reports everything.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from ._errors import WTSError, error_from_winerror
 from ._provider import resolve_provider
 from ._server import _session_info_from_ex
 from ._servers import parse_servers
-from ._types import STATES_BY_VALUE, ConnectState, InfoClass, MessageResponse, Session, SessionInfo
+from ._types import (
+    STATES_BY_VALUE,
+    ConnectState,
+    InfoClass,
+    MessageResponse,
+    Session,
+    SessionInfo,
+    filetime_to_datetime,
+)
 
 __all__ = [
     "ActionResult",
@@ -56,6 +65,7 @@ _MAX_DWORD = 0xFFFFFFFF
 _WAIT_SLICE = 0.1  # longest the owner thread sleeps before looking at interrupts and retries
 _PROGRESS_EVERY = 0.05
 
+_VERIFY = "verify"  # _protected: only the session's logon time can tell
 _ACTIONS = {"disconnect": "WTSDisconnectSession", "logoff": "WTSLogoffSession", "message": "WTSSendMessageW"}
 _ENUM_FN, _QUERY_FN = "WTSEnumerateSessionsExW", "WTSQuerySessionInformationW"
 
@@ -430,7 +440,8 @@ class _Run:
         self.abandoned = False
         self.started = time.perf_counter()
         self.last_progress = 0.0
-        self.own: tuple[int, str, str, str] | None = None
+        # The caller's session: id, user, domain, station (lower-cased) and logon time (0: unknown).
+        self.own: tuple[int, str, str, str, int] | None = None
         self.own_pending = False  # the own-session query is in flight: decisions wait for it
         self.undecided: list[_Tgt] = []
         self.own_host: Any = None
@@ -528,8 +539,8 @@ class _Run:
         # No answer (no session, as for a service or a farm without one; or no reply in time) leaves
         # nothing to protect beyond session 0, the console and listeners.
         if status == _wts.CALL_OK:
-            sid, _state, _flags, station, user, domain = payload[:6]
-            self.own = int(sid), str(user).casefold(), str(domain).casefold(), str(station).casefold()
+            sid, _state, _flags, station, user, domain, logon = payload[:7]
+            self.own = int(sid), str(user).casefold(), str(domain).casefold(), str(station).casefold(), int(logon)
         self.own_pending = False
         waiting, self.undecided = self.undecided, []
         for t in waiting:
@@ -689,11 +700,12 @@ class _Run:
                 self._outcome_for(srv, sid, picked, "skipped", _NOT_FOUND, "no longer exists")
                 continue
             was = (getattr(picked, "user", None), getattr(picked, "domain", None))
-            if was[0] is not None and (was[0].casefold(), (was[1] or "").casefold()) != (
-                row.user.casefold(),
-                row.domain.casefold(),
+            # An Outcome (a dry run's plan) carries the user but no domain: compare what the record has.
+            if was[0] is not None and (
+                was[0].casefold() != row.user.casefold()
+                or (was[1] is not None and was[1].casefold() != row.domain.casefold())
             ):
-                before = f"{was[1]}\\{was[0]}" if was[0] else "nobody"
+                before = (f"{was[1]}\\{was[0]}" if was[1] is not None else was[0]) if was[0] else "nobody"
                 now = f"{row.domain}\\{row.user}" if row.user else "nobody"
                 self._outcome_for(
                     srv, sid, row, "skipped", None, f"changed since it was listed: now {now}'s, was {before}'s"
@@ -724,7 +736,7 @@ class _Run:
             if not self.filt.times(t.info):
                 self._filtered_out(t)
                 return
-            if self.want_client:
+            if self.want_client and t.client is None:
                 self._call(t, "client")
                 return
         elif kind == "client":
@@ -761,8 +773,10 @@ class _Run:
         if self.own_pending:
             self.undecided.append(t)
             return
-        reason = self._protected(t.row)
-        if reason is not None:
+        reason = self._protected(t)
+        if reason is _VERIFY:
+            self._call(t, "times")  # its logon time tells whether it is really ours
+        elif reason is not None:
             self._outcome(t, "skipped", None, reason)
         elif self.action == "disconnect" and t.row.state == ConnectState.DISCONNECTED:
             self._outcome(t, "skipped", None, "already disconnected")
@@ -772,7 +786,8 @@ class _Run:
         else:
             self._call(t, "act")
 
-    def _protected(self, row: Session) -> str | None:
+    def _protected(self, t: _Tgt) -> str | None:
+        row = t.row
         if row.id == 0:
             return "session 0 (services) is never touched"
         if row.state == ConnectState.LISTEN or row.id >= _LISTENER_FIRST_ID:
@@ -787,6 +802,14 @@ class _Run:
             and row.domain.casefold() == own[2]
             and row.station.casefold() == own[3]
         ):
+            # Server names can't tell which server is this machine (aliases, FQDNs, addresses), but a
+            # session's logon time, to 100 ns, can: another server's session with the same id, user
+            # and station logged on at another instant.  Unknown times leave it protected.
+            if own[4] > 0:
+                if t.info is None:
+                    return _VERIFY
+                if t.info.logon_time is not None and t.info.logon_time != filetime_to_datetime(own[4]):
+                    return None
             return "your own session (pass allow_own=True to include it)"
         return None
 

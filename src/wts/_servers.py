@@ -66,7 +66,8 @@ def parse_servers(spec: str | Iterable[str], *, where: str = "servers") -> list[
                 if entry.strip() and "," in entry:
                     raise ValueError(f"{where}: empty name in {entry.strip()!r}")
                 continue
-            bad = sorted({c for c in item if c in _BAD_CHARS})
+            # No Windows computer name (NetBIOS, DNS or address) holds these, whitespace or controls.
+            bad = sorted({c for c in item if c in _BAD_CHARS or c.isspace() or not c.isprintable()})
             if bad:
                 raise ValueError(f"{where}: {item!r} is not a server name (it contains {''.join(bad)!r})")
             for name in _expand(item, where):

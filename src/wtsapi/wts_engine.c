@@ -373,6 +373,10 @@ int wts_engine_wait(wts_engine *e, wts_job **out, int max, int64_t wait_ns)
                 unlink_running(e, job);
                 job->error = 1460; /* ERROR_TIMEOUT */
                 job->elapsed_ns = now - job->started_ns;
+                /* A server past a deadline is abandoned (the owner fails it): mark its host dead now,
+                 * before staff() below starts a replacement worker that could otherwise pick up the
+                 * same server's next queued call and hang in it too. */
+                wts_atomic_store(&job->host->dead, 1);
                 e->workers--;
                 wts_atomic_add(&g_stuck, 1);
                 finish(e, job, WTS_JOB_TIMEDOUT);

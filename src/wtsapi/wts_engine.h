@@ -20,7 +20,7 @@ typedef struct wts_host {
     const wts_provider *p;
     HANDLE h;
     wts_atomic64 refs;
-    wts_atomic64 dead; /* set by the owner: jobs not yet started come back CANCELLED */
+    wts_atomic64 dead; /* set by the owner, or by a deadline passing: jobs not yet started come back CANCELLED */
 } wts_host;
 
 enum wts_op {
