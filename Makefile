@@ -1,10 +1,10 @@
 # Developer tasks for wts.  `make help` lists them.
 PY ?= .venv/bin/python
 
-.PHONY: help venv install test demo bench lint wheel ci clean
+.PHONY: help venv install test demo bench lint tools wheel identifiers wine ci clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 venv: ## create .venv
 	python3 -m venv .venv
@@ -28,11 +28,22 @@ lint: install ## ruff (lint and format check) and mypy --strict
 	.venv/bin/ruff format --check src tests tools examples
 	.venv/bin/mypy
 
-wheel: ## build the sdist and a wheel for this machine into dist/
-	.venv/bin/pip install -q build && .venv/bin/python -m build
+tools: ## the build tools, pinned by sha256, in build/ci/tools (build, cibuildwheel, auditwheel, Cython)
+	bash -c '. .ci/steps.sh && tools_venv'
+
+wheel: tools ## the sdist and this machine's wheel into dist/ (wheel built from the sdist), then auditwheel show
+	rm -rf dist
+	build/ci/tools/bin/python -m build --no-isolation -o dist .
+	build/ci/tools/bin/auditwheel show dist/*.whl
+
+identifiers: tools ## the wheels cibuildwheel would build on each platform (checks [tool.cibuildwheel])
+	for p in linux macos windows; do build/ci/tools/bin/cibuildwheel --platform $$p --print-build-identifiers; done
+
+wine: ## the Windows proof: cross-build the cp311-win_amd64 wheel and test it under Wine (docs/building.md)
+	bash .ci/wine
 
 ci: ## what CI runs, from scratch
 	bash .ci/run
 
-clean: ## remove build products
+clean: ## remove build products (the Wine check's downloads stay in ~/.cache/wts-wine)
 	rm -rf build dist src/*.egg-info src/_wts.c .pytest_cache

@@ -4,13 +4,17 @@
   CompiledFarm; function scope, so every test starts from a fresh farm.
 * ``sim`` is ``farm`` for tests that change state: they only ever run against the simulated farm.
 * ``provider`` runs read-only tests twice: against the sim (with the reference farm) and against the
-  real wtsapi32 ("win32"), which is skipped unless this is Windows and the build has it.
+  real wtsapi32 ("win32"), which is skipped unless this is Windows and the build has it.  Under Wine,
+  "win32" runs only when wtsapi32.dll is our simulator (then it gets the reference farm too); Wine's
+  own wtsapi32 has no sessions, and tests/test_wine_stubs.py covers it instead.
 * After every test, nothing the sim handed out may still be alive: no handle, buffer or string.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import wts
+from wts import _wts
 
 FARMS = Path(__file__).resolve().parent / "farms"
 REFERENCE_FARM = FARMS / "windows.json"
@@ -45,8 +50,40 @@ def sim(farm: wts.sim.CompiledFarm) -> wts.sim.CompiledFarm:
     return farm
 
 
-def _win32_usable() -> bool:
-    return sys.platform == "win32" and "win32" in wts.available_providers()
+@functools.cache
+def wine_version() -> str | None:
+    """Wine's version when this Windows Python runs under Wine (ntdll exports wine_get_version), else None."""
+    if sys.platform != "win32":
+        return None
+    import ctypes
+
+    get = getattr(ctypes.WinDLL("ntdll"), "wine_get_version", None)
+    if get is None:
+        return None
+    get.restype = ctypes.c_char_p
+    return str(get().decode("ascii"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which build is under test: CI runs the suite against installed wheels, never the source tree."""
+    lines = [
+        f"wts {wts.__version__} from {Path(wts.__file__).parent}",
+        f"wts._wts: {_wts.__file__}",
+        f"providers: {', '.join(wts.available_providers())}; simulated farm in {_wts.sim_backend()}",
+    ]
+    if wine_version() is not None:
+        lines.append(f"under Wine {wine_version()}")
+    return lines
+
+
+def _win32_skip_reason() -> str | None:
+    if sys.platform != "win32" or "win32" not in wts.available_providers():
+        return "the win32 provider needs Windows and a build with wtsapi32"
+    if wine_version() is not None and _wts.sim_backend() != "wtsapi32.dll":
+        # Under Wine with our simulator as wtsapi32.dll the win32 provider reaches the reference farm:
+        # those runs keep these tests.
+        return "Wine's own wtsapi32 is stubs with no sessions; tests/test_wine_stubs.py pins what it returns"
+    return None
 
 
 @pytest.fixture(params=["sim", "win32"])
@@ -55,8 +92,13 @@ def provider(request: pytest.FixtureRequest) -> str:
     loaded (its local server is RDS01, the caller in session 2)."""
     name = request.param
     if name == "win32":
-        if not _win32_usable():
-            pytest.skip("the win32 provider needs Windows and a build with wtsapi32")
+        reason = _win32_skip_reason()
+        if reason is not None:
+            if os.environ.get("WTS_TEST_REQUIRE_WIN32") == "1":  # CI's Windows job: these must run
+                pytest.fail(f"WTS_TEST_REQUIRE_WIN32=1, but {reason}")
+            pytest.skip(reason)
+        if _wts.sim_backend() == "wtsapi32.dll":
+            request.getfixturevalue("farm")  # the win32 provider is our simulator: give it the farm
     else:
         request.getfixturevalue("farm")
     return name

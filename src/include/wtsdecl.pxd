@@ -112,3 +112,8 @@ cdef extern from "wtsapi/wts_sim.h" nogil:
     void wtssim_reset_counters()
     void wtssim_release_hangs()
     int64_t wtssim_hung_calls()
+
+
+cdef extern from "wtsapi/wts_seam.h" nogil:
+    # wtsapi32.dll's export of that name when the DLL is our simulator (-DWTSSIM_AS_WTSAPI), else NULL.
+    void *wts_win32_sim_export(const char *name)

@@ -2,7 +2,9 @@
 
 The farm lives in C inside wts._wts and speaks the exact wtsapi32 ABI; this module loads it from a
 farm file (docs/sim.md), generates farms of any size, reads it back, and exposes the counters that
-tests and benchmarks rely on: RPCs per server and outstanding allocations.
+tests and benchmarks rely on: RPCs per server and outstanding allocations.  (When the process's
+wtsapi32.dll is the same simulator built as a DLL, as in the Wine check of docs/building.md, the farm
+is the DLL's and these functions drive it.)
 """
 
 from __future__ import annotations

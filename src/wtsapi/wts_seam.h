@@ -276,4 +276,10 @@ extern const wts_provider wts_provider_sim;
 /* The real wtsapi32: a table on Windows, NULL elsewhere. */
 extern const wts_provider *const wts_provider_win32;
 
+/* The export `name` of the process's wtsapi32.dll when that DLL is our simulator (wts_sim.c built
+ * with -DWTSSIM_AS_WTSAPI, which exports the wtssim_* controls beside the WTS functions), else NULL:
+ * always NULL for Microsoft's wtsapi32 and off Windows.  wts._wts then drives the farm in the DLL
+ * and reaches it through the win32 provider, the real import path (docs/building.md, the Wine check). */
+void *wts_win32_sim_export(const char *name);
+
 #endif /* WTS_SEAM_H */

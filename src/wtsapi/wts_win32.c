@@ -9,22 +9,106 @@
 #    pragma comment(lib, "wtsapi32.lib")
 #  endif
 
+/*
+ * Each call that can fail clears the thread's last error first.  A wtsapi32 that fails without
+ * setting one (Wine's stubs do; tests/test_wine_stubs.py) then reports 0, which wts says plainly,
+ * instead of whatever code an unrelated earlier call left behind.  The calls themselves are the
+ * wtsapi32 imports, unchanged.
+ */
+static HANDLE WINAPI open_server(LPWSTR name)
+{
+    SetLastError(0);
+    return WTSOpenServerW(name);
+}
+
+static HANDLE WINAPI open_server_ex(LPWSTR name)
+{
+    SetLastError(0);
+    return WTSOpenServerExW(name);
+}
+
+static BOOL WINAPI enumerate_sessions(HANDLE server, DWORD reserved, DWORD version, PWTS_SESSION_INFOW *info,
+                                      DWORD *count)
+{
+    SetLastError(0);
+    return WTSEnumerateSessionsW(server, reserved, version, info, count);
+}
+
+static BOOL WINAPI enumerate_sessions_ex(HANDLE server, DWORD *level, DWORD filter, PWTS_SESSION_INFO_1W *info,
+                                         DWORD *count)
+{
+    SetLastError(0);
+    return WTSEnumerateSessionsExW(server, level, filter, info, count);
+}
+
+static BOOL WINAPI query_session_information(HANDLE server, DWORD session, WTS_INFO_CLASS info_class,
+                                             LPWSTR *buffer, DWORD *bytes)
+{
+    SetLastError(0);
+    return WTSQuerySessionInformationW(server, session, info_class, buffer, bytes);
+}
+
+static BOOL WINAPI disconnect_session(HANDLE server, DWORD session, BOOL wait)
+{
+    SetLastError(0);
+    return WTSDisconnectSession(server, session, wait);
+}
+
+static BOOL WINAPI logoff_session(HANDLE server, DWORD session, BOOL wait)
+{
+    SetLastError(0);
+    return WTSLogoffSession(server, session, wait);
+}
+
+static BOOL WINAPI connect_session(ULONG logon_id, ULONG target_id, PWSTR password, BOOL wait)
+{
+    SetLastError(0);
+    return WTSConnectSessionW(logon_id, target_id, password, wait);
+}
+
+static BOOL WINAPI send_message(HANDLE server, DWORD session, LPWSTR title, DWORD title_length, LPWSTR message,
+                                DWORD message_length, DWORD style, DWORD timeout, DWORD *response, BOOL wait)
+{
+    SetLastError(0);
+    return WTSSendMessageW(server, session, title, title_length, message, message_length, style, timeout,
+                           response, wait);
+}
+
+static BOOL WINAPI free_memory_ex(WTS_TYPE_CLASS type_class, PVOID memory, ULONG entries)
+{
+    SetLastError(0);
+    return WTSFreeMemoryExW(type_class, memory, entries);
+}
+
 static const wts_provider provider = {
     "win32",
-    WTSOpenServerW,
-    WTSOpenServerExW,
+    open_server,
+    open_server_ex,
     WTSCloseServer,
-    WTSEnumerateSessionsW,
-    WTSEnumerateSessionsExW,
-    WTSQuerySessionInformationW,
-    WTSDisconnectSession,
-    WTSLogoffSession,
-    WTSConnectSessionW,
-    WTSSendMessageW,
+    enumerate_sessions,
+    enumerate_sessions_ex,
+    query_session_information,
+    disconnect_session,
+    logoff_session,
+    connect_session,
+    send_message,
     WTSFreeMemory,
-    WTSFreeMemoryExW,
+    free_memory_ex,
 };
 const wts_provider *const wts_provider_win32 = &provider;
+
+void *wts_win32_sim_export(const char *name)
+{
+    /* The module our imports are bound to: wts._wts links wtsapi32, so it is loaded by now. */
+    HMODULE wtsapi = GetModuleHandleW(L"wtsapi32.dll");
+    return wtsapi ? (void *)GetProcAddress(wtsapi, name) : NULL;
+}
 #else
 const wts_provider *const wts_provider_win32 = 0;
+
+void *wts_win32_sim_export(const char *name)
+{
+    (void)name;
+    return 0;
+}
 #endif
