@@ -69,7 +69,8 @@ OP_DISCONNECT = WTS_OP_DISCONNECT
 OP_LOGOFF = WTS_OP_LOGOFF
 OP_MESSAGE = WTS_OP_MESSAGE
 
-cdef int _WAIT_BATCH = 512
+cdef enum:
+    _WAIT_BATCH = 512  # finished calls taken per wait
 
 
 def engine_threads():
@@ -207,7 +208,7 @@ cdef class Engine:
         """
         if self.e == NULL:
             raise ValueError("the engine is closed")
-        cdef wts_job *done[512]
+        cdef wts_job *done[_WAIT_BATCH]
         cdef int n, k
         cdef int64_t ns = <int64_t>(seconds * 1e9) if seconds > 0 else 0
         cdef wts_job *job

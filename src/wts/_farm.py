@@ -279,7 +279,9 @@ class _Filter:
     def __init__(self, filters: Mapping[str, Any]) -> None:
         unknown = [k for k in filters if k not in _FILTER_NAMES]
         if unknown:
-            close = [m for k in unknown for m in __import__("difflib").get_close_matches(k, _FILTER_NAMES, 1)]
+            import difflib  # only on this error path
+
+            close = difflib.get_close_matches(unknown[0], _FILTER_NAMES, 1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise TypeError(f"unknown filter {unknown[0]!r}{hint}; filters are: {', '.join(_FILTER_NAMES)}")
         f = {k: v for k, v in filters.items() if v is not None}
@@ -759,14 +761,11 @@ class _Run:
 
     def _emit_record(self, t: _Tgt) -> None:
         t.final = True
-        if not self.details:
+        info = t.info if self.details else None  # fetched only for a filter: the plain record
+        if info is None:
             self.out.append(t.row)
-            return
-        info = t.info
-        if info is None:  # client name only: details were not asked for
-            self.out.append(t.row)
-            return
-        self.out.append(info._replace(client=t.client) if t.client is not None else info)
+        else:
+            self.out.append(info._replace(client=t.client) if t.client is not None else info)
 
     def _decide(self, t: _Tgt) -> None:
         """The safety rules, then the dry run, then the call."""

@@ -421,10 +421,9 @@ int64_t wts_engine_pending(wts_engine *e)
 void wts_job_release(wts_engine *e, wts_job *job)
 {
     if (!job) return;
-    int last;
-    if (e) wts_mutex_lock(&e->lock);
-    last = --job->refs == 0;
-    if (e) wts_mutex_unlock(&e->lock);
+    wts_mutex_lock(&e->lock);
+    int last = --job->refs == 0;
+    wts_mutex_unlock(&e->lock);
     if (last) job_free(job);
 }
 
