@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from typing import IO, cast
 
 __all__ = ["MAX_SERVERS", "parse_servers", "read_servers"]
 
@@ -80,17 +81,22 @@ def parse_servers(spec: str | Iterable[str], *, where: str = "servers") -> list[
     return out
 
 
-def read_servers(path: str | os.PathLike[str]) -> list[str]:
-    """Server names from a file: one name or spec per line; ``#`` starts a comment; blank lines are
-    ignored.  Errors name the file and line."""
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8-sig") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot read server list {name}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+def read_servers(source: str | os.PathLike[str] | IO[str]) -> list[str]:
+    """Server names from a file (a path, or an open text file such as ``sys.stdin``): one name or spec
+    per line; ``#`` starts a comment; blank lines are ignored.  Errors name the file and line."""
+    if hasattr(source, "read"):
+        stream = cast("IO[str]", source)
+        name = str(getattr(stream, "name", "<stream>"))
+        lines = stream.read().splitlines()
+    else:
+        name = os.fspath(cast("str | os.PathLike[str]", source))
+        try:
+            with open(name, encoding="utf-8-sig") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot read server list {name}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     out: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):

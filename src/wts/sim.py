@@ -37,6 +37,7 @@ __all__ = [
     "hung_calls",
     "load",
     "loaded",
+    "local_server",
     "messages",
     "outstanding",
     "release_hangs",
@@ -94,6 +95,13 @@ def generate(
 
 def loaded() -> bool:
     return bool(_wts.sim_loaded())
+
+
+def local_server() -> str:
+    """The name of the farm's local server: the one ``WTS_CURRENT_SERVER_HANDLE`` (``wts.Server()``)
+    reaches, as the farm file's ``local`` names it."""
+    # The dump's first line is "farm<TAB>seed<TAB>now<TAB>local<TAB>current session" (docs/sim.md).
+    return _dump_text().split("\n", 1)[0].split("\t")[3]
 
 
 def _dump_text() -> str:

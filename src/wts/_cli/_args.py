@@ -1,0 +1,240 @@
+"""The ``wts`` command line: the parser, and the values it takes (durations, moments, session ids
+and names, server lists).  Every bad value becomes a ``UsageError``: one line naming the option, the
+value and what was expected, and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "parse_duration",
+    "parse_moment",
+    "parse_session",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_SESSION_ID = 0xFFFFFFFE  # 0xFFFFFFFF is WTS_CURRENT_SESSION
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+# --- values -------------------------------------------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """'90s', '15m', '2h', '1d', '1h30m', '1.5h' -> timedelta.  A bare number is refused: 90 what?"""
+    t = text.strip().lower()
+    pos, seconds = 0, 0.0
+    for m in _DURATION_PART.finditer(t):
+        if t[pos : m.start()].strip():
+            break
+        seconds += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not t or pos == 0 or t[pos:].strip():
+        hint = f" (90 what? write {t}s, {t}m or {t}h)" if re.fullmatch(r"\d+(\.\d+)?", t) else ""
+        raise UsageError(f"{option}: {text!r} is not a duration: write it like 90s, 15m, 2h, 1d or 1h30m{hint}")
+    return timedelta(seconds=seconds)
+
+
+def parse_moment(text: str, option: str) -> datetime | timedelta:
+    """A date and time ('2026-11-20', '2026-11-20 08:00', ISO 8601 with an offset; without one it is
+    local time) or a duration meaning that long ago ('8h')."""
+    t = text.strip()
+    if _DURATION_PART.match(t.lower()):
+        try:
+            return parse_duration(t, option)
+        except UsageError:
+            pass
+    try:
+        return datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
+    except ValueError:
+        raise UsageError(
+            f"{option}: {text!r} is neither a date and time (like 2026-11-20 or '2026-11-20 08:00') "
+            "nor a duration ago (like 8h or 2d)"
+        ) from None
+
+
+def parse_session(text: str, what: str = "session") -> int | str:
+    """A session id (0 to 4294967294) or a session name (WinStation name, such as RDP-Tcp#3 or
+    TERM04).  Something that starts like a number but is not one is a malformed id, not a name."""
+    t = text.strip()
+    if not t:
+        raise UsageError(f"{what}: an empty session id or name")
+    if t[0].isdigit() or t[0] in "+-":
+        if not (t.isascii() and t.isdigit()):
+            raise UsageError(f"{what}: {text!r} is not a session id (a whole number from 0 to {MAX_SESSION_ID})")
+        value = int(t)
+        if value > MAX_SESSION_ID:
+            raise UsageError(f"{what}: session id {t} is out of range (0 to {MAX_SESSION_ID})")
+        return value
+    return t
+
+
+def positive_int(lo: int, hi: int) -> Any:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not from {lo} to {hi}")
+        return value
+
+    return check
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text[:-1] if text.endswith("s") else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0 and at most 86400 seconds")
+    return value
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+DESCRIPTION = """\
+Remote Desktop sessions across whole farms: list, disconnect, log off, message and reconnect, with
+every RPC in flight together.  The classic tsdiscon and tscon syntax works as it does on Windows."""
+
+EPILOG = """\
+servers: -s takes names, comma lists and ranges (RDS[01-40]); -s @FILE or --servers-file FILE read
+  one per line (# comments); -s - reads them from stdin.  Without -s: the local server.
+exit status: 0 all done, 1 some targets or servers failed, 2 usage error, 130 interrupted.
+docs/cli.md has the whole reference and recipes."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+
+
+def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
+    """The options every command takes.  On the subcommands they default to SUPPRESS, so that
+    'wts --provider sim sessions' and 'wts sessions --provider sim' mean the same."""
+
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if sub else value
+
+    g = p.add_argument_group("global options")
+    g.add_argument("--provider", choices=("win32", "sim"), default=d(None), help="WTS provider (default: WTS_PROVIDER, else win32 on Windows)")
+    g.add_argument("--sim-farm", metavar="FILE", default=d(None), help="the sim's farm file (implies --provider sim)")
+    g.add_argument(
+        "--sim-state",
+        metavar="FILE",
+        default=d(None),
+        help="load the sim's farm from FILE and write its state back after the command (implies --provider sim)",
+    )
+    g.add_argument("--concurrency", type=positive_int(1, 4096), default=d(64), help="most WTS calls in flight (default 64)")
+    g.add_argument("--timeout", type=seconds, default=d(30.0), metavar="SECONDS", help="per-call deadline (default 30)")
+    g.add_argument("--audit-log", metavar="FILE", default=d(None), help="append what was done to FILE as JSON Lines")
+    g.add_argument("-q", "--quiet", action="store_true", default=d(False), help="no summary, no progress bar")
+    g.add_argument("-v", "--verbose", action="count", default=d(0), help="say more; -vv: tracebacks on errors")
+
+
+def _add_servers(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("servers")
+    g.add_argument("-s", "--server", action="append", default=[], metavar="SPEC", help="servers: RDS01, RDS[01-40], @FILE, - (stdin); repeatable")
+    g.add_argument("--servers-file", action="append", default=[], metavar="FILE", help="one server per line, # comments")
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("selection (all must match; globs such as 'adm*' for names)")
+    g.add_argument("--state", action="append", metavar="STATE", help="Active, Disconnected, ... (comma list or repeat)")
+    g.add_argument("--user", action="append", metavar="GLOB", help="user name")
+    g.add_argument("--domain", action="append", metavar="GLOB", help="domain name")
+    g.add_argument("--station", action="append", metavar="GLOB", help="session (WinStation) name, e.g. RDP-Tcp#*")
+    g.add_argument("--client", action="append", metavar="GLOB", help="client computer name (one more RPC a session)")
+    g.add_argument("--idle-over", metavar="DURATION", help="idle longer than this: 90s, 15m, 2h, 1d")
+    g.add_argument("--idle-under", metavar="DURATION", help="idle for less than this")
+    g.add_argument("--disconnected-over", metavar="DURATION", help="disconnected for longer than this")
+    g.add_argument("--logon-before", metavar="WHEN", help="logged on before: '2026-11-20 08:00', or a duration ago (8h)")
+    g.add_argument("--logon-after", metavar="WHEN", help="logged on after")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table", help="output format (default table)")
+
+
+def _add_action(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="SESSION",
+        help=f"session ids or names to {verb} on one server (else: the selection across servers)",
+    )
+    _add_servers(p)
+    _add_filters(p)
+    g = p.add_argument_group("safety")
+    g.add_argument("--all", action="store_true", help="no targets or filters: act on every session of the servers")
+    g.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+    g.add_argument("-y", "--yes", action="store_true", help="no confirmation for more than one session")
+    g.add_argument("--allow-own", action="store_true", help="may act on the session running this command")
+    _add_format(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    _add_globals(ap, sub=False)
+    subs = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def sub(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter, **kw)
+        if kw.get("add_help", True):
+            _add_globals(p, sub=True)
+        return p
+
+    p = sub("sessions", "list sessions across servers, like qwinsta and quser (one RPC per server)", aliases=["ls"])
+    _add_servers(p)
+    _add_filters(p)
+    p.add_argument("--id", dest="ids", action="append", metavar="ID", help="session ids (comma list or repeat)")
+    p.add_argument("--users", action="store_true", help="only sessions with a user logged on (as quser)")
+    p.add_argument("-d", "--details", action="store_true", help="idle and logon times (one more RPC per session)")
+    p.add_argument("--clients", action="store_true", help="with --details, also the client computer name")
+    p.add_argument("--sort", metavar="KEYS", default="server,id", help="e.g. user,-idle (keys: server id station user domain state idle logon client)")
+    _add_format(p)
+
+    p = sub("disconnect", "disconnect sessions (they stay logged on): WTSDisconnectSession")
+    _add_action(p, "disconnect")
+    p = sub("logoff", "log sessions off: WTSLogoffSession")
+    _add_action(p, "log off")
+    p = sub("message", "show a message box in sessions: WTSSendMessageW", aliases=["msg"])
+    p.add_argument("--title", required=True, help="the message box title")
+    p.add_argument("text", help="the message")
+    _add_action(p, "message")
+    p.add_argument("--time", type=positive_int(0, 0xFFFFFFFF), default=0, metavar="SECONDS", help="close the box after this long (0: never)")
+    p.add_argument("--wait", action="store_true", help="wait for each answer (needs --time)")
+
+    p = sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW")
+    p.add_argument("session", metavar="SESSION", help="the session (id or name) to connect")
+    p.add_argument("--target", metavar="SESSION", help="the session to connect it to (default: this one)")
+    pw = p.add_mutually_exclusive_group()
+    pw.add_argument("--password-prompt", action="store_true", help="ask for the session owner's password (no echo)")
+    pw.add_argument("--password-file", metavar="FILE", help="read the password from the first line of FILE")
+    p.add_argument("-s", "--server", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)
+
+    # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic.
+    for name, what in (("tsdiscon", "disconnect a session, as tsdiscon.exe"), ("tscon", "attach a session to another, as tscon.exe")):
+        p = subs.add_parser(name, help=what, add_help=False, prefix_chars="\0")
+        p.add_argument("classic_args", nargs="*")
+
+    p = subs.add_parser("bench", help="benchmark on a simulated farm, beside the peers (wts bench --help)", add_help=False, prefix_chars="\0")
+    p.add_argument("bench_args", nargs="*")
+    return ap

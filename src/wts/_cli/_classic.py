@@ -1,0 +1,178 @@
+"""``wts tsdiscon`` and ``wts tscon``: the classic tools' syntax, exactly as Windows documents it.
+
+Switches start with / (or -) and are case-insensitive; ``/?`` prints the usage on stdout; anything
+the original would reject prints ``Invalid parameter(s)`` and the usage on stderr (exit status 2).
+No session argument means the current session, as in the originals.  Usage texts: tsdiscon.exe and
+tscon.exe of Windows Server 2019 (../shared/seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import wts
+from wts import CURRENT_SESSION, Session, WTSError
+
+from ._args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_session
+from ._output import describe_error
+from ._run import Context, _wts_error_line, do_connect, read_password, resolve_local
+
+__all__ = ["TSCON_USAGE", "TSDISCON_USAGE", "cmd_tscon", "cmd_tsdiscon"]
+
+TSDISCON_USAGE = """\
+Disconnects a Remote Desktop Services session.
+
+TSDISCON [sessionid | sessionname] [/SERVER:servername] [/V] [/VM]
+
+  sessionid           The ID of the session.
+  sessionname         The name of the session.
+  /SERVER:servername  Specifies the Remote Desktop Session Host server (default is current).
+  /V                  Displays information about the actions performed.
+  /VM                 Disconnects session on server or within virtual machine. The unique ID of the session needs to be specified.
+
+
+"""
+
+TSCON_USAGE = """\
+Attaches a user session to a remote desktop session.
+
+TSCON {sessionid | sessionname} [/DEST:sessionname]
+        [/PASSWORD:pw | /PASSWORD:*] [/V]
+
+  sessionid          The ID of the session.
+  sessionname        The name of the session.
+  /DEST:sessionname  Connect the session to destination sessionname.
+  /PASSWORD:pw       Password of user owning identified session.
+  /V                 Displays information about the actions performed.
+
+
+"""
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _parse(args: list[str], flags: set[str], valued: set[str]) -> tuple[list[str], dict[str, str | bool]]:
+    """Positional words and /switches; raises _Invalid for anything the original rejects."""
+    words: list[str] = []
+    switches: dict[str, str | bool] = {}
+    for arg in args:
+        if arg[:1] in ("/", "-") and len(arg) > 1 and not arg[1:].isdigit():
+            body = arg[1:]
+            name, sep, value = body.partition(":")
+            key = name.lower()
+            if key == "?":
+                switches["?"] = True
+            elif key in flags and not sep:
+                switches[key] = True
+            elif key in valued and sep and value:
+                if key in switches:
+                    raise _Invalid
+                switches[key] = value
+            else:
+                raise _Invalid
+        else:
+            words.append(arg)
+    return words, switches
+
+
+def _invalid(ctx: Context, usage: str) -> int:
+    ctx.err.write("Invalid parameter(s)\n" + usage)
+    ctx.err.flush()
+    return EXIT_USAGE
+
+
+def cmd_tsdiscon(ctx: Context) -> int:
+    try:
+        words, sw = _parse(ctx.args.classic_args, {"v", "vm"}, {"server"})
+        if len(words) > 1:
+            raise _Invalid
+    except _Invalid:
+        return _invalid(ctx, TSDISCON_USAGE)
+    if sw.get("?"):
+        ctx.out.write(TSDISCON_USAGE)
+        return EXIT_OK
+    ctx.setup()
+    verbose = bool(sw.get("v") or sw.get("vm")) or ctx.verbose > 0
+    server = sw.get("server")
+    assert server is None or isinstance(server, str)
+    if server is not None:
+        server = wts.parse_servers(server, where="/SERVER")[0] if "," not in server else None
+        if server is None:
+            return _invalid(ctx, TSDISCON_USAGE)
+    say = _say(ctx, verbose)
+    where = server or "the local server"
+    with wts.Server(server, provider=ctx.provider) as srv:
+        if not words:
+            if server is not None and server.casefold() != ctx.local_name().casefold():
+                ctx.error(
+                    f"tsdiscon: name the session to disconnect on {server}: the current session exists only "
+                    "on this server, and WTS_CURRENT_SESSION is never sent to another"
+                )
+                return EXIT_USAGE
+            sid, label = CURRENT_SESSION, "the current session"
+            srv_for_call: wts.Server = srv if server is None else wts.Server(None, provider=ctx.provider)
+        else:
+            value = parse_session(words[0], "tsdiscon")
+            if sw.get("vm") and not isinstance(value, int):
+                return _invalid(ctx, TSDISCON_USAGE)  # /VM: "The unique ID of the session needs to be specified."
+            if isinstance(value, int):
+                sid, label = value, f"session {value}"
+            else:
+                try:
+                    found = srv.session_by_name(value)
+                except WTSError as exc:
+                    ctx.error(f"tsdiscon: {where}: {describe_error(exc)}")
+                    return EXIT_FAILED
+                sid, label = found.id, f"session {found.id} ({found.station})"
+            srv_for_call = srv
+        say(f"Disconnecting {label} on {where}.")
+        try:
+            srv_for_call.disconnect(sid, wait=True)
+        except WTSError as exc:
+            _audit(ctx, server, sid, "disconnect", "failed", describe_error(exc))
+            ctx.error(f"tsdiscon: could not disconnect {label}: {_wts_error_line(exc)}")
+            return EXIT_FAILED
+        finally:
+            if srv_for_call is not srv:
+                srv_for_call.close()
+    _audit(ctx, server, sid, "disconnect", "done", None)
+    say(f"{label[0].upper()}{label[1:]} disconnected.")
+    return EXIT_OK
+
+
+def cmd_tscon(ctx: Context) -> int:
+    try:
+        words, sw = _parse(ctx.args.classic_args, {"v"}, {"dest", "password"})
+        if len(words) > 1 or (not words and not sw.get("?")):
+            raise _Invalid  # TSCON {sessionid | sessionname}: the session is required
+    except _Invalid:
+        return _invalid(ctx, TSCON_USAGE)
+    if sw.get("?"):
+        ctx.out.write(TSCON_USAGE)
+        return EXIT_OK
+    ctx.setup()
+    verbose = bool(sw.get("v")) or ctx.verbose > 0
+    session: Session = resolve_local(ctx, words[0], "tscon")
+    dest = sw.get("dest")
+    target = resolve_local(ctx, dest, "/DEST") if isinstance(dest, str) else None
+    pw = sw.get("password")
+    password = read_password(ctx, True, None) if pw == "*" else (pw if isinstance(pw, str) else "")
+    return do_connect(ctx, session, target, password, _say(ctx, verbose))
+
+
+def _say(ctx: Context, verbose: bool) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        if verbose:
+            ctx.out.write(text + "\n")
+            ctx.out.flush()
+
+    return say
+
+
+def _audit(ctx: Context, server: str | None, session: int, action: str, outcome: str, error: str | None) -> None:
+    if ctx.audit is not None:
+        ctx.audit.write(
+            server or ctx.local_name(), None if session == CURRENT_SESSION else session, action, outcome, error
+        )

@@ -1,0 +1,320 @@
+"""What the ``wts`` command prints: tables that fit the terminal, records as JSON, JSON Lines or CSV,
+a progress bar on stderr, and colour only where a person is looking.
+
+Hand-written on purpose: a table and a bar are a few dozen lines, while rich or tabulate plus tqdm
+would add dependencies to every admin box and tens of milliseconds to each ``wts`` start
+(docs/cli.md, "Why no libraries").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from .._farm import Failure, Outcome, Progress
+from .._types import ConnectState, MessageResponse, Session, SessionInfo
+
+__all__ = [
+    "ProgressBar",
+    "Style",
+    "format_idle",
+    "format_time",
+    "outcome_record",
+    "render_table",
+    "session_record",
+    "write_records",
+]
+
+# Column order of session records: the issue's seven columns first, then what JSON and CSV add.
+SESSION_FIELDS = (
+    "server",
+    "id",
+    "station",
+    "user",
+    "domain",
+    "state",
+    "idle_seconds",
+    "logon_time",
+    "connect_time",
+    "disconnect_time",
+    "last_input_time",
+    "current_time",
+    "locked",
+    "client",
+)
+OUTCOME_FIELDS = (
+    "server",
+    "session_id",
+    "station",
+    "user",
+    "action",
+    "status",
+    "winerror",
+    "error_name",
+    "reason",
+    "response",
+)
+
+
+class Style:
+    """ANSI colour, on only for a terminal and never when NO_COLOR is set (https://no-color.org)."""
+
+    _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+    def __init__(self, stream: IO[str], force: bool | None = None) -> None:
+        if force is not None:
+            self.enabled = force
+        else:
+            self.enabled = (
+                _isatty(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM", "") != "dumb"
+            )
+
+    def __call__(self, text: str, *names: str) -> str:
+        if not self.enabled or not names or not text:
+            return text
+        codes = ";".join(self._CODES[n] for n in names)
+        return f"\033[{codes}m{text}\033[0m"
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_width(stream: IO[str]) -> int | None:
+    """The width to fit a table to: the terminal's when ``stream`` is one (or COLUMNS says), else None:
+    a pipe gets every character, so that grep and cut see whole values."""
+    if _isatty(stream) or os.environ.get("COLUMNS"):
+        return max(shutil.get_terminal_size((100, 24)).columns, 20)
+    return None
+
+
+# --- cells ----------------------------------------------------------------------------------------
+
+_STATE_SHORT = {ConnectState.DISCONNECTED: "Disc", ConnectState.CONNECT_QUERY: "ConnQ"}
+_STATE_COLOUR = {ConnectState.ACTIVE: "green", ConnectState.DISCONNECTED: "yellow", ConnectState.LISTEN: "dim"}
+
+
+def state_name(state: ConnectState | int) -> str:
+    return state.sdk_name if isinstance(state, ConnectState) else str(state)
+
+
+def format_idle(idle: timedelta | None) -> str:
+    """Idle time the way quser shows it: '.' under a minute, then minutes, h:mm, and d+hh:mm."""
+    if idle is None:
+        return ""
+    minutes = int(idle.total_seconds()) // 60
+    if minutes < 1:
+        return "."
+    if minutes < 60:
+        return str(minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}:{minutes:02d}"
+    days, hours = divmod(hours, 24)
+    return f"{days}+{hours:02d}:{minutes:02d}"
+
+
+def format_time(when: datetime | None) -> str:
+    """Local time, to the minute, in ISO order: the same in every locale (unlike quser's)."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when is not None else ""
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def session_record(s: Session | SessionInfo) -> dict[str, Any]:
+    """A session as a flat record (JSON and CSV): times in ISO 8601 UTC, idle in seconds, state by name."""
+    rec: dict[str, Any] = {
+        "server": s.server,
+        "id": s.id,
+        "station": s.station,
+        "user": s.user,
+        "domain": s.domain,
+        "state": state_name(s.state),
+    }
+    if isinstance(s, SessionInfo):
+        rec.update(
+            idle_seconds=s.idle.total_seconds() if s.idle is not None else None,
+            logon_time=_iso(s.logon_time),
+            connect_time=_iso(s.connect_time),
+            disconnect_time=_iso(s.disconnect_time),
+            last_input_time=_iso(s.last_input_time),
+            current_time=_iso(s.current_time),
+            locked=s.locked,
+            client=s.client,
+        )
+    return rec
+
+
+def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
+    """An outcome as a flat record; a server that failed as a whole is one record with no session."""
+    if isinstance(item, Failure):
+        err = item.error
+        return {
+            "server": item.server,
+            "session_id": item.session_id,
+            "station": None,
+            "user": None,
+            "action": action,
+            "status": "failed",
+            "winerror": err.winerror,
+            "error_name": err.code_name,
+            "reason": describe_error(err, with_function=True),
+            "response": None,
+        }
+    from .._errors import _NAMES
+
+    response = item.response
+    return {
+        "server": item.server,
+        "session_id": item.session_id,
+        "station": item.station,
+        "user": item.user,
+        "action": item.action,
+        "status": item.status,
+        "winerror": item.winerror,
+        "error_name": _NAMES.get(item.winerror) if item.winerror else None,
+        "reason": item.reason,
+        "response": response.name if isinstance(response, MessageResponse) else response,
+    }
+
+
+def describe_error(err: Any, with_function: bool = False) -> str:
+    """Windows' text, the code's name and number: 'The RPC server is unavailable. [RPC_S_SERVER_UNAVAILABLE 1722]'."""
+    code = f"{err.code_name} {err.winerror}" if err.code_name else f"WinError {err.winerror}"
+    text = f"{err.strerror} [{code}]"
+    if with_function and err.function:
+        text += f" ({err.function})"
+    return text
+
+
+# --- writers ----------------------------------------------------------------------------------------
+
+
+def write_records(out: IO[str], fmt: str, records: Iterable[dict[str, Any]], fields: Sequence[str]) -> None:
+    """Records as JSON (one array), JSON Lines (one object a line) or CSV (a header, then rows)."""
+    if fmt == "json":
+        out.write(json.dumps(list(records), indent=1, ensure_ascii=False))
+        out.write("\n")
+    elif fmt == "jsonl":
+        for rec in records:
+            out.write(json.dumps(rec, ensure_ascii=False))
+            out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow({k: ("" if v is None else v) for k, v in rec.items()})
+    else:  # pragma: no cover - argparse restricts the choices
+        raise ValueError(fmt)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int | None,
+    right: Iterable[int] = (),
+    flexible: Iterable[int] = (),
+    colours: Sequence[Sequence[str | None]] | None = None,
+    style: Style | None = None,
+) -> str:
+    """Columns two spaces apart; when ``width`` is given, the ``flexible`` columns (longest first) are
+    cut with '…' until the table fits."""
+    ncol = len(headers)
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    if width is not None:
+        flex = sorted(set(flexible), key=lambda i: -widths[i])
+        excess = sum(widths) + 2 * (ncol - 1) - width
+        while excess > 0 and flex:
+            i = max(flex, key=lambda k: widths[k])
+            floor = max(len(headers[i]), 6)
+            if widths[i] <= floor:
+                flex.remove(i)
+                continue
+            step = min(excess, widths[i] - floor)
+            widths[i] -= step
+            excess -= step
+    right_set = set(right)
+    style = style or Style(sys.stdout, force=False)
+    lines = []
+
+    def line(cells: Sequence[str], paint: Sequence[str | None] | None, header: bool) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            text = _cut(cell, widths[i])
+            pad = widths[i] - len(text)
+            text = (" " * pad + text) if i in right_set else (text + (" " * pad if i < ncol - 1 else ""))
+            if header:
+                text = style(text, "bold")
+            elif paint is not None and paint[i]:
+                text = style(text, paint[i])  # type: ignore[arg-type]
+            parts.append(text)
+        return "  ".join(parts).rstrip()
+
+    lines.append(line(headers, None, True))
+    for n, row in enumerate(rows):
+        lines.append(line(row, colours[n] if colours else None, False))
+    return "\n".join(lines) + "\n"
+
+
+def state_colour(state: ConnectState | int) -> str | None:
+    return _STATE_COLOUR.get(state)  # type: ignore[call-overload]
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line bar on stderr for bulk work, redrawn from Farm's progress callback (at most every 50
+    ms).  Only on a terminal: on a pipe or with -q it draws nothing."""
+
+    def __init__(self, stream: IO[str], label: str, enabled: bool) -> None:
+        self.stream = stream
+        self.label = label
+        self.enabled = enabled and _isatty(stream)
+        self.drawn = False
+        self.started = time.monotonic()
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        width = shutil.get_terminal_size((80, 24)).columns
+        total = max(p.total, 1)
+        tail = f" {p.done:,}/{p.total:,} calls  {p.servers_done:,}/{p.servers_total:,} servers"
+        if p.failures:
+            tail += f"  {p.failures:,} failed"
+        tail += f"  {p.elapsed:.1f}s"
+        head = f"{self.label} "
+        bar_width = max(width - len(head) - len(tail) - 3, 10)
+        filled = int(bar_width * min(p.done / total, 1.0))
+        bar = "#" * filled + "-" * (bar_width - filled)
+        self.stream.write(f"\r{head}[{bar}]{tail}"[: width - 1] + "\033[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """Erase the bar, so the summary line and the table start on a clean line."""
+        if self.drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.drawn = False
