@@ -89,7 +89,7 @@ def read_servers(source: str | os.PathLike[str] | IO[str]) -> list[str]:
         name = str(getattr(stream, "name", "<stream>"))
         lines = stream.read().splitlines()
     else:
-        name = os.fspath(cast("str | os.PathLike[str]", source))
+        name = os.fspath(source)
         try:
             with open(name, encoding="utf-8-sig") as f:
                 lines = f.read().splitlines()

@@ -100,8 +100,9 @@ def loaded() -> bool:
 def local_server() -> str:
     """The name of the farm's local server: the one ``WTS_CURRENT_SERVER_HANDLE`` (``wts.Server()``)
     reaches, as the farm file's ``local`` names it."""
-    # The dump's first line is "farm<TAB>seed<TAB>now<TAB>local<TAB>current session" (docs/sim.md).
-    return _dump_text().split("\n", 1)[0].split("\t")[3]
+    # The dump's second line (after "WTSSIM<TAB>1") is "farm<TAB>seed<TAB>now<TAB>local<TAB>current
+    # session" (docs/sim.md, Compiled format).
+    return _dump_text().split("\n", 2)[1].split("\t")[3]
 
 
 def _dump_text() -> str:

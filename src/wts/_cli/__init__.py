@@ -32,12 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if args.command == "bench":
+        import importlib
+
         try:
-            from .. import _bench
+            bench = importlib.import_module("wts._bench")
         except ImportError as exc:  # pragma: no cover - shipped together
             print(f"wts bench: not available in this build ({exc})", file=sys.stderr)
             return EXIT_USAGE
-        return int(_bench.main(args.bench_args, prog="wts bench"))
+        return int(bench.main(args.bench_args, prog="wts bench"))
 
     from ._run import Context, run_command
 

@@ -133,7 +133,12 @@ def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
         return argparse.SUPPRESS if sub else value
 
     g = p.add_argument_group("global options")
-    g.add_argument("--provider", choices=("win32", "sim"), default=d(None), help="WTS provider (default: WTS_PROVIDER, else win32 on Windows)")
+    g.add_argument(
+        "--provider",
+        choices=("win32", "sim"),
+        default=d(None),
+        help="WTS provider (default: WTS_PROVIDER, else win32 on Windows)",
+    )
     g.add_argument("--sim-farm", metavar="FILE", default=d(None), help="the sim's farm file (implies --provider sim)")
     g.add_argument(
         "--sim-state",
@@ -141,7 +146,9 @@ def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
         default=d(None),
         help="load the sim's farm from FILE and write its state back after the command (implies --provider sim)",
     )
-    g.add_argument("--concurrency", type=positive_int(1, 4096), default=d(64), help="most WTS calls in flight (default 64)")
+    g.add_argument(
+        "--concurrency", type=positive_int(1, 4096), default=d(64), help="most WTS calls in flight (default 64)"
+    )
     g.add_argument("--timeout", type=seconds, default=d(30.0), metavar="SECONDS", help="per-call deadline (default 30)")
     g.add_argument("--audit-log", metavar="FILE", default=d(None), help="append what was done to FILE as JSON Lines")
     g.add_argument("-q", "--quiet", action="store_true", default=d(False), help="no summary, no progress bar")
@@ -150,8 +157,17 @@ def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
 
 def _add_servers(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("servers")
-    g.add_argument("-s", "--server", action="append", default=[], metavar="SPEC", help="servers: RDS01, RDS[01-40], @FILE, - (stdin); repeatable")
-    g.add_argument("--servers-file", action="append", default=[], metavar="FILE", help="one server per line, # comments")
+    g.add_argument(
+        "-s",
+        "--server",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="servers: RDS01, RDS[01-40], @FILE, - (stdin); repeatable",
+    )
+    g.add_argument(
+        "--servers-file", action="append", default=[], metavar="FILE", help="one server per line, # comments"
+    )
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -164,12 +180,16 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--idle-over", metavar="DURATION", help="idle longer than this: 90s, 15m, 2h, 1d")
     g.add_argument("--idle-under", metavar="DURATION", help="idle for less than this")
     g.add_argument("--disconnected-over", metavar="DURATION", help="disconnected for longer than this")
-    g.add_argument("--logon-before", metavar="WHEN", help="logged on before: '2026-11-20 08:00', or a duration ago (8h)")
+    g.add_argument(
+        "--logon-before", metavar="WHEN", help="logged on before: '2026-11-20 08:00', or a duration ago (8h)"
+    )
     g.add_argument("--logon-after", metavar="WHEN", help="logged on after")
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table", help="output format (default table)")
+    p.add_argument(
+        "--format", choices=("table", "json", "jsonl", "csv"), default="table", help="output format (default table)"
+    )
 
 
 def _add_action(p: argparse.ArgumentParser, verb: str) -> None:
@@ -208,7 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", action="store_true", help="only sessions with a user logged on (as quser)")
     p.add_argument("-d", "--details", action="store_true", help="idle and logon times (one more RPC per session)")
     p.add_argument("--clients", action="store_true", help="with --details, also the client computer name")
-    p.add_argument("--sort", metavar="KEYS", default="server,id", help="e.g. user,-idle (keys: server id station user domain state idle logon client)")
+    p.add_argument(
+        "--sort",
+        metavar="KEYS",
+        default="server,id",
+        help="e.g. user,-idle (keys: server id station user domain state idle logon client)",
+    )
     _add_format(p)
 
     p = sub("disconnect", "disconnect sessions (they stay logged on): WTSDisconnectSession")
@@ -219,7 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", required=True, help="the message box title")
     p.add_argument("text", help="the message")
     _add_action(p, "message")
-    p.add_argument("--time", type=positive_int(0, 0xFFFFFFFF), default=0, metavar="SECONDS", help="close the box after this long (0: never)")
+    p.add_argument(
+        "--time",
+        type=positive_int(0, 0xFFFFFFFF),
+        default=0,
+        metavar="SECONDS",
+        help="close the box after this long (0: never)",
+    )
     p.add_argument("--wait", action="store_true", help="wait for each answer (needs --time)")
 
     p = sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW")
@@ -231,10 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--server", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)
 
     # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic.
-    for name, what in (("tsdiscon", "disconnect a session, as tsdiscon.exe"), ("tscon", "attach a session to another, as tscon.exe")):
+    for name, what in (
+        ("tsdiscon", "disconnect a session, as tsdiscon.exe"),
+        ("tscon", "attach a session to another, as tscon.exe"),
+    ):
         p = subs.add_parser(name, help=what, add_help=False, prefix_chars="\0")
         p.add_argument("classic_args", nargs="*")
 
-    p = subs.add_parser("bench", help="benchmark on a simulated farm, beside the peers (wts bench --help)", add_help=False, prefix_chars="\0")
+    p = subs.add_parser(
+        "bench",
+        help="benchmark on a simulated farm, beside the peers (wts bench --help)",
+        add_help=False,
+        prefix_chars="\0",
+    )
     p.add_argument("bench_args", nargs="*")
     return ap

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from .._farm import Failure, Outcome, Progress
 from .._types import ConnectState, MessageResponse, Session, SessionInfo
@@ -66,15 +66,20 @@ OUTCOME_FIELDS = (
 class Style:
     """ANSI colour, on only for a terminal and never when NO_COLOR is set (https://no-color.org)."""
 
-    _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+    _CODES: ClassVar[dict[str, str]] = {
+        "bold": "1",
+        "dim": "2",
+        "red": "31",
+        "green": "32",
+        "yellow": "33",
+        "cyan": "36",
+    }
 
     def __init__(self, stream: IO[str], force: bool | None = None) -> None:
         if force is not None:
             self.enabled = force
         else:
-            self.enabled = (
-                _isatty(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM", "") != "dumb"
-            )
+            self.enabled = _isatty(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM", "") != "dumb"
 
     def __call__(self, text: str, *names: str) -> str:
         if not self.enabled or not names or not text:
@@ -185,9 +190,14 @@ def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
         "status": item.status,
         "winerror": item.winerror,
         "error_name": _NAMES.get(item.winerror) if item.winerror else None,
-        "reason": item.reason,
+        "reason": cli_reason(item.reason),
         "response": response.name if isinstance(response, MessageResponse) else response,
     }
+
+
+def cli_reason(reason: str) -> str:
+    """Farm's reasons speak Python (allow_own=True); on the command line the option is --allow-own."""
+    return reason.replace("(pass allow_own=True to include it)", "(--allow-own includes it)")
 
 
 def describe_error(err: Any, with_function: bool = False) -> str:
@@ -278,7 +288,7 @@ def render_table(
 
 
 def state_colour(state: ConnectState | int) -> str | None:
-    return _STATE_COLOUR.get(state)  # type: ignore[call-overload]
+    return _STATE_COLOUR.get(state) if isinstance(state, ConnectState) else None
 
 
 # --- progress ---------------------------------------------------------------------------------------

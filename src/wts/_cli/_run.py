@@ -36,6 +36,7 @@ from ._output import (
     SESSION_FIELDS,
     ProgressBar,
     Style,
+    cli_reason,
     describe_error,
     format_idle,
     format_time,
@@ -53,6 +54,15 @@ __all__ = ["Context", "run_command"]
 _DONE_WORDS = {"disconnect": "disconnected", "logoff": "logged off", "message": "sent", "connect": "connected"}
 _VERBS = {"disconnect": "disconnect", "logoff": "log off", "message": "message"}
 _PLAN_SHOWN = 20  # rows of the plan shown before asking for confirmation
+# Skips every server repeats (Farm never touches these): in a table they would bury the outcomes that
+# matter, so they are counted in the summary and listed with -v.  JSON and CSV always carry them.
+_SYSTEM_SKIPS = frozenset(
+    {"session 0 (services) is never touched", "a listener is never touched", "the console session is never touched"}
+)
+
+
+def _is_system_skip(o: Outcome) -> bool:
+    return o.status == "skipped" and o.reason in _SYSTEM_SKIPS
 
 
 class Refused(Exception):
@@ -70,7 +80,7 @@ class AuditLog:
 
     def __init__(self, path: str) -> None:
         try:
-            self.file: IO[str] | None = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.file: IO[str] | None = open(path, "a", encoding="utf-8", buffering=1)
         except OSError as exc:
             raise UsageError(f"--audit-log: cannot open {path}: {exc.strerror}") from None
         self.operator = _operator()
@@ -364,7 +374,9 @@ def cmd_sessions(ctx: Context) -> int:
         filters["ids"] = ids
     if a.users and "user" not in filters:
         filters["user"] = ["?*"]  # somebody is logged on: sorted out from the listing, no RPC
-    needs_times = any(k in filters for k in ("idle_over", "idle_under", "disconnected_over", "logon_before", "logon_after"))
+    needs_times = any(
+        k in filters for k in ("idle_over", "idle_under", "disconnected_over", "logon_before", "logon_after")
+    )
     details: bool | str = False
     if a.clients or "client" in filters:
         details = "client"
@@ -374,7 +386,9 @@ def cmd_sessions(ctx: Context) -> int:
         details = "client"
     servers = ctx.servers()
     farm = ctx.farm(servers)
-    records, failures, interrupted, elapsed = _stream(ctx, farm, "sessions", "sessions", False, details=details, **filters)
+    records, failures, interrupted, elapsed = _stream(
+        ctx, farm, "sessions", "sessions", False, details=details, **filters
+    )
     _sort_sessions(records, a.sort)
 
     if a.format == "table":
@@ -418,7 +432,13 @@ def cmd_sessions(ctx: Context) -> int:
     failed_servers = {f.server.casefold() for f in failures if f.session_id is None}
     states: dict[str, int] = {"active": 0, "disconnected": 0, "other": 0}
     for r in records:
-        key = "active" if r.state == ConnectState.ACTIVE else "disconnected" if r.state == ConnectState.DISCONNECTED else "other"
+        key = (
+            "active"
+            if r.state == ConnectState.ACTIVE
+            else "disconnected"
+            if r.state == ConnectState.DISCONNECTED
+            else "other"
+        )
         states[key] = states.get(key, 0) + 1
     parts = ", ".join(f"{n:,} {k}" for k, n in states.items() if n)
     summary = (
@@ -455,13 +475,13 @@ def _resolve_targets(ctx: Context, server: str, tokens: list[str]) -> list[Sessi
         if s.station:
             by_name.setdefault(s.station.casefold(), s)
     out: list[Session] = []
-    missing = []
+    missing: list[str] = []
     for w in wanted:
-        s = by_id.get(w) if isinstance(w, int) else by_name.get(w.casefold())
-        if s is None:
+        found = by_id.get(w) if isinstance(w, int) else by_name.get(w.casefold())
+        if found is None:
             missing.append(f"session {w}" if isinstance(w, int) else f"no session named {w!r}")
-        elif s not in out:
-            out.append(s)
+        elif found not in out:
+            out.append(found)
     if missing:
         raise LookupError(
             f"{server}: {'; '.join(missing)}: The specified session cannot be found. "
@@ -482,7 +502,7 @@ def _outcome_rows(ctx: Context, outcomes: list[Outcome], dry_run: bool) -> None:
             result, colour = "FAILED", "red"
         else:
             result, colour = "skipped", "yellow"
-        detail = "" if o.status == "planned" else o.reason
+        detail = "" if o.status == "planned" else cli_reason(o.reason)
         if o.status == "failed" and o.winerror:
             from .._errors import _NAMES
 
@@ -600,8 +620,11 @@ def cmd_action(ctx: Context) -> int:
         outcomes = [o for o in items if isinstance(o, Outcome)]
 
     outcomes.sort(key=lambda o: (_natural(o.server), o.session_id))
+    hidden = 0
     if a.format == "table":
-        _outcome_rows(ctx, outcomes, planned_only)
+        shown = outcomes if ctx.verbose else [o for o in outcomes if not _is_system_skip(o)]
+        hidden = len(outcomes) - len(shown)
+        _outcome_rows(ctx, shown, planned_only)
     else:
         records = [outcome_record(o, action) for o in outcomes] + [outcome_record(f, action) for f in failures]
         write_records(ctx.out, a.format, records, OUTCOME_FIELDS)
@@ -615,6 +638,8 @@ def cmd_action(ctx: Context) -> int:
     order = ("planned", "done", "skipped", "failed")
     parts = ", ".join(f"{counts[s]:,} {s}" for s in order if counts.get(s))
     summary = f"{a.command}{' (dry run)' if planned_only else ''}: {parts or 'no sessions selected'}"
+    if hidden:
+        summary += f" (not shown: {hidden:,} system sessions, never touched; -v lists them)"
     failed_servers = len({f.server.casefold() for f in failures})
     if failed_servers:
         summary += f"; {failed_servers:,} server{'s' if failed_servers != 1 else ''} failed"
@@ -665,7 +690,9 @@ def read_password(ctx: Context, prompt: bool, path: str | None) -> str:
     return ""
 
 
-def do_connect(ctx: Context, session: Session, target: Session | None, password: str, say: Callable[[str], None]) -> int:
+def do_connect(
+    ctx: Context, session: Session, target: Session | None, password: str, say: Callable[[str], None]
+) -> int:
     dest = f"session {target.id} ({target.station or 'no name'})" if target else "this session"
     say(f"Connecting session {session.id} ({session.station or 'no name'}) to {dest} on {ctx.local_name()}")
     try:
@@ -760,4 +787,3 @@ def run_command(ctx: Context) -> int:
 def _maybe_trace(ctx: Context) -> None:
     if ctx.verbose >= 2:
         traceback.print_exc(file=ctx.err)
-
