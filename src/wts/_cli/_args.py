@@ -232,8 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--sort",
         metavar="KEYS",
         default="server,id",
-        help="e.g. user,-idle (keys: server id station user domain state idle logon client)",
+        help="e.g. --sort user or --sort=-idle (keys: server id station user domain state idle logon client; "
+        "- before a key: descending)",
     )
+    p.add_argument("-r", "--reverse", action="store_true", help="reverse the order")
     _add_format(p)
 
     p = sub("disconnect", "disconnect sessions (they stay logged on): WTSDisconnectSession")

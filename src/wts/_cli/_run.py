@@ -299,6 +299,8 @@ _SORT_KEYS = ("server", "id", "station", "user", "domain", "state", "idle", "log
 
 def _sort_sessions(records: list[Session | SessionInfo], spec: str) -> None:
     keys = [k.strip() for k in spec.split(",") if k.strip()]
+    named = {k.lstrip("-+") for k in keys}
+    keys += [k for k in ("server", "id") if k not in named]  # ties: in server, then id order
     for key in reversed(keys):
         desc = key.startswith("-")
         name = key.lstrip("-+")
@@ -390,6 +392,8 @@ def cmd_sessions(ctx: Context) -> int:
         ctx, farm, "sessions", "sessions", False, details=details, **filters
     )
     _sort_sessions(records, a.sort)
+    if a.reverse:
+        records.reverse()
 
     if a.format == "table":
         show_times = bool(details)
@@ -510,9 +514,8 @@ def _outcome_rows(ctx: Context, outcomes: list[Outcome], dry_run: bool) -> None:
             code = f"{name} {o.winerror}" if name else f"WinError {o.winerror}"
             if f"[{code}]" not in detail and code not in detail:
                 detail = f"{detail} [{code}]"
-        if o.response is not None and o.status == "done":
-            resp = o.response
-            detail = f"answer: {resp.name if hasattr(resp, 'name') else resp}"
+        if o.status == "done" and o.response == wts.MessageResponse.ASYNC:
+            detail = ""  # sent without waiting: there is no answer to show
         rows.append([o.server, str(o.session_id), o.station, o.user, result, detail])
         colours.append([None, None, None, None, colour, None])
     if rows:
