@@ -209,8 +209,16 @@ def _add_action(p: argparse.ArgumentParser, verb: str) -> None:
     _add_format(p)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes the words it rejects ("unrecognized arguments: ..."): never a password in them,
+    such as tscon's /password:pw typed after 'wts connect'.  Subparsers inherit this class."""
+
+    def error(self, message: str) -> Any:
+        return super().error(re.sub(r"(?i)(password[:=])\S+", r"\1***", message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    ap = _Parser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
     ap.add_argument("--version", action="store_true", help="print the version and exit")
     _add_globals(ap, sub=False)
     subs = ap.add_subparsers(dest="command", metavar="COMMAND")

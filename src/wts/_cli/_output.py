@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -95,11 +94,23 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
+def _stream_width(stream: IO[str]) -> int:
+    """The width of the terminal ``stream`` writes to: COLUMNS if set, else the terminal's own (asked
+    of this stream: stdout may be a pipe while stderr is the terminal), else 80."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), 20)
+    try:
+        return max(os.get_terminal_size(stream.fileno()).columns, 20)
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def terminal_width(stream: IO[str]) -> int | None:
     """The width to fit a table to: the terminal's when ``stream`` is one (or COLUMNS says), else None:
     a pipe gets every character, so that grep and cut see whole values."""
     if _isatty(stream) or os.environ.get("COLUMNS"):
-        return max(shutil.get_terminal_size((100, 24)).columns, 20)
+        return _stream_width(stream)
     return None
 
 
@@ -241,20 +252,27 @@ def render_table(
     width: int | None,
     right: Iterable[int] = (),
     flexible: Iterable[int] = (),
+    droppable: Sequence[int] = (),
     colours: Sequence[Sequence[str | None]] | None = None,
     style: Style | None = None,
 ) -> str:
-    """Columns two spaces apart; when ``width`` is given, the ``flexible`` columns (longest first) are
-    cut with '…' until the table fits."""
-    ncol = len(headers)
-    widths = [len(h) for h in headers]
+    """Columns two spaces apart.  When ``width`` is given, the ``flexible`` columns (longest first) are
+    cut with '…' down to a floor; if the table is still too wide, the ``droppable`` columns are left
+    out, in the order given, until it fits."""
+    full = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
-    if width is not None:
-        flex = sorted(set(flexible), key=lambda i: -widths[i])
-        excess = sum(widths) + 2 * (ncol - 1) - width
+            if len(cell) > full[i]:
+                full[i] = len(cell)
+    visible = list(range(len(headers)))
+    widths = dict(enumerate(full))
+    to_drop = list(droppable)
+    while True:
+        widths = {i: full[i] for i in visible}
+        if width is None:
+            break
+        excess = sum(widths.values()) + 2 * (len(visible) - 1) - width
+        flex = [i for i in set(flexible) if i in widths]
         while excess > 0 and flex:
             i = max(flex, key=lambda k: widths[k])
             floor = max(len(headers[i]), 6)
@@ -264,16 +282,21 @@ def render_table(
             step = min(excess, widths[i] - floor)
             widths[i] -= step
             excess -= step
+        if excess <= 0 or not to_drop:
+            break
+        gone = to_drop.pop(0)
+        if gone in visible:
+            visible.remove(gone)
     right_set = set(right)
     style = style or Style(sys.stdout, force=False)
-    lines = []
+    last = visible[-1]
 
     def line(cells: Sequence[str], paint: Sequence[str | None] | None, header: bool) -> str:
         parts = []
-        for i, cell in enumerate(cells):
-            text = _cut(cell, widths[i])
+        for i in visible:
+            text = _cut(cells[i], widths[i])
             pad = widths[i] - len(text)
-            text = (" " * pad + text) if i in right_set else (text + (" " * pad if i < ncol - 1 else ""))
+            text = (" " * pad + text) if i in right_set else (text + (" " * pad if i != last else ""))
             if header:
                 text = style(text, "bold")
             elif paint is not None and paint[i]:
@@ -281,7 +304,7 @@ def render_table(
             parts.append(text)
         return "  ".join(parts).rstrip()
 
-    lines.append(line(headers, None, True))
+    lines = [line(headers, None, True)]
     for n, row in enumerate(rows):
         lines.append(line(row, colours[n] if colours else None, False))
     return "\n".join(lines) + "\n"
@@ -308,7 +331,7 @@ class ProgressBar:
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
-        width = shutil.get_terminal_size((80, 24)).columns
+        width = _stream_width(self.stream)
         total = max(p.total, 1)
         tail = f" {p.done:,}/{p.total:,} calls  {p.servers_done:,}/{p.servers_total:,} servers"
         if p.failures:
@@ -318,7 +341,7 @@ class ProgressBar:
         bar_width = max(width - len(head) - len(tail) - 3, 10)
         filled = int(bar_width * min(p.done / total, 1.0))
         bar = "#" * filled + "-" * (bar_width - filled)
-        self.stream.write(f"\r{head}[{bar}]{tail}"[: width - 1] + "\033[K")
+        self.stream.write("\r" + f"{head}[{bar}]{tail}"[: width - 1] + "\033[K")
         self.stream.flush()
         self.drawn = True
 

@@ -423,6 +423,7 @@ def cmd_sessions(ctx: Context) -> int:
                     width=terminal_width(ctx.out),
                     right=(1, 5) if show_times else (1,),
                     flexible=(0, 2, 3, 7) if details == "client" else (0, 2, 3),
+                    droppable=(7, 6, 5) if details == "client" else (6, 5) if show_times else (),
                     colours=colours,
                     style=ctx.colour_out,
                 )
@@ -513,7 +514,9 @@ def _outcome_rows(ctx: Context, outcomes: list[Outcome], dry_run: bool) -> None:
             name = _NAMES.get(o.winerror)
             code = f"{name} {o.winerror}" if name else f"WinError {o.winerror}"
             if f"[{code}]" not in detail and code not in detail:
-                detail = f"{detail} [{code}]"
+                # The reason already ends in "[NAME]": give it the number there, not a second tag.
+                tagged = name is not None and f"[{name}]" in detail
+                detail = detail.replace(f"[{name}]", f"[{code}]") if tagged else f"{detail} [{code}]"
         if o.status == "done" and o.response == wts.MessageResponse.ASYNC:
             detail = ""  # sent without waiting: there is no answer to show
         rows.append([o.server, str(o.session_id), o.station, o.user, result, detail])
@@ -543,10 +546,17 @@ def _confirm(ctx: Context, action: str, planned: list[Outcome], servers: int) ->
             "Add --yes to go ahead, or --dry-run to see the plan",
             EXIT_USAGE,
         )
-    shown = planned[:_PLAN_SHOWN]
-    ctx.err.write(f"The plan ({count:,} sessions):\n")
-    for o in shown:
-        ctx.err.write(f"  {o.server}  {o.session_id}  {o.station or '-'}  {o.user or '-'}\n")
+    shown = sorted(planned, key=lambda o: (_natural(o.server), o.session_id))[:_PLAN_SHOWN]
+    ctx.err.write(
+        render_table(
+            ["SERVER", "ID", "STATION", "USER"],
+            [[o.server, str(o.session_id), o.station, o.user] for o in shown],
+            width=terminal_width(ctx.err),
+            right=(1,),
+            flexible=(0, 2, 3),
+            style=ctx.colour_err,
+        )
+    )
     if count > len(shown):
         ctx.err.write(f"  ... and {count - len(shown):,} more (--dry-run lists them all)\n")
     ctx.err.write(f"{what[0].upper()}{what[1:]}? [y/N] ")
