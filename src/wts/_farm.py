@@ -109,6 +109,9 @@ class Progress(NamedTuple):
     servers_total: int
     failures: int
     elapsed: float
+    #: Ctrl-C presses so far: 1 means stopping (the calls in flight, total - done, are being waited
+    #: for), 2 that they were abandoned.  Reported at once, so a UI can say what is happening.
+    interrupts: int = 0
 
 
 Record = Union[Session, SessionInfo]
@@ -442,6 +445,7 @@ class _Run:
         self.abandoned = False
         self.started = time.perf_counter()
         self.last_progress = 0.0
+        self.interrupts = 0  # Ctrl-C presses seen by the loop (reported through Progress)
         # The caller's session: id, user, domain, station (lower-cased) and logon time (0: unknown).
         self.own: tuple[int, str, str, str, int] | None = None
         self.own_pending = False  # the own-session query is in flight: decisions wait for it
@@ -467,6 +471,9 @@ class _Run:
                     self._cancel()
                 if sigint.count >= 2 and not self.abandoned:
                     self._abandon()
+                if sigint.count != self.interrupts:
+                    self.interrupts = sigint.count
+                    self._report_progress(False, force=True)
                 if self.abandoned or (engine.pending == 0 and not self.retry_heap):
                     break
                 wait = _WAIT_SLICE
@@ -503,11 +510,11 @@ class _Run:
         self.calls[self.next_tag] = (kind, obj)
         return self.next_tag
 
-    def _report_progress(self, final: bool) -> None:
+    def _report_progress(self, final: bool, force: bool = False) -> None:
         if self.progress_cb is None:
             return
         now = time.perf_counter()
-        if not final and now - self.last_progress < _PROGRESS_EVERY:
+        if not final and not force and now - self.last_progress < _PROGRESS_EVERY:
             return
         self.last_progress = now
         pending = (self.engine.pending if not self.abandoned else 0) + len(self.retry_heap)
@@ -519,6 +526,7 @@ class _Run:
                 len(self.servers),
                 self.failures,
                 now - self.started,
+                self.interrupts,
             )
         )
 

@@ -337,7 +337,7 @@ class ProgressBar:
         if p.failures:
             tail += f"  {p.failures:,} failed"
         tail += f"  {p.elapsed:.1f}s"
-        head = f"{self.label} "
+        head = f"{self.label} " if not p.interrupts else f"{self.label}: stopping "
         bar_width = max(width - len(head) - len(tail) - 3, 10)
         filled = int(bar_width * min(p.done / total, 1.0))
         bar = "#" * filled + "-" * (bar_width - filled)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 import wts
-from wts import ConnectState, Failure, Interrupted, Outcome, Session, SessionInfo, WTSError
+from wts import ConnectState, Failure, Interrupted, Outcome, Progress, Session, SessionInfo, WTSError
 
 from ._args import (
     EXIT_FAILED,
@@ -336,8 +336,27 @@ def _stream(
     failures: list[Failure] = []
     interrupted = False
     started = time.perf_counter()
+    presses = 0
+
+    def on_progress(p: Progress) -> None:
+        # Ctrl-C is reported at once: say what happens next, since waiting for the calls in flight
+        # can take up to --timeout when a server hangs.
+        nonlocal presses
+        if p.interrupts > presses:
+            presses = p.interrupts
+            bar.close()
+            if presses == 1:
+                n = max(p.total - p.done, 0)
+                ctx.error(
+                    f"interrupted: nothing new is sent; waiting for the {n:,} call{'s' if n != 1 else ''} in "
+                    f"flight (at most {farm.timeout:g}s). Ctrl-C again abandons them"
+                )
+            elif presses == 2:
+                ctx.error("interrupted again: the calls in flight were abandoned; their outcome is unknown")
+        bar(p)
+
     try:
-        for item in farm.stream(action, progress=bar, **kwargs):
+        for item in farm.stream(action, progress=on_progress, **kwargs):
             if isinstance(item, Failure):
                 failures.append(item)
                 if audit and ctx.audit is not None:
