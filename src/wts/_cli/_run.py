@@ -259,7 +259,11 @@ class Context:
         for name in ("user", "domain", "station", "client"):
             value = getattr(a, name)
             if value:
-                f[name] = value
+                # Comma lists, as for --state: no user, domain, WinStation or computer name holds a comma.
+                globs = [g.strip() for item in value for g in item.split(",") if g.strip()]
+                if not globs:
+                    raise UsageError(f"--{name}: no name given")
+                f[name] = globs
         for name in ("idle_over", "idle_under", "disconnected_over"):
             value = getattr(a, name)
             if value is not None:
@@ -799,6 +803,9 @@ def run_command(ctx: Context) -> int:
         _maybe_trace(ctx)
         ctx.error(str(exc))
         status = EXIT_USAGE
+    except BrokenPipeError:  # the reader went away ('wts sessions | head'): no one to tell, no noise
+        _stdout_to_devnull()
+        status = EXIT_FAILED
     except (ValueError, TypeError, OSError) as exc:  # bad input the library refused: it says why
         _maybe_trace(ctx)
         text = str(exc) if not isinstance(exc, OSError) or not exc.strerror else exc.strerror
@@ -814,6 +821,17 @@ def run_command(ctx: Context) -> int:
     finally:
         ctx.out.flush()
     return status
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe, what is still buffered for stdout goes nowhere instead of failing again at
+    the final flush (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (in-process callers): nothing to do
+        pass
 
 
 def _maybe_trace(ctx: Context) -> None:
