@@ -1,7 +1,7 @@
 # Developer tasks for wts.  `make help` lists them.
 PY ?= .venv/bin/python
 
-.PHONY: help venv install test demo bench lint tools wheel identifiers wine ci clean
+.PHONY: help venv install test demo bench bench-peers bench-wine lint tools wheel identifiers wine ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,13 @@ test: install ## run the test suite
 bench: install ## the core benchmarks on the simulated farm (figures: docs/benchmarks.md)
 	.venv/bin/pip install -q pytest-benchmark
 	$(PY) -m pytest benchmarks --benchmark-columns=min,median,max,rounds
+
+bench-peers: install ## wts against the peers, the table of docs/benchmarks.md: wts bench (JSON in build/bench/peers.json)
+	mkdir -p build/bench
+	$(PY) -m wts._bench --json build/bench/peers.json $(BENCH_ARGS)
+
+bench-wine: ## the same against real pywin32 under Wine, with the sim as wtsapi32.dll (JSON in build/wine-bench)
+	bash tools/wine_bench.sh $(BENCH_ARGS)
 
 lint: install ## ruff (lint and format check) and mypy --strict
 	.venv/bin/pip install -q ruff mypy

@@ -91,17 +91,17 @@ def _fmt_num(x: float) -> str:
 
 def _fmt_time(s: float | None) -> str:
     if s is None:
-        return "—"
+        return "-"
     if s >= 1:
         return f"{s:.2f} s"
     if s >= 1e-3:
         return f"{s * 1e3:.1f} ms" if s < 0.1 else f"{s * 1e3:.0f} ms"
-    return f"{s * 1e6:.0f} µs"
+    return f"{s * 1e6:.0f} us"
 
 
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
-        return "—"
+        return "-"
     for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
         if abs(n) >= size:
             return f"{n / size:.1f} {unit}"
@@ -371,7 +371,9 @@ class _Pywin32Api:
         return self.ts.WTSOpenServer(name)
 
     def close(self, h: Any) -> None:
-        self.ts.WTSCloseServer(h)
+        # h.Close(), not win32ts.WTSCloseServer(h): the latter leaves the PyHANDLE owning the handle, which
+        # closes it again when collected (a double close: use after free in the simulator).
+        h.Close()
 
     def enumerate(self, h: Any) -> list[dict[str, Any]]:
         return list(self.ts.WTSEnumerateSessions(h))
@@ -933,22 +935,22 @@ def _cells(row: dict[str, Any]) -> dict[str, str]:
     ok = row["status"] == "ok"
     sc = f"{row['operation']} {row['servers']}x{row['sessions_per_server']} @{_fmt_num(row['rtt_ms'])} ms"
     if row["rtt_ms"] > 0:
-        bound = _fmt_time(row["bound_s"]) if ok else "—"
-        vs = f"{row['ratio_to_bound']:.2f}x" if row["ratio_to_bound"] else "—"
+        bound = _fmt_time(row["bound_s"]) if ok else "-"
+        vs = f"{row['ratio_to_bound']:.2f}x" if row["ratio_to_bound"] else "-"
     else:
         bound = "none at 0 ms"
-        vs = f"{_fmt_rate(row['sessions_per_s'])}sessions/s" if row["sessions_per_s"] else "—"
+        vs = f"{_fmt_rate(row['sessions_per_s'])}sessions/s" if row["sessions_per_s"] else "-"
     note = row["note"] if ok or not row["note"] else f"{row['status']}: {row['note']}"
     return {
         "scenario": sc,
         "impl": row["label"],
         "c": str(row["threads"]),
-        "rounds": str(row["rounds"]) if ok else "—",
+        "rounds": str(row["rounds"]) if ok else "-",
         "wall": _fmt_time(row["wall_s"]) if ok else row["status"],
-        "rpcs": f"{row['rpcs']:,}" if (ok and row["rpcs"] is not None) else "—",
+        "rpcs": f"{row['rpcs']:,}" if (ok and row["rpcs"] is not None) else "-",
         "bound": bound,
-        "vs_bound": vs if ok else "—",
-        "speedup": f"{row['wts_speedup']:.1f}x" if row["wts_speedup"] else "—",
+        "vs_bound": vs if ok else "-",
+        "speedup": f"{row['wts_speedup']:.1f}x" if row["wts_speedup"] else "-",
         "peak": _fmt_bytes(row["peak_bytes"]),
         "held": _fmt_bytes(row["held_bytes_per_session"]),
         "note": note,

@@ -312,6 +312,9 @@ class _Filter:
             and (self.user is None or self.user.match(s.user) is not None)
             and (self.domain is None or self.domain.match(s.domain) is not None)
             and (self.station is None or self.station.match(s.station) is not None)
+            # disconnected_over can only match a disconnected session: decide it from the listing, so
+            # no other session costs a WTSSessionInfoEx RPC for times that cannot select it.
+            and (self.disc_over is None or s.state == ConnectState.DISCONNECTED)
         )
 
     def times(self, info: SessionInfo) -> bool:
