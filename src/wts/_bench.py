@@ -343,14 +343,9 @@ class _CtypesApi:
             raise self._fail("WTSLogoffSession")
 
 
-class _Pywin32Api:
-    """Real pywin32 (win32ts).  Its farm is the process's wtsapi32.dll, which is the simulator only when
-    wts._wts.sim_backend() says so; then wts.sim loads and counts that same farm."""
-
-    has_session_info = False  # win32ts.WTSQuerySessionInformation has no WTSSessionInfo: no times
-
-    def __init__(self, win32ts: Any) -> None:
-        self.ts = win32ts
+class _SimFarm:
+    """The farm of wts.sim (inside wts._wts, or the wtsapi32.dll it drives under Wine): loaded and counted
+    through wts."""
 
     def load(self, text: str) -> None:
         from . import _wts
@@ -366,6 +361,16 @@ class _Pywin32Api:
         from . import sim
 
         return sim.rpc_total()
+
+
+class _Pywin32Api(_SimFarm):
+    """Real pywin32 (win32ts).  Its farm is the process's wtsapi32.dll, which is the simulator only when
+    wts._wts.sim_backend() says so; then wts.sim loads and counts that same farm."""
+
+    has_session_info = False  # win32ts.WTSQuerySessionInformation has no WTSSessionInfo: no times
+
+    def __init__(self, win32ts: Any) -> None:
+        self.ts = win32ts
 
     def open(self, name: str) -> Any:
         return self.ts.WTSOpenServer(name)
@@ -604,23 +609,6 @@ class _Impl:
         self.est = est  # seconds one round should take at least (RPCs x round trip / threads), or None
 
 
-class _OursApi:
-    def load(self, text: str) -> None:
-        from . import _wts
-
-        _wts.sim_load(text)
-
-    def reset_counters(self) -> None:
-        from . import sim
-
-        sim.reset_counters()
-
-    def rpc_total(self) -> int:
-        from . import sim
-
-        return sim.rpc_total()
-
-
 def _ours(op: str, servers: Sequence[str], concurrency: int, threshold_s: float) -> Any:
     from . import Farm
 
@@ -731,7 +719,7 @@ def _measure_scenario(
     pattern_n = pattern_rpcs(sc.op, text, opts.threshold_s)
 
     items: list[_Impl] = [
-        _Impl("wts", sc.concurrency, lambda: _ours(sc.op, servers, sc.concurrency, opts.threshold_s), _OursApi(), None)
+        _Impl("wts", sc.concurrency, lambda: _ours(sc.op, servers, sc.concurrency, opts.threshold_s), _SimFarm(), None)
     ]
     done: list[Measure] = []  # rows settled before the rounds (n/a, skipped, cached)
 
