@@ -15,7 +15,7 @@ from wts import CURRENT_SESSION, Session, WTSError
 
 from ._args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_session
 from ._output import describe_error
-from ._run import Context, _wts_error_line, do_connect, read_password, resolve_local
+from ._run import Context, _wts_error_line, do_connect, read_password, resolve_sessions
 
 __all__ = ["TSCON_USAGE", "TSDISCON_USAGE", "cmd_tscon", "cmd_tsdiscon"]
 
@@ -154,9 +154,11 @@ def cmd_tscon(ctx: Context) -> int:
         return EXIT_OK
     ctx.setup()
     verbose = bool(sw.get("v")) or ctx.verbose > 0
-    session: Session = resolve_local(ctx, words[0], "tscon")
     dest = sw.get("dest")
-    target = resolve_local(ctx, dest, "/DEST") if isinstance(dest, str) else None
+    wanted = [(words[0], "tscon")] + ([(dest, "/DEST")] if isinstance(dest, str) else [])
+    found = resolve_sessions(ctx, None, wanted)  # one listing for both
+    session: Session = found[0]
+    target = found[1] if len(found) > 1 else None
     pw = sw.get("password")
     password = read_password(ctx, True, None) if pw == "*" else (pw if isinstance(pw, str) else "")
     return do_connect(ctx, session, target, password, _say(ctx, verbose))

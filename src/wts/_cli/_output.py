@@ -17,19 +17,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import IO, Any, ClassVar
 
+from .._errors import WTSError
 from .._farm import Failure, Outcome, Progress
 from .._types import ConnectState, MessageResponse, Session, SessionInfo
-
-__all__ = [
-    "ProgressBar",
-    "Style",
-    "format_idle",
-    "format_time",
-    "outcome_record",
-    "render_table",
-    "session_record",
-    "write_records",
-]
 
 # Column order of session records: the issue's seven columns first, then what JSON and CSV add.
 SESSION_FIELDS = (
@@ -189,8 +179,6 @@ def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
             "reason": describe_error(err, with_function=True),
             "response": None,
         }
-    from .._errors import _NAMES
-
     response = item.response
     return {
         "server": item.server,
@@ -200,10 +188,15 @@ def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
         "action": item.action,
         "status": item.status,
         "winerror": item.winerror,
-        "error_name": _NAMES.get(item.winerror) if item.winerror else None,
+        "error_name": code_name(item.winerror) if item.winerror else None,
         "reason": cli_reason(item.reason),
         "response": response.name if isinstance(response, MessageResponse) else response,
     }
+
+
+def code_name(winerror: int) -> str | None:
+    """The SDK's name of a Win32 code (ERROR_ACCESS_DENIED), as WTSError knows it; None if unknown."""
+    return WTSError(winerror, "").code_name
 
 
 def cli_reason(reason: str) -> str:

@@ -37,6 +37,7 @@ from ._output import (
     ProgressBar,
     Style,
     cli_reason,
+    code_name,
     describe_error,
     format_idle,
     format_time,
@@ -491,10 +492,13 @@ def cmd_sessions(ctx: Context) -> int:
 # --- disconnect, logoff, message -------------------------------------------------------------------
 
 
-def _resolve_targets(ctx: Context, server: str, tokens: list[str]) -> list[Session]:
-    """Session ids and names on one server, checked against one listing before anything is done: an
-    unknown one stops the command with nothing changed."""
-    wanted = [parse_session(t, "session") for t in tokens]
+def resolve_sessions(
+    ctx: Context, server: str | None, wanted: list[tuple[str, str]], suffix: str = ""
+) -> list[Session]:
+    """Sessions by id or WinStation name (``wanted``: (token, the option it came from) pairs), all
+    parsed first, then found in one listing of ``server`` (None: the local one).  An unknown one
+    raises LookupError naming every missing session, before anything is done."""
+    values = [parse_session(token, what) for token, what in wanted]
     with wts.Server(server, provider=ctx.provider) as srv:
         listing = srv.sessions()
     by_id = {s.id: s for s in listing}
@@ -502,20 +506,20 @@ def _resolve_targets(ctx: Context, server: str, tokens: list[str]) -> list[Sessi
     for s in listing:
         if s.station:
             by_name.setdefault(s.station.casefold(), s)
-    out: list[Session] = []
+    found: list[Session] = []
     missing: list[str] = []
-    for w in wanted:
-        found = by_id.get(w) if isinstance(w, int) else by_name.get(w.casefold())
-        if found is None:
-            missing.append(f"session {w}" if isinstance(w, int) else f"no session named {w!r}")
-        elif found not in out:
-            out.append(found)
+    for v in values:
+        hit = by_id.get(v) if isinstance(v, int) else by_name.get(v.casefold())
+        if hit is None:
+            missing.append(f"session {v}" if isinstance(v, int) else f"no session named {v!r}")
+        else:
+            found.append(hit)
     if missing:
         raise LookupError(
-            f"{server}: {'; '.join(missing)}: The specified session cannot be found. "
-            "[ERROR_CTX_WINSTATION_NOT_FOUND 7022]; nothing was done"
+            f"{server or ctx.local_name()}: {'; '.join(missing)}: The specified session cannot be found. "
+            f"[ERROR_CTX_WINSTATION_NOT_FOUND 7022]{suffix}"
         )
-    return out
+    return found
 
 
 def _outcome_rows(ctx: Context, outcomes: list[Outcome], dry_run: bool) -> None:
@@ -532,9 +536,7 @@ def _outcome_rows(ctx: Context, outcomes: list[Outcome], dry_run: bool) -> None:
             result, colour = "skipped", "yellow"
         detail = "" if o.status == "planned" else cli_reason(o.reason)
         if o.status == "failed" and o.winerror:
-            from .._errors import _NAMES
-
-            name = _NAMES.get(o.winerror)
+            name = code_name(o.winerror)
             code = f"{name} {o.winerror}" if name else f"WinError {o.winerror}"
             if f"[{code}]" not in detail and code not in detail:
                 # The reason already ends in "[NAME]": give it the number there, not a second tag.
@@ -621,7 +623,11 @@ def cmd_action(ctx: Context) -> int:
             raise UsageError("--wait needs --time SECONDS, so that a session where nobody answers cannot hold the run")
         extra.update(title=a.title, text=a.text, message_timeout=a.time, wait=a.wait)
     farm = ctx.farm(servers)
-    targets = _resolve_targets(ctx, servers[0], a.targets) if a.targets else None
+    targets = None
+    if a.targets:
+        wanted = [(t, "session") for t in a.targets]
+        # The same session named twice (by id and by name) is one target.
+        targets = list(dict.fromkeys(resolve_sessions(ctx, servers[0], wanted, "; nothing was done")))
     count = len(targets) if targets is not None else None
 
     label = _VERBS[action]
@@ -693,22 +699,6 @@ def cmd_action(ctx: Context) -> int:
 # --- connect (and the classics' single-session calls) ---------------------------------------------
 
 
-def resolve_local(ctx: Context, token: str, what: str) -> Session:
-    """A session of the local server by id or name (one listing)."""
-    value = parse_session(token, what)
-    with wts.Server(None, provider=ctx.provider) as srv:
-        listing = srv.sessions()
-    for s in listing:
-        if (isinstance(value, int) and s.id == value) or (
-            isinstance(value, str) and s.station.casefold() == value.casefold()
-        ):
-            return s
-    name = f"session {value}" if isinstance(value, int) else f"no session named {value!r}"
-    raise LookupError(
-        f"{ctx.local_name()}: {name}: The specified session cannot be found. [ERROR_CTX_WINSTATION_NOT_FOUND 7022]"
-    )
-
-
 def read_password(ctx: Context, prompt: bool, path: str | None) -> str:
     """Without echo on a terminal; from the first line of a file; or (a script's pipe) one stdin line."""
     if path is not None:
@@ -755,8 +745,9 @@ def cmd_connect(ctx: Context) -> int:
                         f"wts connect acts on the local server only (WTSConnectSessionW has no server handle): "
                         f"{name} is not this server ({ctx.local_name()}); run wts connect on {name} itself"
                     )
-    session = resolve_local(ctx, a.session, "SESSION")
-    target = resolve_local(ctx, a.target, "--target") if a.target else None
+    wanted = [(a.session, "SESSION")] + ([(a.target, "--target")] if a.target else [])
+    found = resolve_sessions(ctx, None, wanted)  # one listing for both
+    session, target = found[0], (found[1] if a.target else None)
     password = read_password(ctx, a.password_prompt, a.password_file)
     return do_connect(ctx, session, target, password, lambda text: ctx.info(text, 1))
 
