@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno as _errno
 
+from ._winerror import WinError, name_of, text_of
+
 __all__ = [
     "AccessDeniedError",
     "NoSuchSessionError",
@@ -23,56 +25,10 @@ __all__ = [
     "win32_message",
 ]
 
-# Windows' own English texts (FormatMessage, en-US), so messages read the same on every machine and
-# in every locale: administrators grep for them.
-_MESSAGES: dict[int, str] = {
-    # A WTS call that returns FALSE without setting the last error (Wine's stubs do) is still a failure.
-    0: "The call failed but reported no error code (GetLastError() was 0).",
-    5: "Access is denied.",
-    6: "The handle is invalid.",
-    8: "Not enough memory resources are available to process this command.",
-    50: "The request is not supported.",
-    87: "The parameter is incorrect.",
-    120: "This function is not supported on this system.",
-    258: "The wait operation timed out.",
-    1223: "The operation was canceled by the user.",
-    1326: "The user name or password is incorrect.",
-    1460: "This operation returned because the timeout period expired.",
-    1722: "The RPC server is unavailable.",
-    1723: "The RPC server is too busy to complete this operation.",
-    1726: "The remote procedure call failed.",
-    1784: "The supplied user buffer is not valid for the requested operation.",
-    7022: "The specified session cannot be found.",
-    7041: "Disconnecting the console session is not supported.",
-    7042: "Reconnecting a disconnected session to the console is not supported.",
-    7045: "The requested session access is denied.",
-}
-
-_NAMES: dict[int, str] = {
-    5: "ERROR_ACCESS_DENIED",
-    6: "ERROR_INVALID_HANDLE",
-    8: "ERROR_NOT_ENOUGH_MEMORY",
-    50: "ERROR_NOT_SUPPORTED",
-    87: "ERROR_INVALID_PARAMETER",
-    120: "ERROR_CALL_NOT_IMPLEMENTED",
-    258: "WAIT_TIMEOUT",
-    1223: "ERROR_CANCELLED",
-    1326: "ERROR_LOGON_FAILURE",
-    1460: "ERROR_TIMEOUT",
-    1722: "RPC_S_SERVER_UNAVAILABLE",
-    1723: "RPC_S_SERVER_TOO_BUSY",
-    1726: "RPC_S_CALL_FAILED",
-    1784: "ERROR_INVALID_USER_BUFFER",
-    7022: "ERROR_CTX_WINSTATION_NOT_FOUND",
-    7041: "ERROR_CTX_CONSOLE_DISCONNECT",
-    7042: "ERROR_CTX_CONSOLE_CONNECT",
-    7045: "ERROR_CTX_WINSTATION_ACCESS_DENIED",
-}
-
 
 def win32_message(winerror: int) -> str:
     """Windows' text for an error code ('Windows error N' for codes wts does not know)."""
-    return _MESSAGES.get(winerror, f"Windows error {winerror}.")
+    return text_of(winerror)
 
 
 class WTSError(OSError):
@@ -107,7 +63,7 @@ class WTSError(OSError):
     @property
     def code_name(self) -> str | None:
         """The SDK's symbolic name of the code, e.g. ``ERROR_CTX_WINSTATION_NOT_FOUND``."""
-        return _NAMES.get(self.winerror)
+        return name_of(self.winerror)
 
     def __str__(self) -> str:
         where = f"{self.function} on {self.server or 'the local server'}"
@@ -143,19 +99,19 @@ class NotSupportedError(WTSError):
 
 # The one table from Win32 code to exception class.
 _CLASSES: dict[int, type[WTSError]] = {
-    5: AccessDeniedError,  # ERROR_ACCESS_DENIED
-    1326: AccessDeniedError,  # ERROR_LOGON_FAILURE: wrong password for tscon
-    7045: AccessDeniedError,  # ERROR_CTX_WINSTATION_ACCESS_DENIED
-    7022: NoSuchSessionError,  # ERROR_CTX_WINSTATION_NOT_FOUND
-    1722: ServerUnavailableError,  # RPC_S_SERVER_UNAVAILABLE
-    1723: ServerUnavailableError,  # RPC_S_SERVER_TOO_BUSY (transient)
-    1726: ServerUnavailableError,  # RPC_S_CALL_FAILED (transient)
-    1460: WTSTimeoutError,  # ERROR_TIMEOUT
-    258: WTSTimeoutError,  # WAIT_TIMEOUT
-    50: NotSupportedError,  # ERROR_NOT_SUPPORTED
-    120: NotSupportedError,  # ERROR_CALL_NOT_IMPLEMENTED
-    7041: NotSupportedError,  # ERROR_CTX_CONSOLE_DISCONNECT
-    7042: NotSupportedError,  # ERROR_CTX_CONSOLE_CONNECT
+    WinError.ERROR_ACCESS_DENIED: AccessDeniedError,
+    WinError.ERROR_LOGON_FAILURE: AccessDeniedError,  # wrong password for tscon
+    WinError.ERROR_CTX_WINSTATION_ACCESS_DENIED: AccessDeniedError,
+    WinError.ERROR_CTX_WINSTATION_NOT_FOUND: NoSuchSessionError,
+    WinError.RPC_S_SERVER_UNAVAILABLE: ServerUnavailableError,
+    WinError.RPC_S_SERVER_TOO_BUSY: ServerUnavailableError,  # transient
+    WinError.RPC_S_CALL_FAILED: ServerUnavailableError,  # transient; the call may have run
+    WinError.ERROR_TIMEOUT: WTSTimeoutError,
+    WinError.WAIT_TIMEOUT: WTSTimeoutError,
+    WinError.ERROR_NOT_SUPPORTED: NotSupportedError,
+    WinError.ERROR_CALL_NOT_IMPLEMENTED: NotSupportedError,
+    WinError.ERROR_CTX_CONSOLE_DISCONNECT: NotSupportedError,
+    WinError.ERROR_CTX_CONSOLE_CONNECT: NotSupportedError,
 }
 
 

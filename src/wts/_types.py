@@ -14,6 +14,9 @@ from typing import NamedTuple
 
 __all__ = [
     "CURRENT_SESSION",
+    "FIRST_LISTENER_ID",
+    "MAX_DWORD",
+    "MAX_SESSION_ID",
     "ClientAddress",
     "ConnectState",
     "InfoClass",
@@ -27,6 +30,12 @@ __all__ = [
 
 #: WTS_CURRENT_SESSION: "the session this process runs in"; valid on the local server only.
 CURRENT_SESSION = 0xFFFFFFFF
+#: The largest real session id (a DWORD; the one above it is WTS_CURRENT_SESSION).
+MAX_SESSION_ID = CURRENT_SESSION - 1
+#: The largest DWORD, for arguments the API takes as one (timeouts, styles).
+MAX_DWORD = 0xFFFFFFFF
+#: RD Session Host listeners (RDP-Tcp) have session ids from 65536 up; user sessions stay below.
+FIRST_LISTENER_ID = 65536
 
 
 class ConnectState(IntEnum):
