@@ -12,7 +12,7 @@ extension = Extension(
     # Every C file of the seam goes in: one source of truth, shared with the cross build in .ci/wine.
     sources=["src/_wts.pyx", *sorted(glob("src/wtsapi/*.c"))],
     include_dirs=["src"],
-    depends=["src/include/wtsdecl.pxd", *sorted(glob("src/wtsapi/*.h")), *sorted(glob("src/*.pxi"))],
+    depends=[*sorted(glob("src/include/*.pxd")), *sorted(glob("src/wtsapi/*.h")), *sorted(glob("src/*.pxi"))],
     # On Windows the win32 provider links the system's wtsapi32; the sim is compiled everywhere.
     libraries=["wtsapi32"] if windows else [],
     extra_compile_args=["/std:c11"] if windows and "GCC" not in sys.version else [],

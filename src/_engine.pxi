@@ -3,64 +3,12 @@
 # wts._farm decides what to call and what the answers mean; this part turns its requests into native
 # jobs, lets C worker threads make the WTS calls with no GIL anywhere near them, and hands finished
 # calls back as plain tuples.  The owner thread only ever blocks in Engine.wait, with the GIL
-# released, for at most the time it asks.
-
-cdef extern from "wtsapi/wts_engine.h" nogil:
-    ctypedef struct wts_host:
-        pass
-    ctypedef struct wts_job:
-        int op
-        DWORD info_class
-        BOOL wait
-        DWORD style
-        DWORD msg_timeout
-        int64_t tag
-        int state
-        BOOL ok
-        DWORD error
-        void *buf
-        DWORD count
-        DWORD response
-        int64_t elapsed_ns
-    ctypedef struct wts_engine:
-        pass
-    enum:
-        WTS_OP_ENUMERATE
-        WTS_OP_QUERY
-        WTS_OP_DISCONNECT
-        WTS_OP_LOGOFF
-        WTS_OP_MESSAGE
-    enum:
-        WTS_JOB_QUEUED
-        WTS_JOB_RUNNING
-        WTS_JOB_DONE
-        WTS_JOB_TIMEDOUT
-        WTS_JOB_CANCELLED
-    wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
-    void wts_host_release(wts_host *host)
-    void wts_host_kill "WTS_HOST_KILL"(wts_host *host)
-    wts_job *wts_job_new(int op, wts_host *host, DWORD session_id, int64_t timeout_ns, int64_t tag)
-    int wts_job_set_message(wts_job *job, const WCHAR *title, DWORD title_bytes, const WCHAR *text,
-                            DWORD text_bytes)
-    void wts_job_release(wts_engine *e, wts_job *job)
-    wts_engine *wts_engine_new(int concurrency)
-    int wts_engine_submit(wts_engine *e, wts_job **jobs, int n)
-    int wts_engine_wait(wts_engine *e, wts_job **out, int max, int64_t wait_ns)
-    void wts_engine_cancel_queued(wts_engine *e)
-    int64_t wts_engine_pending(wts_engine *e)
-    void wts_engine_close(wts_engine *e)
-    int64_t wts_engine_threads()
-    int64_t wts_engine_stuck()
-
-cdef extern from *:
-    """
-    #define WTS_HOST_KILL(host) wts_atomic_store(&(host)->dead, 1)
-    """
+# released, for at most the time it asks.  Its C declarations are in src/include/wtsengine.pxd.
 
 # What Engine.wait reports for each finished call.
 CALL_OK = 0          # the call succeeded; payload holds its result
 CALL_FAILED = 1      # the call failed with winerror
-CALL_TIMEDOUT = 2    # no answer by the deadline; the call was abandoned (winerror 1460)
+CALL_TIMEDOUT = 2    # no answer by the deadline; the call was abandoned (winerror ERROR_TIMEOUT)
 CALL_CANCELLED = 3   # never sent: cancelled, or its host was marked dead
 
 OP_ENUMERATE = WTS_OP_ENUMERATE

@@ -1,6 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """wts._wts: the only compiled module.  It calls the WTS API through the C seam and nothing else.
 
+This file is the core: provider selection and the call wrappers.  Decoding (src/_decode.pxi), the
+sim's controls (src/_sim.pxi) and the bulk engine (src/_engine.pxi) are included below; every C
+declaration is in src/include/*.pxd.
+
 Every WTS function here is an RPC to the RD Session Host (or can block on one), so each call runs with
 the GIL released and reads the last error before anything else can overwrite it.  Every buffer is
 freed with its matching free function.  Results come back as plain tuples or as records built here in
@@ -9,11 +13,14 @@ codes into exceptions.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF16
 from libc.stdint cimport int64_t
-from libc.string cimport memcpy
 
-from wtsdecl cimport *  # src/include/wtsdecl.pxd
+from wtsdecl cimport *  # src/include/wtsdecl.pxd: the seam
+from wtssim cimport *  # src/include/wtssim.pxd: the compiled-in sim's controls
+from wtsengine cimport *  # src/include/wtsengine.pxd: the bulk engine
 
 from wts._errors import error_from_winerror as _error_from_winerror
+
+include "_decode.pxi"  # UTF-16 and the SDK's structs <-> Python values and records
 
 __all__ = [
     "Provider", "ServerHandle", "get_provider", "available_providers", "connect_session",
@@ -22,46 +29,6 @@ __all__ = [
 ]
 
 CURRENT_SESSION = WTS_CURRENT_SESSION
-
-# Info classes decoded specially (values from the SDK's WTS_INFO_CLASS).
-cdef enum:
-    IC_SESSION_ID = 4
-    IC_CONNECT_STATE = 8
-    IC_CLIENT_BUILD_NUMBER = 9
-    IC_CLIENT_PRODUCT_ID = 12
-    IC_CLIENT_HARDWARE_ID = 13
-    IC_CLIENT_ADDRESS = 14
-    IC_CLIENT_DISPLAY = 15
-    IC_CLIENT_PROTOCOL_TYPE = 16
-    IC_SESSION_INFO = 24
-    IC_SESSION_INFO_EX = 25
-    IC_IS_REMOTE_SESSION = 29
-
-# Which info classes return UTF-16 strings.
-cdef frozenset _STRING_CLASSES = frozenset({0, 1, 2, 3, 5, 6, 7, 10, 11})
-
-
-cdef str _str16(const WCHAR *p, Py_ssize_t cap=-1):
-    """UTF-16LE (NUL-terminated, or bounded by cap units) to str; NULL gives ''."""
-    if p == NULL:
-        return ""
-    cdef Py_ssize_t n = 0
-    if cap < 0:
-        while p[n]:
-            n += 1
-    else:
-        while n < cap and p[n]:
-            n += 1
-    if n == 0:
-        return ""
-    cdef int byteorder = -1  # little-endian, as Windows strings are
-    return PyUnicode_DecodeUTF16(<const char *>p, n * 2, "replace", &byteorder)
-
-
-cdef bytes _wide(str s):
-    """str to NUL-terminated UTF-16LE bytes, kept alive by the caller for the call's duration."""
-    return s.encode("utf-16-le", "surrogatepass") + b"\x00\x00"
-
 
 cdef object _raise(DWORD err, str function, object server, object session_id):
     raise _error_from_winerror(err, function, server, session_id)
@@ -316,61 +283,6 @@ cdef class ServerHandle:
         return f"<wts ServerHandle {self.name or 'local'!s} via {self.provider.name} ({state})>"
 
 
-cdef list _session_rows(WTS_SESSION_INFO_1W *info, DWORD count, object record, object label, object states):
-    """Rows of a WTSEnumerateSessionsExW level-1 array: (id, station, state, user, domain) tuples, or
-    ``record`` instances made with tuple.__new__ (the cheapest way to build a NamedTuple)."""
-    cdef list out = []
-    cdef object state
-    cdef Py_ssize_t nstates = len(states) if states is not None else 0
-    cdef int s
-    cdef DWORD i
-    for i in range(count):
-        s = <int>info[i].State
-        if record is None:
-            out.append((info[i].SessionId, _str16(info[i].pSessionName), s,
-                        _str16(info[i].pUserName), _str16(info[i].pDomainName)))
-        else:
-            state = states[s] if 0 <= s < nstates else s
-            out.append(tuple.__new__(record, (label, info[i].SessionId, _str16(info[i].pSessionName),
-                                              state, _str16(info[i].pUserName),
-                                              _str16(info[i].pDomainName))))
-    return out
-
-
-cdef object _decode(int info_class, LPWSTR buf, DWORD size):
-    cdef WTSINFOW *wi
-    cdef WTSINFOEX_LEVEL1_W *l1
-    cdef WTS_CLIENT_ADDRESS *addr
-    cdef WTS_CLIENT_DISPLAY *disp
-    if info_class in _STRING_CLASSES:
-        return _str16(buf, size // 2)
-    if info_class in (IC_SESSION_ID, IC_CONNECT_STATE, IC_CLIENT_BUILD_NUMBER, IC_CLIENT_HARDWARE_ID,
-                      IC_IS_REMOTE_SESSION) and size >= 4:
-        return (<DWORD *>buf)[0]
-    if info_class in (IC_CLIENT_PRODUCT_ID, IC_CLIENT_PROTOCOL_TYPE) and size >= 2:
-        return (<USHORT *>buf)[0]
-    if info_class == IC_CLIENT_ADDRESS and size >= sizeof(WTS_CLIENT_ADDRESS):
-        addr = <WTS_CLIENT_ADDRESS *>buf
-        return (addr.AddressFamily, bytes((<char *>addr.Address)[:20]))
-    if info_class == IC_CLIENT_DISPLAY and size >= sizeof(WTS_CLIENT_DISPLAY):
-        disp = <WTS_CLIENT_DISPLAY *>buf
-        return (disp.HorizontalResolution, disp.VerticalResolution, disp.ColorDepth)
-    if info_class == IC_SESSION_INFO and size >= sizeof(WTSINFOW):
-        wi = <WTSINFOW *>buf
-        return (wi.SessionId, <int>wi.State, _str16(wi.WinStationName, 32), _str16(wi.UserName, 21),
-                _str16(wi.Domain, 17), wi.LogonTime.QuadPart, wi.ConnectTime.QuadPart,
-                wi.DisconnectTime.QuadPart, wi.LastInputTime.QuadPart, wi.CurrentTime.QuadPart)
-    if info_class == IC_SESSION_INFO_EX and size >= sizeof(WTSINFOEXW):
-        if (<WTSINFOEXW *>buf).Level != 1:
-            raise ValueError(f"WTSSessionInfoEx returned level {(<WTSINFOEXW *>buf).Level}, expected 1")
-        l1 = &(<WTSINFOEXW *>buf).Data.WTSInfoExLevel1
-        return (l1.SessionId, <int>l1.SessionState, l1.SessionFlags, _str16(l1.WinStationName, 33),
-                _str16(l1.UserName, 21), _str16(l1.DomainName, 18), l1.LogonTime.QuadPart,
-                l1.ConnectTime.QuadPart, l1.DisconnectTime.QuadPart, l1.LastInputTime.QuadPart,
-                l1.CurrentTime.QuadPart)
-    return bytes((<char *>buf)[:size])
-
-
 def connect_session(Provider provider not None, ULONG logon_id, ULONG target_id, str password="",
                     bint wait=True):
     """WTSConnectSessionW (one local RPC): attach session logon_id to target_id (0xFFFFFFFF: mine)."""
@@ -387,171 +299,7 @@ def connect_session(Provider provider not None, ULONG logon_id, ULONG target_id,
         _raise(err, "WTSConnectSessionW", None, logon_id)
 
 
-# --- the simulated farm's controls ---------------------------------------------------------------
-#
-# One farm per process, driven through these controls.  It is the sim compiled into this module
-# (wts_sim.c), unless the process's wtsapi32.dll is itself our simulator: wts_sim.c built with
-# -DWTSSIM_AS_WTSAPI exports the wtssim_* controls beside the WTS functions, and the Wine check
-# (docs/building.md) loads it in place of Wine's wtsapi32.  Then the farm lives in that DLL: these
-# controls drive its exports, and the name "sim" means the win32 provider's table, so every "sim"
-# call takes the real Windows path (wts_win32.c, the wtsapi32 import thunks) into the DLL.
-# Microsoft's wtsapi32 exports no wtssim_* names, so on a real Windows machine nothing changes.
+# --- the simulated farm's controls, and the bulk engine -----------------------------------------
 
-ctypedef int (*_sim_load_fn)(const char *, size_t, char *, size_t) noexcept nogil
-ctypedef int (*_sim_flag_fn)() noexcept nogil
-ctypedef char *(*_sim_text_fn)(size_t *) noexcept nogil
-ctypedef void (*_sim_free_text_fn)(char *) noexcept nogil
-ctypedef int64_t (*_sim_count_fn)() noexcept nogil
-ctypedef void (*_sim_action_fn)() noexcept nogil
-
-cdef struct _SimControls:
-    _sim_load_fn load
-    _sim_flag_fn loaded
-    _sim_text_fn dump
-    _sim_text_fn rpc_report
-    _sim_free_text_fn free_text
-    _sim_count_fn outstanding
-    _sim_count_fn rpc_total
-    _sim_action_fn reset_counters
-    _sim_action_fn release_hangs
-    _sim_count_fn hung_calls
-
-cdef _SimControls _sim
-_sim.load = wtssim_load
-_sim.loaded = wtssim_loaded
-_sim.dump = wtssim_dump
-_sim.rpc_report = wtssim_rpc_report
-_sim.free_text = wtssim_free_text
-_sim.outstanding = wtssim_outstanding
-_sim.rpc_total = wtssim_rpc_total
-_sim.reset_counters = wtssim_reset_counters
-_sim.release_hangs = wtssim_release_hangs
-_sim.hung_calls = wtssim_hung_calls
-cdef str _sim_home = "wts._wts"
-
-# Order matches _SimControls.
-_SIM_CONTROLS = ("wtssim_load", "wtssim_loaded", "wtssim_dump", "wtssim_rpc_report", "wtssim_free_text",
-                 "wtssim_outstanding", "wtssim_rpc_total", "wtssim_reset_counters", "wtssim_release_hangs",
-                 "wtssim_hung_calls")
-
-
-cdef bint _sim_from_wtsapi32() except -1:
-    """Point the controls at wtsapi32.dll's wtssim_* exports when it has them; False when it has none."""
-    cdef void *f[10]
-    cdef Py_ssize_t i
-    missing = []
-    for i, name in enumerate(_SIM_CONTROLS):
-        f[i] = wts_win32_sim_export(name.encode("ascii"))
-        if f[i] == NULL:
-            missing.append(name)
-    if len(missing) == len(_SIM_CONTROLS):
-        return False
-    if missing:
-        raise ImportError(f"wtsapi32.dll exports some of the simulator's controls but not {', '.join(missing)}: "
-                          "rebuild it from src/wtsapi/wts_sim.c with -DWTSSIM_AS_WTSAPI")
-    _sim.load = <_sim_load_fn>f[0]
-    _sim.loaded = <_sim_flag_fn>f[1]
-    _sim.dump = <_sim_text_fn>f[2]
-    _sim.rpc_report = <_sim_text_fn>f[3]
-    _sim.free_text = <_sim_free_text_fn>f[4]
-    _sim.outstanding = <_sim_count_fn>f[5]
-    _sim.rpc_total = <_sim_count_fn>f[6]
-    _sim.reset_counters = <_sim_action_fn>f[7]
-    _sim.release_hangs = <_sim_action_fn>f[8]
-    _sim.hung_calls = <_sim_count_fn>f[9]
-    return True
-
-
-cdef Provider _named(const wts_provider *p, str name):
-    cdef Provider prov = Provider.__new__(Provider)
-    prov.p = p
-    prov.name = name
-    return prov
-
-
-if wts_provider_win32 != NULL and _sim_from_wtsapi32():
-    _SIM = _named(wts_provider_win32, "sim")
-    _sim_home = "wtsapi32.dll"
-
-
-def sim_backend():
-    """Where the simulated farm lives: 'wts._wts' (compiled in, reached through the sim provider's own
-    table), or 'wtsapi32.dll' when the process's wtsapi32 is our simulator and 'sim' calls go through
-    the win32 provider (the Wine check, docs/building.md)."""
-    return _sim_home
-
-
-def sim_load(str text):
-    """Install a farm from compiled text (wts._farmfile); atomic: on error the old farm stays."""
-    cdef bytes b = text.encode("utf-8")
-    cdef char err[512]
-    cdef const char *p = b
-    cdef size_t n = len(b)
-    cdef int rc
-    with nogil:
-        rc = _sim.load(p, n, err, sizeof(err))
-    if rc != 0:
-        raise ValueError(f"simulated farm rejected: {err.decode('utf-8', 'replace')}")
-
-
-def sim_loaded():
-    return bool(_sim.loaded())
-
-
-cdef str _take_text(char *p, size_t n):
-    if p == NULL:
-        raise MemoryError("the simulated farm could not produce its text")
-    try:
-        # surrogatepass: message texts may carry lone UTF-16 surrogates, which the sim passes through.
-        return p[:n].decode("utf-8", "surrogatepass")
-    finally:
-        _sim.free_text(p)  # the sim's own free: the text never crosses to another C runtime's heap
-
-
-def sim_dump():
-    """The farm's current state in the load format, plus its message log; None when none is loaded."""
-    cdef size_t n = 0
-    cdef char *p
-    if not _sim.loaded():
-        return None
-    with nogil:
-        p = _sim.dump(&n)
-    return _take_text(p, n)
-
-
-def sim_rpc_counts():
-    """{server name: RPCs since the last reset}; key '*' counts RPCs to names not in the farm."""
-    cdef size_t n = 0
-    cdef char *p = _sim.rpc_report(&n)
-    cdef dict out = {}
-    for line in _take_text(p, n).splitlines():
-        name, _, count = line.rpartition("\t")
-        out[name] = int(count)
-    return out
-
-
-def sim_outstanding():
-    """Live sim allocations: open server handles plus buffers and strings not yet freed."""
-    return _sim.outstanding()
-
-
-def sim_rpc_total():
-    return _sim.rpc_total()
-
-
-def sim_reset_counters():
-    _sim.reset_counters()
-
-
-def sim_release_hangs():
-    """Wake calls blocked on 'hang' servers; each fails with RPC_S_CALL_FAILED (1726)."""
-    _sim.release_hangs()
-
-
-def sim_hung_calls():
-    return _sim.hung_calls()
-
-
-# --- the bulk engine (src/_engine.pxi) ---------------------------------------------------------
-
-include "_engine.pxi"
+include "_sim.pxi"     # the farm compiled in, or in wtsapi32.dll when that DLL is our simulator
+include "_engine.pxi"  # the bulk engine's Python face

@@ -1,6 +1,7 @@
 # cython: language_level=3
 # Declarations of the C seam (src/wtsapi/wts_seam.h): the WTS surface and its two providers.
 # Only what wts._wts uses is declared; the C compiler checks it against the real header.
+# The sim's controls are in wtssim.pxd, the bulk engine's in wtsengine.pxd.
 from libc.stdint cimport int64_t, uint16_t, uint32_t, int32_t
 
 
@@ -99,19 +100,6 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
     const wts_provider wts_provider_sim
     const wts_provider *const wts_provider_win32
     DWORD wts_get_last_error()
-
-
-cdef extern from "wtsapi/wts_sim.h" nogil:
-    int wtssim_load(const char *text, size_t len, char *err, size_t errlen)
-    int wtssim_loaded()
-    char *wtssim_dump(size_t *len)
-    char *wtssim_rpc_report(size_t *len)
-    void wtssim_free_text(char *text)
-    int64_t wtssim_outstanding()
-    int64_t wtssim_rpc_total()
-    void wtssim_reset_counters()
-    void wtssim_release_hangs()
-    int64_t wtssim_hung_calls()
 
 
 cdef extern from "wtsapi/wts_seam.h" nogil:

@@ -1,9 +1,32 @@
 # Type contract of the compiled module wts._wts (src/_wts.pyx); one contract for every provider.
+# The extension types are C structs with their own layout (disjoint bases, PEP 800) and take their
+# arguments in __new__ (Cython's __cinit__), which is what stubtest compares.
 from collections.abc import Sequence
 from typing import Any
 
+from typing_extensions import disjoint_base
+
+__all__ = [
+    "CURRENT_SESSION",
+    "Provider",
+    "ServerHandle",
+    "available_providers",
+    "connect_session",
+    "get_provider",
+    "sim_dump",
+    "sim_hung_calls",
+    "sim_load",
+    "sim_loaded",
+    "sim_outstanding",
+    "sim_release_hangs",
+    "sim_reset_counters",
+    "sim_rpc_counts",
+    "sim_rpc_total",
+]
+
 CURRENT_SESSION: int
 
+@disjoint_base
 class Provider:
     @property
     def name(self) -> str: ...
@@ -11,8 +34,9 @@ class Provider:
 def available_providers() -> tuple[str, ...]: ...
 def get_provider(name: str) -> Provider: ...
 
+@disjoint_base
 class ServerHandle:
-    def __init__(self, provider: Provider, name: str | None = None, ex: bool = False) -> None: ...
+    def __new__(cls, provider: Provider, name: str | None = None, ex: bool = False) -> ServerHandle: ...
     @property
     def provider(self) -> Provider: ...
     @property
@@ -59,16 +83,18 @@ OP_MESSAGE: int
 
 def engine_threads() -> tuple[int, int]: ...
 
+@disjoint_base
 class Host:
-    def __init__(self, provider: Provider, name: str | None) -> None: ...
+    def __new__(cls, provider: Provider, name: str | None) -> Host: ...
     @property
     def name(self) -> str | None: ...
     @property
     def provider(self) -> Provider: ...
     def kill(self) -> None: ...
 
+@disjoint_base
 class Engine:
-    def __init__(self, concurrency: int, record: type | None = None, states: Sequence[Any] | None = None) -> None: ...
+    def __new__(cls, concurrency: int, record: type | None = None, states: Sequence[Any] | None = None) -> Engine: ...
     @property
     def concurrency(self) -> int: ...
     @property

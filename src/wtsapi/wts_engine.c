@@ -41,9 +41,9 @@ int64_t wts_engine_stuck(void) { return wts_atomic_load(&g_stuck); }
 wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
 {
     wts_host *host = (wts_host *)calloc(1, sizeof *host);
-    *error = 0;
+    *error = WTS_ERROR_SUCCESS;
     if (!host) {
-        *error = 8; /* ERROR_NOT_ENOUGH_MEMORY */
+        *error = WTS_ERROR_NOT_ENOUGH_MEMORY;
         return NULL;
     }
     host->p = p;
@@ -66,6 +66,8 @@ void wts_host_release(wts_host *host)
         free(host);
     }
 }
+
+void wts_host_kill(wts_host *host) { wts_atomic_store(&host->dead, 1); }
 
 /* --- jobs ------------------------------------------------------------------------------------- */
 
@@ -201,9 +203,9 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
         *ok = p->SendMessageW(h, job->session_id, job->title, job->title_bytes, job->text, job->text_bytes,
                               job->style, job->msg_timeout, response, job->wait);
         break;
-    default: *ok = FALSE; wts_set_last_error(87); /* ERROR_INVALID_PARAMETER */
+    default: *ok = FALSE; wts_set_last_error(WTS_ERROR_INVALID_PARAMETER);
     }
-    *error = *ok ? 0 : wts_get_last_error();
+    *error = *ok ? WTS_ERROR_SUCCESS : wts_get_last_error();
     if (!*ok && *buf) { /* a failed call hands nothing back */
         free_result(p, job->op, *buf, 0);
         *buf = NULL;
@@ -329,7 +331,7 @@ int wts_engine_submit(wts_engine *e, wts_job **jobs, int n)
         wts_job *job = jobs[i];
         job->state = WTS_JOB_QUEUED;
         job->ok = FALSE;
-        job->error = 0;
+        job->error = WTS_ERROR_SUCCESS;
         job->response = 0;
         job->elapsed_ns = 0;
         push(&e->q_head, &e->q_tail, job);
@@ -371,7 +373,7 @@ int wts_engine_wait(wts_engine *e, wts_job **out, int max, int64_t wait_ns)
             int64_t due = job->started_ns + job->timeout_ns;
             if (now >= due) {
                 unlink_running(e, job);
-                job->error = 1460; /* ERROR_TIMEOUT */
+                job->error = WTS_ERROR_TIMEOUT;
                 job->elapsed_ns = now - job->started_ns;
                 /* A server past a deadline is abandoned (the owner fails it): mark its host dead now,
                  * before staff() below starts a replacement worker that could otherwise pick up the

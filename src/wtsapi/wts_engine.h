@@ -61,6 +61,8 @@ typedef struct wts_engine wts_engine;
 
 wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error);
 void wts_host_release(wts_host *host);
+/* Marks host dead: its jobs not yet started come back CANCELLED, unsent. */
+void wts_host_kill(wts_host *host);
 
 /* A job for op on host (a new reference is taken); NULL when out of memory. */
 wts_job *wts_job_new(int op, wts_host *host, DWORD session_id, int64_t timeout_ns, int64_t tag);

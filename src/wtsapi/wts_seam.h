@@ -179,7 +179,8 @@ HANDLE WINAPI WTSOpenServerExW(LPWSTR);
 #  endif
 #endif /* WTS_SEAM_DECLARE_EX */
 
-/* Win32 error codes the seam produces or maps (winerror.h values). */
+/* Win32 error codes the seam produces or maps (winerror.h values).  src/wts/_winerror.py is the same table
+ * for Python; tests/test_winerror.py checks that every WTS_<SDK name> here equals its member there. */
 #define WTS_ERROR_SUCCESS 0u
 #define WTS_ERROR_ACCESS_DENIED 5u
 #define WTS_ERROR_INVALID_HANDLE 6u
@@ -187,6 +188,7 @@ HANDLE WINAPI WTSOpenServerExW(LPWSTR);
 #define WTS_ERROR_NOT_SUPPORTED 50u
 #define WTS_ERROR_INVALID_PARAMETER 87u
 #define WTS_ERROR_LOGON_FAILURE 1326u
+#define WTS_ERROR_TIMEOUT 1460u /* the engine's: a call abandoned at its deadline */
 #define WTS_RPC_S_SERVER_UNAVAILABLE 1722u
 #define WTS_RPC_S_SERVER_TOO_BUSY 1723u
 #define WTS_RPC_S_CALL_FAILED 1726u
@@ -243,6 +245,7 @@ WTS_SEAM_ASSERT_ALWAYS(ERROR_CTX_CONSOLE_CONNECT == WTS_ERROR_CTX_CONSOLE_CONNEC
 WTS_SEAM_ASSERT_ALWAYS(ERROR_CTX_WINSTATION_ACCESS_DENIED == WTS_ERROR_CTX_WINSTATION_ACCESS_DENIED, "7045");
 WTS_SEAM_ASSERT_ALWAYS(RPC_S_SERVER_UNAVAILABLE == WTS_RPC_S_SERVER_UNAVAILABLE, "1722");
 WTS_SEAM_ASSERT_ALWAYS(ERROR_INVALID_USER_BUFFER == WTS_ERROR_INVALID_USER_BUFFER, "1784");
+WTS_SEAM_ASSERT_ALWAYS(ERROR_TIMEOUT == WTS_ERROR_TIMEOUT, "1460");
 WTS_SEAM_ASSERT_ALWAYS(IDTIMEOUT == WTS_IDTIMEOUT && IDASYNC == WTS_IDASYNC, "message answers");
 #endif
 

@@ -983,7 +983,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSEnumerateSessionsW)(HANDLE hServer, DWORD Reserved, 
     wts_mutex_unlock(&s->lock);
     *ppSessionInfo = info;
     target_done(&t);
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1045,7 +1045,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSEnumerateSessionsExW)(HANDLE hServer, DWORD *pLevel,
     }
     *ppSessionInfo = info;
     *pCount = (DWORD)count;
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1174,7 +1174,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
     if (err) return fail(err);
     *ppBuffer = (LPWSTR)out;
     *pBytesReturned = (DWORD)size;
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1209,7 +1209,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSDisconnectSession)(HANDLE hServer, DWORD SessionId, 
     wts_mutex_unlock(&s->lock);
     target_done(&t);
     if (err) return fail(err);
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1243,7 +1243,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSLogoffSession)(HANDLE hServer, DWORD SessionId, BOOL
     wts_mutex_unlock(&s->lock);
     target_done(&t);
     if (err) return fail(err);
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1303,7 +1303,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSSendMessageW)(HANDLE hServer, DWORD SessionId, LPWST
     target_done(&t);
     if (err) return fail(err);
     *pResponse = response;
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1352,7 +1352,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSConnectSessionW)(ULONG LogonId, ULONG TargetLogonId,
     wts_mutex_unlock(&s->lock);
     target_done(&t);
     if (err) return fail(err);
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
@@ -1376,7 +1376,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSFreeMemoryExW)(WTS_TYPE_CLASS WTSTypeClass, PVOID pM
     }
     if (h->kind != BLOCK_SESSION_INFO_1 || h->count != NumberOfEntries) return fail(WTS_ERROR_INVALID_PARAMETER);
     free_session_info_1((WTS_SESSION_INFO_1W *)pMemory, NumberOfEntries);
-    wts_set_last_error(0);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
 
