@@ -16,10 +16,11 @@ from ._errors import (
     WTSError,
     WTSTimeoutError,
 )
-from ._farm import ActionResult, Failure, Farm, Interrupted, Outcome, Progress, SessionsResult
+from ._farm import Farm
 from ._provider import available_providers
+from ._results import ActionResult, Failure, Interrupted, Outcome, Progress, Reason, SessionsResult
 from ._server import Server, connect
-from ._servers import parse_servers, read_servers
+from ._serverspec import parse_servers, read_servers
 from ._types import (
     CURRENT_SESSION,
     ClientAddress,
@@ -50,6 +51,7 @@ __all__ = [
     "Progress",
     "Protocol",
     "ProviderError",
+    "Reason",
     "Server",
     "ServerUnavailableError",
     "Session",

@@ -51,7 +51,7 @@ class WTSError(OSError):
         detail: str | None = None,
     ) -> None:
         super().__init__(self._errno, detail or win32_message(winerror))
-        self.winerror = winerror
+        self.winerror = int(winerror)  # a plain int, also when given a WinError member
         self.function = function
         self.server = server
         self.session_id = session_id

@@ -1,13 +1,30 @@
 """What bulk operations return: per-session outcomes, failures, progress, and why each outcome is so.
 
-(Being filled: the records and result classes move here from ``_farm.py``.)
+``Farm`` yields and collects these; the CLI renders them.  ``Reason`` is the machine-readable why of
+every ``Outcome``: programs (the CLI included) decide on it, never on ``Outcome.reason``'s text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from enum import Enum
+from typing import NamedTuple, Union
 
-__all__ = ["Reason"]
+from ._errors import WTSError
+from ._types import MessageResponse, Session, SessionInfo
+
+__all__ = [
+    "ActionResult",
+    "Failure",
+    "Interrupted",
+    "Item",
+    "Outcome",
+    "Progress",
+    "ProgressCallback",
+    "Reason",
+    "Record",
+    "SessionsResult",
+]
 
 
 class Reason(str, Enum):
@@ -63,3 +80,133 @@ class Reason(str, Enum):
 
 _SYSTEM = frozenset({Reason.SYSTEM_SESSION, Reason.LISTENER, Reason.CONSOLE})
 _PROTECTED = _SYSTEM | {Reason.OWN_SESSION}
+
+
+class Failure(NamedTuple):
+    """A server that failed (``session_id`` None), or one session whose details could not be read."""
+
+    server: str
+    error: WTSError
+    session_id: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.error)
+
+
+class Outcome(NamedTuple):
+    """What happened to one selected session.
+
+    ``status``: "done", "failed", "skipped" (never sent: protected, already in that state, gone,
+    changed or cancelled) or "planned" (a dry run's "would do").  ``why`` says which, for programs
+    (a ``Reason``: ``Reason.LISTENER``, ``Reason.GONE``, ...); ``reason`` says it for people.
+    """
+
+    server: str
+    session_id: int
+    station: str
+    user: str
+    action: str  #: "disconnect", "logoff" or "message"
+    status: str
+    winerror: int | None  #: the Win32 code when the call failed (or why it was skipped); else None
+    reason: str  #: one line: Windows' text for failures, the reason for skips; "" when done
+    response: MessageResponse | int | None = None  #: for messages sent: what the session answered
+    #: Why it is so, as a ``Reason`` (last, with a default, so positional construction still works).
+    why: Reason = Reason.DONE
+
+
+class Progress(NamedTuple):
+    """Work done so far: RPCs (``done`` of ``total`` known so far: the total grows as servers list
+    their sessions) and servers (listed or failed, of all)."""
+
+    done: int
+    total: int
+    servers_done: int
+    servers_total: int
+    failures: int
+    elapsed: float
+    #: Ctrl-C presses so far: 1 means stopping (the calls in flight, total - done, are being waited
+    #: for), 2 that they were abandoned.  Reported at once, so a UI can say what is happening.
+    interrupts: int = 0
+
+
+Record = Union[Session, SessionInfo]
+Item = Union[Session, SessionInfo, Outcome, Failure]
+ProgressCallback = Callable[[Progress], object]
+
+
+class SessionsResult:
+    """``Farm.sessions()``: ``sessions`` (each carrying its ``server``, in the order they arrived) and
+    ``failures`` (servers that could not be listed, sessions whose details could not be read)."""
+
+    __slots__ = ("elapsed", "failures", "interrupted", "sessions")
+
+    def __init__(self, sessions: list[Record], failures: list[Failure], elapsed: float, interrupted: bool) -> None:
+        self.sessions = sessions
+        self.failures = failures
+        self.elapsed = elapsed
+        self.interrupted = interrupted
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.sessions)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def __repr__(self) -> str:
+        extra = ", interrupted" if self.interrupted else ""
+        return f"<SessionsResult {len(self.sessions)} sessions, {len(self.failures)} failures{extra}>"
+
+
+class ActionResult:
+    """``Farm.disconnect/logoff/send_message()``: one ``Outcome`` per selected session and the
+    ``failures`` (servers that failed)."""
+
+    __slots__ = ("action", "elapsed", "failures", "interrupted", "outcomes")
+
+    def __init__(
+        self, action: str, outcomes: list[Outcome], failures: list[Failure], elapsed: float, interrupted: bool
+    ) -> None:
+        self.action = action
+        self.outcomes = outcomes
+        self.failures = failures
+        self.elapsed = elapsed
+        self.interrupted = interrupted
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return iter(self.outcomes)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def with_status(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def counts(self) -> dict[str, int]:
+        """Outcomes by status: {"done": n, "failed": n, "skipped": n, "planned": n}."""
+        out = dict.fromkeys(("done", "failed", "skipped", "planned"), 0)
+        for o in self.outcomes:
+            out[o.status] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when no outcome failed and no server failed."""
+        return not self.failures and all(o.status != "failed" for o in self.outcomes)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        extra = ", interrupted" if self.interrupted else ""
+        return f"<ActionResult {self.action}: {counts or 'nothing'}; {len(self.failures)} failures{extra}>"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a bulk operation.  Calls in flight were finished (first interrupt) or
+    abandoned (second); nothing was started after the first.  ``result`` holds everything done so far:
+    sessions not reached have a "skipped" (cancelled) Outcome, servers not reached a 1223 failure."""
+
+    def __init__(self, result: SessionsResult | ActionResult | None, summary: str) -> None:
+        super().__init__(summary)
+        self.result = result
+
+    def __str__(self) -> str:
+        return str(self.args[0])

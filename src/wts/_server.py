@@ -8,34 +8,32 @@ Arguments are checked before any RPC, so bad input fails fast with a one-line re
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from . import _wts
 from ._errors import NoSuchSessionError
 from ._provider import resolve_provider
 from ._types import (
     CURRENT_SESSION,
+    MAX_DWORD,
+    MAX_SESSION_ID,
     STATES_BY_VALUE,
     ClientAddress,
-    ConnectState,
     InfoClass,
     MessageResponse,
     Protocol,
     Session,
     SessionInfo,
-    filetime_to_datetime,
+    session_info_from_ex,
+    session_info_from_v1,
+    state_of,
 )
+from ._winerror import WinError
 
 __all__ = ["Server", "connect"]
 
-_MAX_SESSION_ID = 0xFFFFFFFE  # 0xFFFFFFFF is WTS_CURRENT_SESSION
 _AF_INET, _AF_INET6 = 2, 23  # Windows' values (AF_INET6 is 23 there, not 10)
-# WTSINFOEX_LEVEL1_W.SessionFlags (Windows 8 and later; Windows 7 / 2008 R2 report them reversed).
-_WTS_SESSIONSTATE_LOCK, _WTS_SESSIONSTATE_UNLOCK = 0, 1
-# MB_* styles WTSSendMessageW accepts are a DWORD.
-_MAX_DWORD = 0xFFFFFFFF
 
 
 def _check_session_id(session_id: object, server: str | None) -> int:
@@ -50,73 +48,15 @@ def _check_session_id(session_id: object, server: str | None) -> int:
                 f"server; name the session id to use on {server}"
             )
         return session_id
-    if not 0 <= session_id <= _MAX_SESSION_ID:
-        raise ValueError(f"session id {session_id} is out of range (0 to {_MAX_SESSION_ID})")
+    if not 0 <= session_id <= MAX_SESSION_ID:
+        raise ValueError(f"session id {session_id} is out of range (0 to {MAX_SESSION_ID})")
     return session_id
 
 
 def _dword(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_DWORD:
-        raise ValueError(f"{what} must be an int from 0 to {_MAX_DWORD}, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DWORD:
+        raise ValueError(f"{what} must be an int from 0 to {MAX_DWORD}, not {value!r}")
     return value
-
-
-def _state(value: int) -> ConnectState:
-    """The ConnectState; a value outside the SDK's range (Windows defines none) stays a plain int."""
-    return STATES_BY_VALUE[value] if 0 <= value < len(STATES_BY_VALUE) else cast(ConnectState, value)
-
-
-def idle_time(
-    state: ConnectState | int, disconnect_ticks: int, last_input_ticks: int, now_ticks: int
-) -> timedelta | None:
-    """Idle time as quser computes it: since the disconnect for a disconnected session, else since the
-    last input; None when Windows reports no such time."""
-    since = disconnect_ticks if state == ConnectState.DISCONNECTED else last_input_ticks
-    if since <= 0 or now_ticks <= 0:
-        return None
-    return timedelta(microseconds=max(now_ticks - since, 0) // 10)
-
-
-def _session_info(
-    server: str | None,
-    sid: int,
-    state: int,
-    station: str,
-    user: str,
-    domain: str,
-    times: tuple[int, int, int, int, int],
-    locked: bool | None,
-) -> SessionInfo:
-    logon, connect_, disconnect, last_input, current = times
-    st = _state(state)
-    return SessionInfo(
-        server,
-        sid,
-        station,
-        st,
-        user,
-        domain,
-        filetime_to_datetime(logon),
-        filetime_to_datetime(connect_),
-        filetime_to_datetime(disconnect),
-        filetime_to_datetime(last_input),
-        filetime_to_datetime(current),
-        locked,
-        idle_time(st, disconnect, last_input, current),
-    )
-
-
-def _session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
-    """From WTSINFOEX_LEVEL1_W, as wts._wts decodes it."""
-    sid, state, flags, station, user, domain, *times = raw
-    locked = True if flags == _WTS_SESSIONSTATE_LOCK else False if flags == _WTS_SESSIONSTATE_UNLOCK else None
-    return _session_info(server, sid, state, station, user, domain, tuple(times), locked)
-
-
-def _session_info_from_v1(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
-    """From WTSINFOW, which has no lock state."""
-    sid, state, station, user, domain, *times = raw
-    return _session_info(server, sid, state, station, user, domain, tuple(times), None)
 
 
 def _client_address(raw: tuple[int, bytes]) -> ClientAddress:
@@ -189,7 +129,7 @@ class Server:
         the time since its last input; None when Windows reports no such time.
         """
         sid = _check_session_id(session_id, self._name)
-        return _session_info_from_ex(self._name, self._handle.session_info_ex(sid))
+        return session_info_from_ex(self._name, self._handle.session_info_ex(sid))
 
     def session_by_name(self, station: str) -> Session:
         """The session whose WinStation name is ``station`` (case-insensitive, as Windows compares
@@ -201,7 +141,7 @@ class Server:
             if session.station.casefold() == wanted:
                 return session
         raise NoSuchSessionError(
-            7022,
+            WinError.ERROR_CTX_WINSTATION_NOT_FOUND,
             "WTSEnumerateSessionsExW",
             self._name,
             None,
@@ -217,7 +157,7 @@ class Server:
         cls = InfoClass(info_class)
         raw = self._handle.query(sid, int(cls))
         if cls is InfoClass.CONNECT_STATE:
-            return _state(raw)
+            return state_of(raw)
         if cls is InfoClass.CLIENT_PROTOCOL_TYPE:
             return Protocol(raw) if raw in Protocol._value2member_map_ else raw
         if cls is InfoClass.CLIENT_ADDRESS:
@@ -225,9 +165,9 @@ class Server:
         if cls is InfoClass.IS_REMOTE_SESSION:
             return bool(raw)
         if cls is InfoClass.SESSION_INFO_EX:
-            return _session_info_from_ex(self._name, raw)
+            return session_info_from_ex(self._name, raw)
         if cls is InfoClass.SESSION_INFO:
-            return _session_info_from_v1(self._name, raw)
+            return session_info_from_v1(self._name, raw)
         return raw
 
     # --- acting --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Records and enumerations of the public API.
+"""Records and enumerations of the public API, the constants of the session-id space, and the
+builders that turn what wts._wts decodes into ``SessionInfo`` records (``Server`` and ``Farm`` share them).
 
 Records are NamedTuples: immutable, cheap to make by the million (wts._wts builds ``Session`` rows in
 C), and nothing behind an attribute costs an RPC.  Times are aware UTC datetimes, durations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 __all__ = [
     "CURRENT_SESSION",
@@ -26,6 +27,10 @@ __all__ = [
     "SessionInfo",
     "datetime_to_filetime",
     "filetime_to_datetime",
+    "idle_time",
+    "session_info_from_ex",
+    "session_info_from_v1",
+    "state_of",
 ]
 
 #: WTS_CURRENT_SESSION: "the session this process runs in"; valid on the local server only.
@@ -36,6 +41,8 @@ MAX_SESSION_ID = CURRENT_SESSION - 1
 MAX_DWORD = 0xFFFFFFFF
 #: RD Session Host listeners (RDP-Tcp) have session ids from 65536 up; user sessions stay below.
 FIRST_LISTENER_ID = 65536
+# WTSINFOEX_LEVEL1_W.SessionFlags (Windows 8 and later; Windows 7 / 2008 R2 report them reversed).
+_WTS_SESSIONSTATE_LOCK, _WTS_SESSIONSTATE_UNLOCK = 0, 1
 
 
 class ConnectState(IntEnum):
@@ -203,3 +210,64 @@ def datetime_to_filetime(when: datetime) -> int:
         when = when.replace(tzinfo=timezone.utc)
     delta = when - _FILETIME_EPOCH
     return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+# --- building records from what wts._wts decodes -------------------------------------------------
+
+
+def state_of(value: int) -> ConnectState:
+    """The ConnectState; a value outside the SDK's range (Windows defines none) stays a plain int."""
+    return STATES_BY_VALUE[value] if 0 <= value < len(STATES_BY_VALUE) else cast(ConnectState, value)
+
+
+def idle_time(
+    state: ConnectState | int, disconnect_ticks: int, last_input_ticks: int, now_ticks: int
+) -> timedelta | None:
+    """Idle time as quser computes it: since the disconnect for a disconnected session, else since the
+    last input; None when Windows reports no such time."""
+    since = disconnect_ticks if state == ConnectState.DISCONNECTED else last_input_ticks
+    if since <= 0 or now_ticks <= 0:
+        return None
+    return timedelta(microseconds=max(now_ticks - since, 0) // 10)
+
+
+def _session_info(
+    server: str | None,
+    sid: int,
+    state: int,
+    station: str,
+    user: str,
+    domain: str,
+    times: tuple[int, int, int, int, int],
+    locked: bool | None,
+) -> SessionInfo:
+    logon, connect_, disconnect, last_input, current = times
+    st = state_of(state)
+    return SessionInfo(
+        server,
+        sid,
+        station,
+        st,
+        user,
+        domain,
+        filetime_to_datetime(logon),
+        filetime_to_datetime(connect_),
+        filetime_to_datetime(disconnect),
+        filetime_to_datetime(last_input),
+        filetime_to_datetime(current),
+        locked,
+        idle_time(st, disconnect, last_input, current),
+    )
+
+
+def session_info_from_ex(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
+    """The SessionInfo of WTSINFOEX_LEVEL1_W, as wts._wts decodes it (``Server`` and ``Farm`` both)."""
+    sid, state, flags, station, user, domain, *times = raw
+    locked = True if flags == _WTS_SESSIONSTATE_LOCK else False if flags == _WTS_SESSIONSTATE_UNLOCK else None
+    return _session_info(server, sid, state, station, user, domain, tuple(times), locked)
+
+
+def session_info_from_v1(server: str | None, raw: tuple[Any, ...]) -> SessionInfo:
+    """The SessionInfo of WTSINFOW, which has no lock state."""
+    sid, state, station, user, domain, *times = raw
+    return _session_info(server, sid, state, station, user, domain, tuple(times), None)

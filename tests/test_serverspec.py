@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import wts
-from wts._servers import MAX_SERVERS
+from wts._serverspec import MAX_SERVERS
 
 # --- parse_servers: what a spec expands to ------------------------------------------------------
 

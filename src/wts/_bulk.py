@@ -1,0 +1,578 @@
+"""The run loop of ``wts.Farm``: one bulk operation driven through the native engine, as a generator
+of items (records or Outcomes, and Failures).
+
+The calls are made by native worker threads (wts._wts.Engine) with no GIL, up to ``concurrency`` at
+once across and within servers, in the order they become possible.  This module only decides what to
+call next and what each answer means (retries, deadlines, the safety rules, interrupts): it never
+blocks except in Engine.wait.
+
+What the run decides without an RPC (explicit targets, the safety rules) is in ``_selection``, the
+filters in ``_filters``, Ctrl-C handling in ``_sigint``.  What is left is one state machine (``Run``:
+submit, answer, decide, report): split further, each answer's handling would sit apart from the state
+it changes, so it stays whole.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from . import _wts
+from ._errors import WTSError, error_from_winerror
+from ._filters import Filter
+from ._results import Failure, Interrupted, Item, Outcome, Progress, ProgressCallback, Reason
+from ._selection import PROTECTED_TEXT, OwnSession, changed, needs_logon_check, protected
+from ._sigint import Sigint
+from ._types import (
+    STATES_BY_VALUE,
+    ConnectState,
+    InfoClass,
+    MessageResponse,
+    Session,
+    SessionInfo,
+    session_info_from_ex,
+)
+from ._winerror import WinError
+
+__all__ = ["TRANSIENT_ERRORS", "Run", "Settings"]
+
+# Errors worth another try: the server or the RPC channel was momentarily unable to answer.
+TRANSIENT_ERRORS = frozenset({WinError.RPC_S_SERVER_TOO_BUSY, WinError.RPC_S_CALL_FAILED})
+# What Outcomes carry as ``winerror``: plain ints, as Windows reports them.
+_CANCELLED = int(WinError.ERROR_CANCELLED)
+_NOT_FOUND = int(WinError.ERROR_CTX_WINSTATION_NOT_FOUND)
+_WAIT_SLICE = 0.1  # longest the owner thread sleeps before looking at interrupts and retries
+_PROGRESS_EVERY = 0.05
+
+_ACTIONS = {"disconnect": "WTSDisconnectSession", "logoff": "WTSLogoffSession", "message": "WTSSendMessageW"}
+_ENUM_FN, _QUERY_FN = "WTSEnumerateSessionsExW", "WTSQuerySessionInformationW"
+
+
+class Settings(Protocol):
+    """What a run needs of its ``Farm``."""
+
+    servers: tuple[str, ...]
+    concurrency: int
+    timeout: float
+    retries: int
+    backoff: float
+    provider: _wts.Provider
+
+
+class _Srv:
+    __slots__ = ("error", "host", "listed", "name", "selection", "tries")
+
+    def __init__(self, name: str, selection: dict[int, Any] | None) -> None:
+        self.name = name
+        self.host: Any = None
+        self.error: WTSError | None = None
+        self.listed = False
+        self.tries = 0
+        self.selection = selection  # session id -> the record the caller selected, or None
+
+
+class _Tgt:
+    """One session on its way through details, client and the action."""
+
+    __slots__ = ("client", "final", "info", "named", "row", "srv", "stage", "tries")
+
+    def __init__(self, srv: _Srv, row: Session) -> None:
+        self.srv = srv
+        self.named = srv.selection is not None  # the caller selected it by name: it gets an Outcome
+        self.row = row
+        self.info: SessionInfo | None = None
+        self.client: str | None = None
+        self.stage = ""  # the call in flight: "times", "client" or "act"
+        self.tries = 0
+        self.final = False
+
+
+class Run:
+    """One bulk operation as a generator of items (records or outcomes, and failures)."""
+
+    def __init__(
+        self,
+        farm: Settings,
+        action: str,
+        filt: Filter,
+        *,
+        details: bool | str = False,
+        targets: dict[str, dict[int, Any]] | None = None,
+        dry_run: bool = False,
+        allow_own: bool = False,
+        wait: bool = True,
+        message: tuple[str, str, int, int] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.farm = farm
+        self.action = action  # "sessions", "disconnect", "logoff" or "message"
+        self.filt = filt
+        self.want_times = bool(details) or filt.needs_times
+        self.want_client = details == "client" or filt.needs_client
+        self.details = bool(details)
+        self.dry_run = dry_run
+        self.allow_own = allow_own
+        self.wait = wait
+        self.message = message
+        self.progress_cb = progress
+        names = farm.servers if targets is None else [n for n in farm.servers if n.casefold() in targets]
+        self.servers = [_Srv(n, None if targets is None else targets[n.casefold()]) for n in names]
+        self.calls: dict[int, tuple[str, Any]] = {}
+        self.next_tag = 0
+        self.retry_heap: list[tuple[float, int, str, Any]] = []
+        self.out: list[Item] = []
+        self.failures = 0
+        self.calls_done = 0
+        self.servers_done = 0
+        self.cancelling = False
+        self.abandoned = False
+        self.started = time.perf_counter()
+        self.last_progress = 0.0
+        self.interrupts = 0  # Ctrl-C presses seen by the loop (reported through Progress)
+        self.own: OwnSession | None = None  # the caller's session, once the local server said which
+        self.own_pending = False  # the own-session query is in flight: decisions wait for it
+        self.undecided: list[_Tgt] = []
+        self.own_host: Any = None
+        self.engine: Any = None
+        self.rng = random.Random()
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Item]:
+        sigint = Sigint()
+        sigint.install()
+        farm = self.farm
+        self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
+        try:
+            if self.action != "sessions" and not self.allow_own:
+                self._ask_own()
+            for srv in self.servers:
+                self._list(srv)
+            while True:
+                if sigint.count and not self.cancelling:
+                    self._cancel()
+                if sigint.count >= 2 and not self.abandoned:
+                    self._abandon()
+                if sigint.count != self.interrupts:
+                    self.interrupts = sigint.count
+                    self._report_progress(False, force=True)
+                if self.abandoned or (engine.pending == 0 and not self.retry_heap):
+                    break
+                wait = _WAIT_SLICE
+                if self.retry_heap:
+                    wait = max(0.0, min(wait, self.retry_heap[0][0] - time.monotonic()))
+                try:
+                    batch = engine.wait(wait)
+                    for done in batch:
+                        self._on(*done)
+                    self._due_retries()
+                except KeyboardInterrupt:
+                    # Only when the application installed its own SIGINT handler that raises.
+                    sigint.count += 1
+                    continue
+                self._report_progress(False)
+                if self.out:
+                    items, self.out = self.out, []
+                    yield from items
+            self._report_progress(True)
+            if self.out:
+                items, self.out = self.out, []
+                yield from items
+        finally:
+            sigint.restore()
+            engine.close()
+            self.own_host = None
+            for srv in self.servers:
+                srv.host = None
+        if sigint.count:
+            raise Interrupted(None, f"interrupted: {self.action} stopped before it was complete")
+
+    def _tag(self, kind: str, obj: Any) -> int:
+        self.next_tag += 1
+        self.calls[self.next_tag] = (kind, obj)
+        return self.next_tag
+
+    def _report_progress(self, final: bool, force: bool = False) -> None:
+        if self.progress_cb is None:
+            return
+        now = time.perf_counter()
+        if not final and not force and now - self.last_progress < _PROGRESS_EVERY:
+            return
+        self.last_progress = now
+        pending = (self.engine.pending if not self.abandoned else 0) + len(self.retry_heap)
+        self.progress_cb(
+            Progress(
+                self.calls_done,
+                self.calls_done + pending,
+                self.servers_done,
+                len(self.servers),
+                self.failures,
+                now - self.started,
+                self.interrupts,
+            )
+        )
+
+    # -- submitting -------------------------------------------------------------------------------
+
+    def _ask_own(self) -> None:
+        """Which session is the caller's own: asked of the local server through the engine, with the
+        same deadline as every call, while the listings run."""
+        self.own_host = _wts.Host(self.farm.provider, None)
+        self.own_pending = True
+        self.engine.query(
+            self.own_host,
+            _wts.CURRENT_SESSION,
+            int(InfoClass.SESSION_INFO_EX),
+            self._tag("own", None),
+            self.farm.timeout,
+        )
+
+    def _on_own(self, status: int, payload: Any) -> None:
+        # No answer (no session, as for a service or a farm without one; or no reply in time) leaves
+        # nothing to protect beyond session 0, the console and listeners.
+        if status == _wts.CALL_OK:
+            sid, _state, _flags, station, user, domain, logon = payload[:7]
+            self.own = OwnSession(
+                int(sid), str(user).casefold(), str(domain).casefold(), str(station).casefold(), int(logon)
+            )
+        self.own_pending = False
+        waiting, self.undecided = self.undecided, []
+        for t in waiting:
+            self._decide(t)
+
+    def _list(self, srv: _Srv) -> None:
+        if self.cancelling:
+            self._not_sent("list", srv)
+            return
+        if srv.host is None:
+            try:
+                srv.host = _wts.Host(self.farm.provider, srv.name)
+            except WTSError as exc:
+                self._server_failed(srv, exc)
+                return
+        srv.tries += 1
+        self.engine.enumerate(srv.host, self._tag("list", srv), self.farm.timeout)
+
+    def _call(self, t: _Tgt, stage: str) -> None:
+        if self.cancelling:  # after an interrupt nothing new is sent
+            t.stage = stage
+            self._not_sent(stage, t)
+            return
+        t.stage = stage
+        t.tries += 1
+        farm, srv, sid = self.farm, t.srv, t.row.id
+        tag = self._tag(stage, t)
+        if stage == "times":
+            self.engine.query(srv.host, sid, int(InfoClass.SESSION_INFO_EX), tag, farm.timeout)
+        elif stage == "client":
+            self.engine.query(srv.host, sid, int(InfoClass.CLIENT_NAME), tag, farm.timeout)
+        elif self.action == "message":
+            assert self.message is not None
+            title, text, style, msg_timeout = self.message
+            # A message that waits for an answer may take its own timeout before the server replies.
+            self.engine.message(
+                srv.host, sid, title, text, style, msg_timeout, self.wait, tag, farm.timeout + msg_timeout
+            )
+        else:
+            self.engine.end_session(srv.host, sid, self.action == "logoff", self.wait, tag, farm.timeout)
+
+    def _retry(self, kind: str, obj: Any, tries: int) -> None:
+        delay = min(self.farm.backoff * (2 ** (tries - 1)), 2.0) * self.rng.uniform(0.75, 1.25)
+        heapq.heappush(self.retry_heap, (time.monotonic() + delay, self._tag("retry", None), kind, obj))
+
+    def _due_retries(self) -> None:
+        now = time.monotonic()
+        while self.retry_heap and self.retry_heap[0][0] <= now:
+            _, tag, kind, obj = heapq.heappop(self.retry_heap)
+            self.calls.pop(tag, None)
+            srv = obj if kind == "list" else obj.srv
+            if self.cancelling or srv.error is not None:
+                self._not_sent(kind, obj)
+            elif kind == "list":
+                self._list(obj)
+            else:
+                self._call(obj, kind)
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def _on(self, tag: int, op: int, status: int, winerror: int, payload: Any, elapsed: float) -> None:
+        kind, obj = self.calls.pop(tag)
+        self.calls_done += 1
+        if kind == "own":
+            self._on_own(status, payload)
+            return
+        if status == _wts.CALL_CANCELLED:
+            self._not_sent(kind, obj)
+            return
+        if status == _wts.CALL_TIMEDOUT:
+            srv = obj if kind == "list" else obj.srv
+            detail = (
+                f"No answer within {self.farm.timeout:g} s; the server was abandoned "
+                f"(its calls not yet sent were cancelled)."
+            )
+            fn = _ENUM_FN if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
+            err = error_from_winerror(
+                WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.row.id, detail
+            )
+            self._server_failed(srv, err)
+            if kind != "list":
+                self._final_error(obj, err, sent=True)
+            return
+        if kind == "list":
+            self._on_list(obj, status, winerror, payload)
+        else:
+            self._on_target(obj, kind, status, winerror, payload)
+
+    def _not_sent(self, kind: str, obj: Any) -> None:
+        """A call that was never sent: its server had failed, or the run was interrupted."""
+        srv = obj if kind == "list" else obj.srv
+        if srv.error is not None:
+            if kind != "list":  # (a listing's failure was reported with its server)
+                self._final_error(obj, srv.error, sent=False)
+            return
+        if kind == "list":
+            err = error_from_winerror(
+                WinError.ERROR_CANCELLED, _ENUM_FN, srv.name, None, "Not listed: the run was interrupted."
+            )
+            self._server_failed(srv, err)
+            return
+        if self.action == "sessions":
+            err = error_from_winerror(
+                WinError.ERROR_CANCELLED,
+                _QUERY_FN,
+                srv.name,
+                obj.row.id,
+                "Interrupted before its details were read.",
+            )
+            self._emit_failure(Failure(srv.name, err, obj.row.id))
+            obj.final = True
+        else:
+            self._outcome(obj, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
+
+    def _transient(self, winerror: int, tries: int) -> bool:
+        return winerror in TRANSIENT_ERRORS and tries <= self.farm.retries and not self.cancelling
+
+    def _on_list(self, srv: _Srv, status: int, winerror: int, rows: Any) -> None:
+        if status != _wts.CALL_OK:
+            if self._transient(winerror, srv.tries):
+                self._retry("list", srv, srv.tries)
+                return
+            self._server_failed(srv, error_from_winerror(winerror, _ENUM_FN, srv.name))
+            return
+        srv.listed = True
+        self._server_done(srv)
+        filt = self.filt
+        if srv.selection is not None:
+            rows = self._match_selection(srv, rows)
+        if self.action == "sessions":
+            for row in rows:
+                if filt.listing(row):
+                    if self.want_times or self.want_client:
+                        self._call(_Tgt(srv, row), "times" if self.want_times else "client")
+                    else:
+                        self.out.append(row)
+            return
+        for row in rows:
+            t = _Tgt(srv, row)
+            if not filt.listing(row):
+                self._filtered_out(t)
+            else:
+                if self.want_times:
+                    self._call(t, "times")
+                elif self.want_client:
+                    self._call(t, "client")
+                else:
+                    self._decide(t)
+
+    def _filtered_out(self, t: _Tgt) -> None:
+        if t.named and self.action != "sessions":
+            self._outcome(t, "skipped", Reason.FILTERED, None, "does not match the filters")
+        t.final = True
+
+    def _match_selection(self, srv: _Srv, rows: list[Session]) -> list[Session]:
+        """The sessions the caller selected that are still the same sessions; others get an Outcome."""
+        assert srv.selection is not None
+        by_id = {row.id: row for row in rows}
+        keep = []
+        for sid, picked in srv.selection.items():
+            row = by_id.get(sid)
+            if row is None:
+                self._outcome_for(srv, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
+                continue
+            why_not = changed(picked, row)
+            if why_not is not None:
+                self._outcome_for(srv, sid, row, "skipped", Reason.CHANGED, None, why_not)
+                continue
+            keep.append(row)
+        return keep
+
+    def _on_target(self, t: _Tgt, kind: str, status: int, winerror: int, payload: Any) -> None:
+        srv = t.srv
+        if status != _wts.CALL_OK:
+            if self._transient(winerror, t.tries):
+                self._retry(kind, t, t.tries)
+                return
+            fn = _ACTIONS[self.action] if kind == "act" else _QUERY_FN
+            if kind == "act" and winerror == _NOT_FOUND and t.tries > 1 and self.action == "logoff":
+                # An earlier try failed in transit but reached the server: the session is gone.
+                self._outcome(t, "done", Reason.EARLIER_ATTEMPT, None, "logged off (an earlier attempt took effect)")
+                return
+            err = error_from_winerror(winerror, fn, srv.name, t.row.id)
+            if winerror == WinError.RPC_S_SERVER_UNAVAILABLE:
+                self._server_failed(srv, err)  # the server went away: stop sending it calls
+            self._final_error(t, err, sent=True)
+            return
+        t.tries = 0
+        if kind == "times":
+            t.info = session_info_from_ex(srv.name, payload)
+            if not self.filt.times(t.info):
+                self._filtered_out(t)
+                return
+            if self.want_client and t.client is None:
+                self._call(t, "client")
+                return
+        elif kind == "client":
+            t.client = payload
+            if not self.filt.client_ok(payload):
+                self._filtered_out(t)
+                return
+        else:
+            response = None
+            reason = ""
+            if self.action == "message":
+                response = MessageResponse(payload) if payload in MessageResponse._value2member_map_ else payload
+                reason = f"answered {response.name}" if isinstance(response, MessageResponse) else ""
+            self._outcome(t, "done", Reason.DONE, None, reason, response)
+            return
+        if self.action == "sessions":
+            self._emit_record(t)
+        else:
+            self._decide(t)
+
+    def _emit_record(self, t: _Tgt) -> None:
+        t.final = True
+        info = t.info if self.details else None  # fetched only for a filter: the plain record
+        if info is None:
+            self.out.append(t.row)
+        else:
+            self.out.append(info._replace(client=t.client) if t.client is not None else info)
+
+    def _decide(self, t: _Tgt) -> None:
+        """The safety rules, then the dry run, then the call."""
+        if self.own_pending:
+            self.undecided.append(t)
+            return
+        why = protected(t.row, t.info, self.own)
+        if needs_logon_check(why, t.info, self.own):
+            self._call(t, "times")  # a look-alike of ours: its logon time tells whether it really is
+        elif why is not None:
+            self._outcome(t, "skipped", why, None, PROTECTED_TEXT[why])
+        elif self.action == "disconnect" and t.row.state == ConnectState.DISCONNECTED:
+            self._outcome(t, "skipped", Reason.ALREADY, None, "already disconnected")
+        elif self.dry_run:
+            verb = {"disconnect": "disconnect", "logoff": "log off", "message": "send the message"}[self.action]
+            self._outcome(t, "planned", Reason.DRY_RUN, None, f"dry run: would {verb}")
+        else:
+            self._call(t, "act")
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def _server_done(self, srv: _Srv) -> None:
+        self.servers_done += 1
+
+    def _server_failed(self, srv: _Srv, err: WTSError) -> None:
+        if srv.error is not None:
+            return
+        srv.error = err
+        if srv.host is not None:
+            srv.host.kill()
+        if not srv.listed:
+            self._server_done(srv)
+            if srv.selection is not None and self.action != "sessions":
+                # The caller named these sessions: each gets its Outcome.
+                for sid, picked in srv.selection.items():
+                    self._outcome_for(srv, sid, picked, "failed", Reason.NOT_REACHED, err.winerror, _reason(err))
+        self._emit_failure(Failure(srv.name, err))
+
+    def _emit_failure(self, failure: Failure) -> None:
+        self.failures += 1
+        self.out.append(failure)
+
+    def _final_error(self, t: _Tgt, err: WTSError, *, sent: bool) -> None:
+        """``t`` failed with ``err``; ``sent``: its call in stage ``t.stage`` went out (and failed)."""
+        if t.final:
+            return
+        if self.action == "sessions":
+            t.final = True
+            if err is not t.srv.error:  # the server's own failure is reported once, not per session
+                self._emit_failure(Failure(t.srv.name, err, t.row.id))
+            return
+        if t.stage in ("times", "client") and err is not t.srv.error:
+            self._outcome(t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {_reason(err)}")
+        else:
+            # The action call itself failed, or its server failed before the action was sent.
+            why = Reason.CALL_FAILED if sent and t.stage == "act" else Reason.NOT_REACHED
+            self._outcome(t, "failed", why, err.winerror, _reason(err))
+
+    def _outcome(
+        self,
+        t: _Tgt,
+        status: str,
+        why: Reason,
+        winerror: int | None,
+        reason: str,
+        response: MessageResponse | int | None = None,
+    ) -> None:
+        if t.final:
+            return
+        t.final = True
+        row = t.row
+        self.out.append(
+            Outcome(t.srv.name, row.id, row.station, row.user, self.action, status, winerror, reason, response, why)
+        )
+
+    def _outcome_for(
+        self, srv: _Srv, sid: int, row: Any, status: str, why: Reason, winerror: int | None, reason: str
+    ) -> None:
+        """The Outcome of a session the caller named that was never listed as it was named."""
+        station = getattr(row, "station", "") or ""
+        user = getattr(row, "user", "") or ""
+        self.out.append(Outcome(srv.name, sid, station, user, self.action, status, winerror, reason, None, why))
+
+    def _cancel(self) -> None:
+        """First interrupt: nothing new is sent; what is in flight finishes (within the timeout)."""
+        self.cancelling = True
+        self.engine.cancel_queued()
+
+    def _abandon(self) -> None:
+        """Second interrupt: stop waiting for calls in flight; their outcome is unknown."""
+        self.abandoned = True
+        for kind, obj in list(self.calls.values()):
+            if kind in ("retry", "own") or obj is None:
+                continue
+            if kind == "list":
+                err = error_from_winerror(
+                    WinError.ERROR_CANCELLED, _ENUM_FN, obj.name, None, "Interrupted while the listing was in flight."
+                )
+                self._server_failed(obj, err)
+            elif self.action == "sessions":
+                obj.final = True
+            else:
+                detail = "interrupted again while the call was in flight: outcome unknown"
+                self._outcome(obj, "failed", Reason.ABANDONED, _CANCELLED, detail)
+        for _, _, kind, obj in self.retry_heap:
+            self._not_sent(kind, obj)
+        for t in self.undecided:
+            self._outcome(t, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
+        self.undecided.clear()
+        self.retry_heap.clear()
+        self.calls.clear()
+        self.engine.close()
+
+
+def _reason(err: WTSError) -> str:
+    name = f" [{err.code_name}]" if err.code_name else f" [WinError {err.winerror}]"
+    return f"{err.strerror}{name}"

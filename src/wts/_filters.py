@@ -1,0 +1,160 @@
+"""Filters of bulk operations (``Farm.sessions(user="a*", idle_over=3600)``): their names, the checks
+of their values (before any RPC), and ``Filter``, which tells whether a session matches.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ._types import MAX_SESSION_ID, ConnectState, Session, SessionInfo
+
+__all__ = ["FILTER_NAMES", "Filter"]
+
+#: The keyword arguments ``Farm`` takes as filters.
+FILTER_NAMES = (
+    "state",
+    "user",
+    "domain",
+    "station",
+    "client",
+    "idle_over",
+    "idle_under",
+    "disconnected_over",
+    "logon_before",
+    "logon_after",
+    "ids",
+)
+
+
+def _globs(value: object, name: str) -> re.Pattern[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
+        raise TypeError(f"filter {name}= takes a glob or a list of globs, not {type(value).__name__}")
+    pats = list(items)
+    if not pats or not all(isinstance(p, str) for p in pats):
+        raise TypeError(f"filter {name}= takes a glob or a list of globs (strings), not {value!r}")
+    # Windows compares user, domain, station and computer names case-insensitively.
+    return re.compile("|".join(f"(?:{fnmatch.translate(p.strip())})" for p in pats), re.IGNORECASE)
+
+
+def _duration(value: object, name: str) -> timedelta:
+    if isinstance(value, timedelta):
+        d = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        d = timedelta(seconds=value)
+    else:
+        raise TypeError(f"filter {name}= takes a timedelta or seconds, not {type(value).__name__} {value!r}")
+    if d < timedelta(0):
+        raise ValueError(f"filter {name}= must not be negative, not {value!r}")
+    return d
+
+
+def _moment(value: object, name: str) -> datetime | timedelta:
+    """A datetime (naive means local time, as Python's datetime.now() gives) or a timedelta ("ago")."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    if isinstance(value, timedelta):
+        return _duration(value, name)
+    raise TypeError(f"filter {name}= takes a datetime, or a timedelta meaning 'this long ago', not {value!r}")
+
+
+def _states(value: object) -> frozenset[int]:
+    items = [value] if isinstance(value, (str, int)) else value
+    if not isinstance(items, Iterable):
+        raise TypeError(f"filter state= takes a state or a list of states, not {value!r}")
+    out = set()
+    for item in items:
+        if isinstance(item, str):
+            out.add(int(ConnectState.parse(item)))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            out.add(int(ConnectState(item)))
+        else:
+            raise TypeError(f"filter state= takes ConnectState values or names, not {item!r}")
+    if not out:
+        raise ValueError("filter state= names no state")
+    return frozenset(out)
+
+
+def _ids(value: object) -> frozenset[int]:
+    items = [value] if isinstance(value, int) else value
+    if not isinstance(items, Iterable):
+        raise TypeError(f"filter ids= takes a session id or a list of them, not {value!r}")
+    out = set()
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= MAX_SESSION_ID:
+            raise ValueError(f"filter ids=: {item!r} is not a session id (0 to {MAX_SESSION_ID})")
+        out.add(item)
+    return frozenset(out)
+
+
+class Filter:
+    """Filters, checked in cost order: listing fields first (free), then times (one RPC per
+    session), then the client name (one more)."""
+
+    def __init__(self, filters: Mapping[str, Any]) -> None:
+        unknown = [k for k in filters if k not in FILTER_NAMES]
+        if unknown:
+            import difflib  # only on this error path
+
+            close = difflib.get_close_matches(unknown[0], FILTER_NAMES, 1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise TypeError(f"unknown filter {unknown[0]!r}{hint}; filters are: {', '.join(FILTER_NAMES)}")
+        f = {k: v for k, v in filters.items() if v is not None}
+        self.states = _states(f["state"]) if "state" in f else None
+        self.user = _globs(f["user"], "user") if "user" in f else None
+        self.domain = _globs(f["domain"], "domain") if "domain" in f else None
+        self.station = _globs(f["station"], "station") if "station" in f else None
+        self.client = _globs(f["client"], "client") if "client" in f else None
+        self.ids = _ids(f["ids"]) if "ids" in f else None
+        self.idle_over = _duration(f["idle_over"], "idle_over") if "idle_over" in f else None
+        self.idle_under = _duration(f["idle_under"], "idle_under") if "idle_under" in f else None
+        self.disc_over = _duration(f["disconnected_over"], "disconnected_over") if "disconnected_over" in f else None
+        self.logon_before = _moment(f["logon_before"], "logon_before") if "logon_before" in f else None
+        self.logon_after = _moment(f["logon_after"], "logon_after") if "logon_after" in f else None
+        self.needs_times = any(
+            v is not None
+            for v in (self.idle_over, self.idle_under, self.disc_over, self.logon_before, self.logon_after)
+        )
+        self.needs_client = self.client is not None
+
+    def listing(self, s: Session) -> bool:
+        return (
+            (self.states is None or int(s.state) in self.states)
+            and (self.ids is None or s.id in self.ids)
+            and (self.user is None or self.user.match(s.user) is not None)
+            and (self.domain is None or self.domain.match(s.domain) is not None)
+            and (self.station is None or self.station.match(s.station) is not None)
+            # disconnected_over can only match a disconnected session: decide it from the listing, so
+            # no other session costs a WTSSessionInfoEx RPC for times that cannot select it.
+            and (self.disc_over is None or s.state == ConnectState.DISCONNECTED)
+        )
+
+    def times(self, info: SessionInfo) -> bool:
+        if self.idle_over is not None and not (info.idle is not None and info.idle > self.idle_over):
+            return False
+        if self.idle_under is not None and not (info.idle is not None and info.idle < self.idle_under):
+            return False
+        if self.disc_over is not None:
+            if info.state != ConnectState.DISCONNECTED or info.disconnect_time is None:
+                return False
+            now = info.current_time or datetime.now(timezone.utc)
+            if not now - info.disconnect_time > self.disc_over:
+                return False
+        for bound, before in ((self.logon_before, True), (self.logon_after, False)):
+            if bound is None:
+                continue
+            if info.logon_time is None:
+                return False
+            moment = (
+                (info.current_time or datetime.now(timezone.utc)) - bound if isinstance(bound, timedelta) else bound
+            )
+            if (info.logon_time >= moment) if before else (info.logon_time <= moment):
+                return False
+        return True
+
+    def client_ok(self, client: str) -> bool:
+        return self.client is None or self.client.match(client) is not None
