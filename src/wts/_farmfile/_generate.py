@@ -1,0 +1,203 @@
+"""``generate`` blocks: validating one, and expanding blocks into servers full of realistic sessions.
+
+The expansion is the hot path of the package (10^5 sessions must compile well under a second), and
+its output is a promise: the same JSON and seed give the same bytes, across versions.  Generated
+servers get the system sessions a real RD Session Host has (0 Services, 1 Console, the RDP-Tcp
+listener at :data:`FIRST_LISTENER_ID`) unless ``system_sessions`` is false; user sessions get ids
+from :data:`FIRST_USER_ID` up.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._types import FIRST_LISTENER_ID, MAX_SESSION_ID
+from ._compiled import escape, session_line
+from ._constants import AF_INET, DOMAIN_LENGTH, MAX_SERVER_NAME, STATE_BY_KEY, TICKS_PER_SECOND
+from ._errors import Invalid
+from ._values import boolean, check_name_chars, integer, json_object, number, server_delays, string, utf16_len
+
+__all__ = ["FIRST_USER_ID", "LOGON_WINDOW_S", "Block", "generate", "has_generated_session", "read_block"]
+
+_GENERATE_FIELDS = (
+    "prefix",
+    "count",
+    "sessions",
+    "start",
+    "digits",
+    "latency_ms",
+    "jitter_ms",
+    "fault",
+    "fault_rpcs",
+    "domain",
+    "disconnected",
+    "locked",
+    "system_sessions",
+)
+
+# Generator tuning.  Changing any of these changes generated farms, which
+# breaks the "same JSON -> same bytes" promise across versions; don't.
+#: Generated sessions log on at most this long before the farm's "now".
+LOGON_WINDOW_S = 3 * 86400
+_MIN_LOGON_AGE_S = 3600
+_MAX_INPUT_AGE_S = 6 * 3600
+_MIN_INPUT_AGE_S = 60
+_IDLE_BEFORE_DISCONNECT_S = 300
+#: The id of a generated server's first user session (0 and 1 are Services and Console).
+FIRST_USER_ID = 2
+
+
+@dataclass(frozen=True)
+class Block:
+    """A validated generate block."""
+
+    index: int
+    prefix: str
+    count: int
+    sessions: int
+    start: int
+    digits: int
+    latency_us: int
+    jitter_us: int
+    fault: str
+    domain: str
+    disconnected: float
+    locked: float
+    system_sessions: bool
+
+
+def read_block(value: object, index: int, defaults: Mapping[str, Any]) -> Block:
+    """Validate ``generate[index]``; defaults are the farm's server defaults (see server_delays)."""
+    path = f"generate[{index}]"
+    b = json_object(value, path, _GENERATE_FIELDS, required=("prefix", "count", "sessions"))
+    prefix = string(b["prefix"], f"{path}.prefix")
+    check_name_chars(prefix, f"{path}.prefix")
+    count = integer(b["count"], f"{path}.count", 1)
+    system = boolean(b.get("system_sessions", True), f"{path}.system_sessions")
+    # Generated user sessions get ids 2, 3, ...; with system sessions
+    # they must stay below the listener's 65536.
+    max_users = FIRST_LISTENER_ID - FIRST_USER_ID if system else MAX_SESSION_ID - FIRST_USER_ID + 1
+    sessions = integer(b["sessions"], f"{path}.sessions", 0, max_users)
+    start = integer(b.get("start", 1), f"{path}.start", 0)
+    last = start + count - 1
+    if "digits" in b:
+        digits = integer(b["digits"], f"{path}.digits", 1, MAX_SERVER_NAME)
+    else:
+        digits = max(2, len(str(last)))
+    longest = utf16_len(prefix) + max(digits, len(str(last)))
+    if longest > MAX_SERVER_NAME:
+        raise Invalid(
+            path,
+            f"generated server names would be {longest} characters long; at most {MAX_SERVER_NAME} are allowed",
+        )
+    latency, jitter, fault = server_delays(b, path, defaults)
+    domain = string(b.get("domain", "CONTOSO"), f"{path}.domain", DOMAIN_LENGTH, "DOMAIN_LENGTH")
+    disconnected = number(b.get("disconnected", 0.2), f"{path}.disconnected", 0, 1)
+    locked = number(b.get("locked", 0.1), f"{path}.locked", 0, 1)
+    return Block(
+        index=index,
+        prefix=prefix,
+        count=count,
+        sessions=sessions,
+        start=start,
+        digits=digits,
+        latency_us=latency,
+        jitter_us=jitter,
+        fault=fault,
+        domain=domain,
+        disconnected=float(disconnected),
+        locked=float(locked),
+        system_sessions=system,
+    )
+
+
+def has_generated_session(sid: int, users: int, system_sessions: bool) -> bool:
+    """Whether a generated server with this many user sessions has session sid."""
+    return FIRST_USER_ID <= sid < FIRST_USER_ID + users or (system_sessions and sid in (0, 1, FIRST_LISTENER_ID))
+
+
+def generate(
+    blocks: Sequence[Block],
+    seed: int,
+    now: int,
+    lines: list[str],
+    claim: Callable[[str, Block], None],
+) -> int:
+    """Expand generate blocks into server and session lines, appended to lines; returns the number
+    of sessions.  claim(name, block) registers each server name first (it raises Invalid on a clash).
+
+    Hot path (10^5 sessions must compile well under a second): times
+    are integer FILETIME arithmetic, random numbers come from the fast
+    random()/getrandbits() primitives, lines are plain f-strings."""
+    session_count = 0
+    total_users = sum(b.count * b.sessions for b in blocks)
+    # A farm-wide pool about two thirds the size of the number of user
+    # sessions, so many users have sessions on several servers; never
+    # smaller than one server's sessions, so a user appears at most
+    # once per server (as with "restrict to a single session").
+    pool = max(1, (2 * total_users + 2) // 3, max((b.sessions for b in blocks), default=0))
+    width = max(4, len(str(pool - 1)))
+    tick = TICKS_PER_SECOND
+    system_head = (
+        session_line(0, "Services", STATE_BY_KEY["disconnected"]),
+        session_line(1, "Console", STATE_BY_KEY["connected"]),
+    )
+    system_tail = session_line(FIRST_LISTENER_ID, "RDP-Tcp", STATE_BY_KEY["listen"])
+    active = STATE_BY_KEY["active"]
+    disconnected_state = STATE_BY_KEY["disconnected"]
+    for block in blocks:
+        rng = random.Random(f"wts-farm/{seed}/{block.index}")
+        rand = rng.random
+        bits = rng.getrandbits
+        sample = rng.sample
+        domain = escape(block.domain)
+        n = block.sessions
+        n_disc = int(n * block.disconnected + 0.5)
+        n_lock = int((n - n_disc) * block.locked + 0.5)
+        server_tail = f"\t{block.latency_us}\t{block.jitter_us}\t{block.fault}"
+        for k in range(block.count):
+            name = f"{block.prefix}{block.start + k:0{block.digits}d}"
+            claim(name, block)
+            lines.append(f"server\t{escape(name)}{server_tail}")
+            if block.system_sessions:
+                lines.extend(system_head)
+            disc = set(sample(range(n), n_disc)) if n_disc else set()
+            locked = set(sample(range(n - n_disc), n_lock)) if n_lock else set()
+            users = sample(range(pool), n)
+            rank = 0  # index among active sessions, for `locked`
+            for i in range(n):
+                logon_age = _MIN_LOGON_AGE_S + int(rand() * (LOGON_WINDOW_S - _MIN_LOGON_AGE_S))
+                window = min(logon_age // 2, _MAX_INPUT_AGE_S) - _MIN_INPUT_AGE_S
+                if i in disc:
+                    disc_age = _MIN_INPUT_AGE_S + int(rand() * window)
+                    input_age = disc_age + int(rand() * _IDLE_BEFORE_DISCONNECT_S)
+                    disconnect = now - disc_age * tick
+                    state = disconnected_state
+                    station = ""
+                    is_locked = False
+                else:
+                    input_age = _MIN_INPUT_AGE_S + int(rand() * window)
+                    disconnect = 0
+                    state = active
+                    station = f"RDP-Tcp#{i}"
+                    is_locked = rank in locked
+                    rank += 1
+                connect_age = input_age + 1 + int(rand() * (logon_age - input_age - 1))
+                net = bits(16)
+                lines.append(
+                    f"session\t{i + FIRST_USER_ID}\t{station}\t{state}\t"
+                    f"user{users[i]:0{width}d}\t{domain}\tPC-{bits(16):04X}\t"
+                    f"{AF_INET}\t00000a{net:04x}{1 + int(rand() * 254):02x}"
+                    "0000000000000000000000000000\t"
+                    f"{now - logon_age * tick}\t{now - connect_age * tick}\t"
+                    f"{disconnect}\t{now - input_age * tick}\t"
+                    f"{1 if is_locked else 0}\t0\t1\t"
+                )
+            if block.system_sessions:
+                lines.append(system_tail)
+                session_count += 3
+            session_count += n
+    return session_count
