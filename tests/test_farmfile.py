@@ -13,6 +13,8 @@ import datetime as dt
 import json
 import pickle
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -831,6 +833,19 @@ def test_error_pickles() -> None:
     clone = pickle.loads(pickle.dumps(err))
     assert (clone.source, clone.path, clone.reason, str(clone)) == ("farm.json", "servers[0]", "bad", str(err))
     assert isinstance(clone, ValueError)
+
+
+def test_public_names_keep_their_public_module() -> None:
+    # Pickles and tracebacks name wts._farmfile, not the private module inside the package.
+    assert (FarmFileError.__module__, CompiledFarm.__module__) == ("wts._farmfile", "wts._farmfile")
+    assert b"wts._farmfile\x94\x8c\rFarmFileError" in pickle.dumps(FarmFileError("f", "bad"), protocol=4)
+
+
+def test_import_wts_leaves_the_compiler_unloaded() -> None:
+    # wts.sim loads the compiler (json, ipaddress, dataclasses) on first use only, for import time.
+    code = "import sys, wts; print(sorted(m for m in sys.modules if m.startswith('wts._farmfile')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # ---------------------------------------------------------------------------
