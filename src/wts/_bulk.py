@@ -7,9 +7,9 @@ call next and what each answer means (retries, deadlines, the safety rules, inte
 blocks except in Engine.wait.
 
 What the run decides without an RPC (explicit targets, the safety rules) is in ``_selection``, the
-filters in ``_filters``, Ctrl-C handling in ``_sigint``.  What is left is one state machine (``Run``:
-submit, answer, decide, report): split further, each answer's handling would sit apart from the state
-it changes, so it stays whole.
+filters in ``_filters``, its state and what it reports in ``_ledger``, Ctrl-C in ``_sigint``.  What is
+left is one state machine (``Run``: submit, answer, decide), about 500 lines: split further, each
+answer's handling would sit apart from the state it changes, so it stays whole.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from . import _wts
 from ._errors import WTSError, error_from_winerror
 from ._filters import Filter
-from ._results import Failure, Interrupted, Item, Outcome, Progress, ProgressCallback, Reason
+from ._ledger import Ledger, ServerState, Target, error_text
+from ._results import Failure, Interrupted, Item, Progress, ProgressCallback, Reason
 from ._selection import PROTECTED_TEXT, OwnSession, changed, needs_logon_check, protected
 from ._sigint import Sigint
 from ._types import (
@@ -32,7 +33,6 @@ from ._types import (
     InfoClass,
     MessageResponse,
     Session,
-    SessionInfo,
     session_info_from_ex,
 )
 from ._winerror import WinError
@@ -60,34 +60,6 @@ class Settings(Protocol):
     retries: int
     backoff: float
     provider: _wts.Provider
-
-
-class _Srv:
-    __slots__ = ("error", "host", "listed", "name", "selection", "tries")
-
-    def __init__(self, name: str, selection: dict[int, Any] | None) -> None:
-        self.name = name
-        self.host: Any = None
-        self.error: WTSError | None = None
-        self.listed = False
-        self.tries = 0
-        self.selection = selection  # session id -> the record the caller selected, or None
-
-
-class _Tgt:
-    """One session on its way through details, client and the action."""
-
-    __slots__ = ("client", "final", "info", "named", "row", "srv", "stage", "tries")
-
-    def __init__(self, srv: _Srv, row: Session) -> None:
-        self.srv = srv
-        self.named = srv.selection is not None  # the caller selected it by name: it gets an Outcome
-        self.row = row
-        self.info: SessionInfo | None = None
-        self.client: str | None = None
-        self.stage = ""  # the call in flight: "times", "client" or "act"
-        self.tries = 0
-        self.final = False
 
 
 class Run:
@@ -119,12 +91,11 @@ class Run:
         self.message = message
         self.progress_cb = progress
         names = farm.servers if targets is None else [n for n in farm.servers if n.casefold() in targets]
-        self.servers = [_Srv(n, None if targets is None else targets[n.casefold()]) for n in names]
+        self.servers = [ServerState(n, None if targets is None else targets[n.casefold()]) for n in names]
         self.calls: dict[int, tuple[str, Any]] = {}
         self.next_tag = 0
         self.retry_heap: list[tuple[float, int, str, Any]] = []
-        self.out: list[Item] = []
-        self.failures = 0
+        self.ledger = Ledger(action)
         self.calls_done = 0
         self.servers_done = 0
         self.cancelling = False
@@ -134,7 +105,7 @@ class Run:
         self.interrupts = 0  # Ctrl-C presses seen by the loop (reported through Progress)
         self.own: OwnSession | None = None  # the caller's session, once the local server said which
         self.own_pending = False  # the own-session query is in flight: decisions wait for it
-        self.undecided: list[_Tgt] = []
+        self.undecided: list[Target] = []
         self.own_host: Any = None
         self.engine: Any = None
         self.rng = random.Random()
@@ -174,13 +145,9 @@ class Run:
                     sigint.count += 1
                     continue
                 self._report_progress(False)
-                if self.out:
-                    items, self.out = self.out, []
-                    yield from items
+                yield from self.ledger.take()
             self._report_progress(True)
-            if self.out:
-                items, self.out = self.out, []
-                yield from items
+            yield from self.ledger.take()
         finally:
             sigint.restore()
             engine.close()
@@ -209,7 +176,7 @@ class Run:
                 self.calls_done + pending,
                 self.servers_done,
                 len(self.servers),
-                self.failures,
+                self.ledger.failures,
                 now - self.started,
                 self.interrupts,
             )
@@ -243,7 +210,7 @@ class Run:
         for t in waiting:
             self._decide(t)
 
-    def _list(self, srv: _Srv) -> None:
+    def _list(self, srv: ServerState) -> None:
         if self.cancelling:
             self._not_sent("list", srv)
             return
@@ -256,7 +223,7 @@ class Run:
         srv.tries += 1
         self.engine.enumerate(srv.host, self._tag("list", srv), self.farm.timeout)
 
-    def _call(self, t: _Tgt, stage: str) -> None:
+    def _call(self, t: Target, stage: str) -> None:
         if self.cancelling:  # after an interrupt nothing new is sent
             t.stage = stage
             self._not_sent(stage, t)
@@ -347,15 +314,17 @@ class Run:
                 obj.row.id,
                 "Interrupted before its details were read.",
             )
-            self._emit_failure(Failure(srv.name, err, obj.row.id))
+            self.ledger.failure(Failure(srv.name, err, obj.row.id))
             obj.final = True
         else:
-            self._outcome(obj, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
+            self.ledger.outcome(
+                obj, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent"
+            )
 
     def _transient(self, winerror: int, tries: int) -> bool:
         return winerror in TRANSIENT_ERRORS and tries <= self.farm.retries and not self.cancelling
 
-    def _on_list(self, srv: _Srv, status: int, winerror: int, rows: Any) -> None:
+    def _on_list(self, srv: ServerState, status: int, winerror: int, rows: Any) -> None:
         if status != _wts.CALL_OK:
             if self._transient(winerror, srv.tries):
                 self._retry("list", srv, srv.tries)
@@ -371,12 +340,12 @@ class Run:
             for row in rows:
                 if filt.listing(row):
                     if self.want_times or self.want_client:
-                        self._call(_Tgt(srv, row), "times" if self.want_times else "client")
+                        self._call(Target(srv, row), "times" if self.want_times else "client")
                     else:
-                        self.out.append(row)
+                        self.ledger.record(row)
             return
         for row in rows:
-            t = _Tgt(srv, row)
+            t = Target(srv, row)
             if not filt.listing(row):
                 self._filtered_out(t)
             else:
@@ -387,12 +356,12 @@ class Run:
                 else:
                     self._decide(t)
 
-    def _filtered_out(self, t: _Tgt) -> None:
+    def _filtered_out(self, t: Target) -> None:
         if t.named and self.action != "sessions":
-            self._outcome(t, "skipped", Reason.FILTERED, None, "does not match the filters")
+            self.ledger.outcome(t, "skipped", Reason.FILTERED, None, "does not match the filters")
         t.final = True
 
-    def _match_selection(self, srv: _Srv, rows: list[Session]) -> list[Session]:
+    def _match_selection(self, srv: ServerState, rows: list[Session]) -> list[Session]:
         """The sessions the caller selected that are still the same sessions; others get an Outcome."""
         assert srv.selection is not None
         by_id = {row.id: row for row in rows}
@@ -400,16 +369,16 @@ class Run:
         for sid, picked in srv.selection.items():
             row = by_id.get(sid)
             if row is None:
-                self._outcome_for(srv, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
+                self.ledger.outcome_for(srv.name, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
                 continue
             why_not = changed(picked, row)
             if why_not is not None:
-                self._outcome_for(srv, sid, row, "skipped", Reason.CHANGED, None, why_not)
+                self.ledger.outcome_for(srv.name, sid, row, "skipped", Reason.CHANGED, None, why_not)
                 continue
             keep.append(row)
         return keep
 
-    def _on_target(self, t: _Tgt, kind: str, status: int, winerror: int, payload: Any) -> None:
+    def _on_target(self, t: Target, kind: str, status: int, winerror: int, payload: Any) -> None:
         srv = t.srv
         if status != _wts.CALL_OK:
             if self._transient(winerror, t.tries):
@@ -418,7 +387,9 @@ class Run:
             fn = _ACTIONS[self.action] if kind == "act" else _QUERY_FN
             if kind == "act" and winerror == _NOT_FOUND and t.tries > 1 and self.action == "logoff":
                 # An earlier try failed in transit but reached the server: the session is gone.
-                self._outcome(t, "done", Reason.EARLIER_ATTEMPT, None, "logged off (an earlier attempt took effect)")
+                self.ledger.outcome(
+                    t, "done", Reason.EARLIER_ATTEMPT, None, "logged off (an earlier attempt took effect)"
+                )
                 return
             err = error_from_winerror(winerror, fn, srv.name, t.row.id)
             if winerror == WinError.RPC_S_SERVER_UNAVAILABLE:
@@ -445,22 +416,22 @@ class Run:
             if self.action == "message":
                 response = MessageResponse(payload) if payload in MessageResponse._value2member_map_ else payload
                 reason = f"answered {response.name}" if isinstance(response, MessageResponse) else ""
-            self._outcome(t, "done", Reason.DONE, None, reason, response)
+            self.ledger.outcome(t, "done", Reason.DONE, None, reason, response)
             return
         if self.action == "sessions":
             self._emit_record(t)
         else:
             self._decide(t)
 
-    def _emit_record(self, t: _Tgt) -> None:
+    def _emit_record(self, t: Target) -> None:
         t.final = True
         info = t.info if self.details else None  # fetched only for a filter: the plain record
         if info is None:
-            self.out.append(t.row)
+            self.ledger.record(t.row)
         else:
-            self.out.append(info._replace(client=t.client) if t.client is not None else info)
+            self.ledger.record(info._replace(client=t.client) if t.client is not None else info)
 
-    def _decide(self, t: _Tgt) -> None:
+    def _decide(self, t: Target) -> None:
         """The safety rules, then the dry run, then the call."""
         if self.own_pending:
             self.undecided.append(t)
@@ -469,21 +440,21 @@ class Run:
         if needs_logon_check(why, t.info, self.own):
             self._call(t, "times")  # a look-alike of ours: its logon time tells whether it really is
         elif why is not None:
-            self._outcome(t, "skipped", why, None, PROTECTED_TEXT[why])
+            self.ledger.outcome(t, "skipped", why, None, PROTECTED_TEXT[why])
         elif self.action == "disconnect" and t.row.state == ConnectState.DISCONNECTED:
-            self._outcome(t, "skipped", Reason.ALREADY, None, "already disconnected")
+            self.ledger.outcome(t, "skipped", Reason.ALREADY, None, "already disconnected")
         elif self.dry_run:
             verb = {"disconnect": "disconnect", "logoff": "log off", "message": "send the message"}[self.action]
-            self._outcome(t, "planned", Reason.DRY_RUN, None, f"dry run: would {verb}")
+            self.ledger.outcome(t, "planned", Reason.DRY_RUN, None, f"dry run: would {verb}")
         else:
             self._call(t, "act")
 
     # -- results ----------------------------------------------------------------------------------
 
-    def _server_done(self, srv: _Srv) -> None:
+    def _server_done(self, srv: ServerState) -> None:
         self.servers_done += 1
 
-    def _server_failed(self, srv: _Srv, err: WTSError) -> None:
+    def _server_failed(self, srv: ServerState, err: WTSError) -> None:
         if srv.error is not None:
             return
         srv.error = err
@@ -494,53 +465,28 @@ class Run:
             if srv.selection is not None and self.action != "sessions":
                 # The caller named these sessions: each gets its Outcome.
                 for sid, picked in srv.selection.items():
-                    self._outcome_for(srv, sid, picked, "failed", Reason.NOT_REACHED, err.winerror, _reason(err))
-        self._emit_failure(Failure(srv.name, err))
+                    self.ledger.outcome_for(
+                        srv.name, sid, picked, "failed", Reason.NOT_REACHED, err.winerror, error_text(err)
+                    )
+        self.ledger.failure(Failure(srv.name, err))
 
-    def _emit_failure(self, failure: Failure) -> None:
-        self.failures += 1
-        self.out.append(failure)
-
-    def _final_error(self, t: _Tgt, err: WTSError, *, sent: bool) -> None:
+    def _final_error(self, t: Target, err: WTSError, *, sent: bool) -> None:
         """``t`` failed with ``err``; ``sent``: its call in stage ``t.stage`` went out (and failed)."""
         if t.final:
             return
         if self.action == "sessions":
             t.final = True
             if err is not t.srv.error:  # the server's own failure is reported once, not per session
-                self._emit_failure(Failure(t.srv.name, err, t.row.id))
+                self.ledger.failure(Failure(t.srv.name, err, t.row.id))
             return
         if t.stage in ("times", "client") and err is not t.srv.error:
-            self._outcome(t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {_reason(err)}")
+            self.ledger.outcome(
+                t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {error_text(err)}"
+            )
         else:
             # The action call itself failed, or its server failed before the action was sent.
             why = Reason.CALL_FAILED if sent and t.stage == "act" else Reason.NOT_REACHED
-            self._outcome(t, "failed", why, err.winerror, _reason(err))
-
-    def _outcome(
-        self,
-        t: _Tgt,
-        status: str,
-        why: Reason,
-        winerror: int | None,
-        reason: str,
-        response: MessageResponse | int | None = None,
-    ) -> None:
-        if t.final:
-            return
-        t.final = True
-        row = t.row
-        self.out.append(
-            Outcome(t.srv.name, row.id, row.station, row.user, self.action, status, winerror, reason, response, why)
-        )
-
-    def _outcome_for(
-        self, srv: _Srv, sid: int, row: Any, status: str, why: Reason, winerror: int | None, reason: str
-    ) -> None:
-        """The Outcome of a session the caller named that was never listed as it was named."""
-        station = getattr(row, "station", "") or ""
-        user = getattr(row, "user", "") or ""
-        self.out.append(Outcome(srv.name, sid, station, user, self.action, status, winerror, reason, None, why))
+            self.ledger.outcome(t, "failed", why, err.winerror, error_text(err))
 
     def _cancel(self) -> None:
         """First interrupt: nothing new is sent; what is in flight finishes (within the timeout)."""
@@ -562,17 +508,12 @@ class Run:
                 obj.final = True
             else:
                 detail = "interrupted again while the call was in flight: outcome unknown"
-                self._outcome(obj, "failed", Reason.ABANDONED, _CANCELLED, detail)
+                self.ledger.outcome(obj, "failed", Reason.ABANDONED, _CANCELLED, detail)
         for _, _, kind, obj in self.retry_heap:
             self._not_sent(kind, obj)
         for t in self.undecided:
-            self._outcome(t, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
+            self.ledger.outcome(t, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
         self.undecided.clear()
         self.retry_heap.clear()
         self.calls.clear()
         self.engine.close()
-
-
-def _reason(err: WTSError) -> str:
-    name = f" [{err.code_name}]" if err.code_name else f" [WinError {err.winerror}]"
-    return f"{err.strerror}{name}"

@@ -1,0 +1,97 @@
+"""What a bulk run keeps and owes: the state of each server and each session on its way, and the ledger
+of what it reports (records, Outcomes, Failures), which gives every selected session exactly one Outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import WTSError
+from ._results import Failure, Item, Outcome, Reason
+from ._types import MessageResponse, Session, SessionInfo
+
+__all__ = ["Ledger", "ServerState", "Target", "error_text"]
+
+
+class ServerState:
+    """One server of the run: its handle, whether it was listed, how it failed."""
+
+    __slots__ = ("error", "host", "listed", "name", "selection", "tries")
+
+    def __init__(self, name: str, selection: dict[int, Any] | None) -> None:
+        self.name = name
+        self.host: Any = None
+        self.error: WTSError | None = None
+        self.listed = False
+        self.tries = 0
+        self.selection = selection  # session id -> the record the caller selected, or None
+
+
+class Target:
+    """One session on its way through details, client and the action."""
+
+    __slots__ = ("client", "final", "info", "named", "row", "srv", "stage", "tries")
+
+    def __init__(self, srv: ServerState, row: Session) -> None:
+        self.srv = srv
+        self.named = srv.selection is not None  # the caller selected it by name: it gets an Outcome
+        self.row = row
+        self.info: SessionInfo | None = None
+        self.client: str | None = None
+        self.stage = ""  # the call in flight: "times", "client" or "act"
+        self.tries = 0
+        self.final = False  # its record, Outcome or Failure is out: nothing more is said about it
+
+
+class Ledger:
+    """The items a run reports, in the order they were decided, until the loop ``take``s them."""
+
+    __slots__ = ("action", "failures", "items")
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.items: list[Item] = []
+        self.failures = 0
+
+    def take(self) -> list[Item]:
+        items, self.items = self.items, []
+        return items
+
+    def record(self, record: Session | SessionInfo) -> None:
+        self.items.append(record)
+
+    def failure(self, failure: Failure) -> None:
+        self.failures += 1
+        self.items.append(failure)
+
+    def outcome(
+        self,
+        t: Target,
+        status: str,
+        why: Reason,
+        winerror: int | None,
+        reason: str,
+        response: MessageResponse | int | None = None,
+    ) -> None:
+        """The Outcome of ``t``, unless it has one already."""
+        if t.final:
+            return
+        t.final = True
+        row = t.row
+        self.items.append(
+            Outcome(t.srv.name, row.id, row.station, row.user, self.action, status, winerror, reason, response, why)
+        )
+
+    def outcome_for(
+        self, server: str, sid: int, row: Any, status: str, why: Reason, winerror: int | None, reason: str
+    ) -> None:
+        """The Outcome of a session the caller named that was never listed as it was named."""
+        station = getattr(row, "station", "") or ""
+        user = getattr(row, "user", "") or ""
+        self.items.append(Outcome(server, sid, station, user, self.action, status, winerror, reason, None, why))
+
+
+def error_text(err: WTSError) -> str:
+    """Outcome.reason of a failure: Windows' text and the code's name (``Access is denied. [ERROR_ACCESS_DENIED]``)."""
+    name = f" [{err.code_name}]" if err.code_name else f" [WinError {err.winerror}]"
+    return f"{err.strerror}{name}"
