@@ -3,8 +3,13 @@
 ``src/wtsapi/wts_sim.c`` compiled with ``-DWTSSIM_AS_WTSAPI`` exports the real
 wtsapi32 entry points (``WTSOpenServerW``, ``WTSEnumerateSessionsExW``, ...),
 ``GetLastError`` (off Windows) and the simulator's ``wtssim_*`` controls.  This
-module builds that library and loads it with every prototype declared, so tests
-and benchmarks can call it exactly as a ctypes program calls wtsapi32.dll.
+module holds the one recipe that builds that library (:func:`build`: a native
+shared library, or with ``--target windows`` the ``wtsapi32.dll`` of the Wine
+check), and loads it with every prototype declared, so tests and benchmarks can
+call it exactly as a ctypes program calls wtsapi32.dll.  The ABI tests, ``wts
+bench`` (from a source checkout) and ``.ci/wine`` (through :func:`main`:
+``python tools/simlib.py build --target windows -o wtsapi32.dll``) all build
+with it.
 
 Standard library only.  Typical use::
 
@@ -34,6 +39,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -45,6 +51,7 @@ __all__ = [
     "LIBRARY_NAME",
     "ROOT",
     "SOURCE",
+    "TARGETS",
     "WTSINFOEXW",
     "WTSINFOEX_LEVEL1_W",
     "WTSINFOEX_LEVEL_W",
@@ -53,15 +60,21 @@ __all__ = [
     "WTS_CLIENT_DISPLAY",
     "WTS_SESSION_INFOW",
     "WTS_SESSION_INFO_1W",
+    "BuildError",
     "build",
+    "command",
+    "compiler",
     "declare",
     "dump",
     "find_compiler",
+    "inputs",
+    "library_name",
     "load",
     "load_farm",
     "rpc_report",
     "warray_str",
     "wbuf",
+    "windows_flags",
     "wstring_at",
 ]
 
@@ -340,37 +353,132 @@ def warray_str(array: ctypes.Array) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Building
+# Building: the one recipe for the sim as a library.  The ABI tests (build), wts bench (its
+# _baselines module, from a source checkout) and .ci/wine (the CLI below, --target windows) all use it.
+
+TARGETS = ("native", "windows")
+# What goes in, relative to a source root (a checkout, or the Wine check's unpacked sdist).
+SIM_SOURCES = ("src/wtsapi/wts_sim.c",)
+SIM_DEFINES = ("WTSSIM_AS_WTSAPI",)  # the real wtsapi32 names, GetLastError off Windows, wtssim_* exported
+INCLUDE_DIRS = ("src",)
+# Flags per target, and why:
+# native: a shared library this machine's ctypes loads; -fPIC for a shared object, -pthread for the
+#   farm's locks (wts_platform.h), -O2 because the bench times the baselines through it.
+NATIVE_FLAGS = ("-O2", "-shared", "-fPIC", "-pthread")
+# windows: a wtsapi32.dll for the Wine check, cross-compiled with mingw-w64 (win32 threads, so nothing
+#   links libwinpthread-1.dll), linked to the UCRT like python311.dll (docs/building.md: one heap, one
+#   errno, one stdio); -static-libgcc so it needs no libgcc_s DLL; -Wno-format because GCC checks printf
+#   against msvcrt's rules, which lack C99's %zu, and the UCRT has it.  The UCRT specs file comes from
+#   ucrt_specs(); windows_flags() gives the whole list, which .ci/wine also builds wts._wts's .pyd with.
+WINDOWS_FLAGS = ("-O2", "-D_UCRT", "-D__MSVCRT_VERSION__=0xE00", "-Wno-format", "-static-libgcc", "-shared")
+WINDOWS_CC = "x86_64-w64-mingw32-gcc-win32"
+# The DLL's exports under wtsapi32's names (beside this file, so it is found from any source root).
+DEF_FILE = Path(__file__).resolve().parent / "wine" / "wtsapi32.def"
+
+
+class BuildError(RuntimeError):
+    """The compiler failed; ``output`` is what it said, ``returncode`` its exit status."""
+
+    def __init__(self, message: str, output: str = "", returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.output = output
+        self.returncode = returncode
+
+
+def library_name(target: str = "native") -> str:
+    """The file the recipe writes for ``target``."""
+    if target == "windows":
+        return "wtsapi32.dll"
+    return "libwtsapi32_sim.dylib" if sys.platform == "darwin" else LIBRARY_NAME
+
+
+def inputs(root: Path = ROOT) -> list[Path]:
+    """Every file the library is made from (its sources and the seam's headers): newer than the
+    library means it must be built again."""
+    root = Path(root)
+    return [*(root / s for s in SIM_SOURCES), *sorted((root / "src" / "wtsapi").glob("*.h"))]
+
+
+def compiler() -> list[str]:
+    """The C compiler command as an argument list: $CC if set (it may carry arguments, e.g.
+    "ccache gcc"), else ``cc``."""
+    return shlex.split(os.environ.get("CC", "").strip()) or ["cc"]
 
 
 def find_compiler() -> list | None:
-    """The C compiler command as an argument list: $CC if set (it may carry arguments, e.g.
-    "ccache gcc"), else ``cc``.  None when the program cannot be found."""
-    cmd = shlex.split(os.environ.get("CC", "").strip()) or ["cc"]
+    """:func:`compiler`, or None when its program cannot be found."""
+    cmd = compiler()
     return cmd if shutil.which(cmd[0]) else None
 
 
-def build(outdir: Path) -> Path:
-    """Compile src/wtsapi/wts_sim.c into ``outdir/libwtsapi32_sim.so`` and return its path.
+def ucrt_specs(cc: list[str], path: Path) -> Path:
+    """Write ``cc``'s own specs with msvcrt swapped for the UCRT to ``path``.  The gcc 12 of Debian 12
+    rejects -mcrtdll=ucrt, the option newer gccs have for this (docs/building.md)."""
+    specs = subprocess.run([*cc, "-dumpspecs"], capture_output=True, text=True, check=True).stdout
+    if "-lmsvcrt" not in specs:
+        raise BuildError(f"{cc[0]} -dumpspecs names no -lmsvcrt to swap for -lucrt")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(specs.replace("-lmsvcrt", "-lucrt"), encoding="utf-8")
+    return path
 
-    The library exports the wtsapi32 names (``-DWTSSIM_AS_WTSAPI``).  Raises RuntimeError, with
-    the compiler's output, if there is no compiler or the compilation fails."""
-    cc = find_compiler()
+
+def windows_flags(cc: list[str], workdir: Path) -> list[str]:
+    """The flags of a mingw-w64 DLL linked to the UCRT (its specs file written into ``workdir``)."""
+    return [WINDOWS_FLAGS[0], f"-specs={ucrt_specs(cc, Path(workdir) / 'ucrt.specs')}", *WINDOWS_FLAGS[1:]]
+
+
+def command(target: str, out: Path, cc: list[str], root: Path = ROOT, workdir: Path | None = None) -> list[str]:
+    """The compiler command that builds the sim for ``target`` into ``out``."""
+    root = Path(root)
+    if target == "native":
+        flags = list(NATIVE_FLAGS)
+    elif target == "windows":
+        flags = windows_flags(cc, workdir if workdir is not None else Path(out).parent)
+    else:
+        raise ValueError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+    cmd = [*cc, *flags, *(f"-D{d}" for d in SIM_DEFINES), *(f"-I{root / d}" for d in INCLUDE_DIRS)]
+    cmd += [str(root / s) for s in SIM_SOURCES]
+    if target == "windows":
+        cmd.append(str(DEF_FILE))
+    return [*cmd, "-o", str(out)]
+
+
+def build(
+    outdir: Path,
+    target: str = "native",
+    root: Path = ROOT,
+    cc: list[str] | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Compile the sim with the wtsapi32 names into ``out`` (default ``outdir/library_name(target)``)
+    and return its path.  The file appears whole or not at all (a concurrent run never loads half a
+    library).  Raises BuildError, with the compiler's output, if there is no compiler or it fails."""
     if cc is None:
-        raise RuntimeError(f"no C compiler found (tried {os.environ.get('CC') or 'cc'!r}; set $CC)")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    out = outdir / LIBRARY_NAME
-    cmd = [*cc, "-O2", "-shared", "-fPIC", "-DWTSSIM_AS_WTSAPI", f"-I{ROOT / 'src'}", "-o", str(out), str(SOURCE)]
+        cc = [WINDOWS_CC] if target == "windows" else find_compiler()
+        if cc is None:
+            raise BuildError(f"no C compiler found (tried {os.environ.get('CC') or 'cc'!r}; set $CC)")
+    out = Path(out) if out is not None else Path(outdir) / library_name(target)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A name of its own (not mkstemp's: the linker would keep its 0600 mode) beside the final one.
+    tmp = str(out.with_name(f".{out.stem}-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}"))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as e:
-        raise RuntimeError(f"cannot run the C compiler {cc[0]!r}: {e}") from e
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"compiling {SOURCE.name} failed (exit {proc.returncode}): {shlex.join(cmd)}\n"
-            f"{proc.stderr.strip() or proc.stdout.strip()}"
-        )
+        cmd = command(target, Path(tmp), cc, root=root, workdir=out.parent)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as e:
+            raise BuildError(f"cannot run the C compiler {cc[0]!r}: {e}") from e
+        if proc.returncode != 0:
+            output = proc.stderr.strip() or proc.stdout.strip()
+            raise BuildError(
+                f"compiling {', '.join(SIM_SOURCES)} failed (exit {proc.returncode}): {shlex.join(cmd)}\n{output}",
+                output,
+                proc.returncode,
+            )
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return out
 
 
@@ -478,3 +586,44 @@ def rpc_report(lib: ctypes.CDLL) -> dict:
         name, _, count = line.rpartition("\t")
         report[name] = int(count)
     return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line (.ci/wine): python tools/simlib.py build --target windows --root DIR -o wtsapi32.dll
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python tools/simlib.py",
+        description="Build the simulated wtsapi32 (src/wtsapi/wts_sim.c, -DWTSSIM_AS_WTSAPI): a shared library"
+        " for this machine (native), or wtsapi32.dll with mingw-w64 and the UCRT (windows).",
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build the library; prints its path")
+    b.add_argument("--target", choices=TARGETS, default="native")
+    b.add_argument("--root", type=Path, default=ROOT, help="the source tree to compile (default: this checkout)")
+    b.add_argument("--cc", help=f"the compiler command (default: $CC or cc; for windows {WINDOWS_CC})")
+    b.add_argument("-o", "--output", type=Path, required=True)
+    f = sub.add_parser(
+        "windows-flags",
+        help="print the flags of a mingw-w64 DLL linked to the UCRT, one a line (writes ucrt.specs into --workdir)",
+    )
+    f.add_argument("--cc", default=WINDOWS_CC)
+    f.add_argument("--workdir", type=Path, required=True)
+    args = p.parse_args(argv)
+    cc = shlex.split(args.cc) if args.cc else None
+    try:
+        if args.cmd == "build":
+            print(build(args.output.parent, target=args.target, root=args.root, cc=cc, out=args.output))
+        else:
+            print("\n".join(windows_flags(cc or [WINDOWS_CC], args.workdir)))
+    except (BuildError, subprocess.CalledProcessError, OSError) as e:
+        print(f"simlib: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
