@@ -16,7 +16,7 @@ from typing import Any
 
 from .._types import FIRST_LISTENER_ID, MAX_SESSION_ID
 from ._compiled import escape, session_line
-from ._constants import AF_INET, DOMAIN_LENGTH, MAX_SERVER_NAME, STATE_BY_KEY, TICKS_PER_SECOND
+from ._constants import AF_INET, DOMAIN_LENGTH, MAX_SERVER_NAME, REPLIES, STATE_BY_KEY, TICKS_PER_SECOND
 from ._errors import Invalid
 from ._values import boolean, check_name_chars, integer, json_object, number, server_delays, string, utf16_len
 
@@ -46,7 +46,9 @@ _MIN_LOGON_AGE_S = 3600
 _MAX_INPUT_AGE_S = 6 * 3600
 _MIN_INPUT_AGE_S = 60
 _IDLE_BEFORE_DISCONNECT_S = 300
-#: The id of a generated server's first user session (0 and 1 are Services and Console).
+#: Session ids of a generated server: Services, Console, then users (and the listener, above them).
+_SERVICES_ID = 0
+_CONSOLE_ID = 1
 FIRST_USER_ID = 2
 
 
@@ -116,7 +118,9 @@ def read_block(value: object, index: int, defaults: Mapping[str, Any]) -> Block:
 
 def has_generated_session(sid: int, users: int, system_sessions: bool) -> bool:
     """Whether a generated server with this many user sessions has session sid."""
-    return FIRST_USER_ID <= sid < FIRST_USER_ID + users or (system_sessions and sid in (0, 1, FIRST_LISTENER_ID))
+    return FIRST_USER_ID <= sid < FIRST_USER_ID + users or (
+        system_sessions and sid in (_SERVICES_ID, _CONSOLE_ID, FIRST_LISTENER_ID)
+    )
 
 
 def generate(
@@ -142,12 +146,14 @@ def generate(
     width = max(4, len(str(pool - 1)))
     tick = TICKS_PER_SECOND
     system_head = (
-        session_line(0, "Services", STATE_BY_KEY["disconnected"]),
-        session_line(1, "Console", STATE_BY_KEY["connected"]),
+        session_line(_SERVICES_ID, "Services", STATE_BY_KEY["disconnected"]),
+        session_line(_CONSOLE_ID, "Console", STATE_BY_KEY["connected"]),
     )
     system_tail = session_line(FIRST_LISTENER_ID, "RDP-Tcp", STATE_BY_KEY["listen"])
     active = STATE_BY_KEY["active"]
     disconnected_state = STATE_BY_KEY["disconnected"]
+    # The end of every user session line: deny nothing, answer messages with IDOK, no password.
+    session_tail = f"\t0\t{REPLIES['ok']}\t"
     for block in blocks:
         rng = random.Random(f"wts-farm/{seed}/{block.index}")
         rand = rng.random
@@ -194,7 +200,7 @@ def generate(
                     "0000000000000000000000000000\t"
                     f"{now - logon_age * tick}\t{now - connect_age * tick}\t"
                     f"{disconnect}\t{now - input_age * tick}\t"
-                    f"{1 if is_locked else 0}\t0\t1\t"
+                    f"{1 if is_locked else 0}{session_tail}"
                 )
             if block.system_sessions:
                 lines.append(system_tail)
