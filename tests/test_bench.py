@@ -1,4 +1,4 @@
-"""The benchmark harness (``wts bench``, src/wts/_bench.py): its logic, never its timings.
+"""The benchmark harness (``wts bench``, src/wts/_bench/): its logic, never its timings.
 
 Each scenario's RPC counts must be exactly what the operation implies, for wts and for the pywin32
 pattern, computed here from the farm itself; the JSON report must carry every column; bad arguments
