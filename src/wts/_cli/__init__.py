@@ -1,55 +1,73 @@
 """The ``wts`` command (and ``python -m wts``): qwinsta, quser, tsdiscon, tscon, logoff and msg for
 whole farms, built on the public API only (wts.Farm, wts.Server, wts.connect, wts.sim).
 
-Reference: docs/cli.md.  Exit status: 0 all done, 1 some targets or servers failed, 2 usage error,
-130 interrupted.
+This module is the entry point: ``main`` reads the standard streams once, parses the command line
+and hands the command to its module (the table in ``_commands``), so ``wts --help`` imports no
+command.  Reference: docs/cli.md.  Exit status (``ExitStatus``): 0 all done, 1 some targets or
+servers failed, 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
-from ._args import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, build_parser
+from .. import __version__
+from ._args import build_parser
+from ._context import Environment, StreamClosedError
+from ._status import ExitStatus, UsageError
 
-__all__ = ["main", "main_exit"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "ExitStatus", "UsageError", "main", "main_exit"]
+
+# The statuses by their old names, for callers that imported them.
+EXIT_OK = ExitStatus.OK
+EXIT_FAILED = ExitStatus.FAILED
+EXIT_USAGE = ExitStatus.USAGE
+EXIT_INTERRUPTED = ExitStatus.INTERRUPTED
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``wts`` command line; returns the exit status (never raises, bar SystemExit from --help)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one ``wts`` command line; returns the exit status (never raises).
+
+    ``argv`` defaults to ``sys.argv[1:]``, each stream to ``sys``'s; they are read here, once, and
+    everything the command prints or reads goes through the ones given."""
+    env = Environment(stdin=stdin, stdout=stdout, stderr=stderr)
     try:
-        args = parser.parse_args(args_list)
+        return _main(list(sys.argv[1:] if argv is None else argv), env)
+    except StreamClosedError as exc:  # the help or the version, to a closed stdout
+        env.error(f"{exc.stream_name} is closed: the output could not be written")
+        return ExitStatus.FAILED
+    except BrokenPipeError:  # 'wts --version | true': nobody is reading
+        return ExitStatus.FAILED
+    except OSError as exc:  # 'wts --version > /dev/full'
+        env.error(exc.strerror or str(exc))
+        return ExitStatus.USAGE
+
+
+def _main(argv: list[str], env: Environment) -> int:
+    parser = build_parser(env)
+    try:
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error it has printed (2)
         return int(exc.code or 0)
     if args.version:
-        from .. import __version__
-
-        print(f"wts {__version__}")
-        return EXIT_OK
+        env.stdout.write(f"wts {__version__}\n")
+        env.stdout.flush()
+        return ExitStatus.OK
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    if args.command == "bench":
-        import importlib
+        parser.print_help(env.stderr)
+        return ExitStatus.USAGE
 
-        try:
-            bench = importlib.import_module("wts._bench")
-        except ImportError as exc:  # pragma: no cover - shipped together
-            print(f"wts bench: not available in this build ({exc})", file=sys.stderr)
-            return EXIT_USAGE
-        return int(bench.main(args.bench_args, prog="wts bench"))
+    from ._guard import run_command  # the commands' machinery, only now: wts --help stays lean
 
-    from ._run import Context, run_command
-
-    ctx = Context(args)
-    status = run_command(ctx)
-    ctx.close()  # writes --sim-state back; a failure to write it makes the status 1
-    return max(status, ctx.status_after_close) if status != EXIT_INTERRUPTED else status
-
-
-__all__ += ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError"]
+    return run_command(args, env)
 
 
 def main_exit() -> None:

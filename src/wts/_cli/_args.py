@@ -7,26 +7,22 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from gettext import gettext as _
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from .._types import MAX_DWORD, MAX_SESSION_ID
+from ._context import Environment, StreamClosedError
+from ._status import UsageError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "UsageError",
     "build_parser",
     "parse_duration",
     "parse_moment",
     "parse_session",
 ]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-MAX_SESSION_ID = 0xFFFFFFFE  # 0xFFFFFFFF is WTS_CURRENT_SESSION
-
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit status 2."""
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -210,14 +206,46 @@ def _add_action(p: argparse.ArgumentParser, verb: str) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse echoes the words it rejects ("unrecognized arguments: ..."): never a password in them,
-    such as tscon's /password:pw typed after 'wts connect'.  Subparsers inherit this class."""
+    """argparse with two changes, both inherited by the subparsers:
 
-    def error(self, message: str) -> Any:
-        return super().error(re.sub(r"(?i)(password[:=])\S+", r"\1***", message))
+    - it writes help and errors to the run's streams (``streams``, set by ``build_parser`` on every
+      parser), not to ``sys.stdout`` and ``sys.stderr``;
+    - it echoes the words it rejects ("unrecognized arguments: ...") with no password in them, such
+      as tscon's /password:pw typed after 'wts connect'.
+    """
+
+    streams: Environment  # set on every parser by build_parser
+
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
+        super().print_usage(file or self.streams.stdout)
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        super().print_help(file or self.streams.stdout)
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if not message:
+            return
+        try:
+            (file or self.streams.stderr).write(message)
+        except StreamClosedError:
+            raise  # main says so in one line
+        except (AttributeError, OSError):  # as argparse: a reader that went away ('wts --help | head')
+            pass
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._print_message(message, self.streams.stderr)
+        raise SystemExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"(?i)(password[:=])\S+", r"\1***", message)
+        self.print_usage(self.streams.stderr)
+        self.exit(2, _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message})
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
+    """The whole ``wts`` parser; its help and usage errors go to ``streams`` (None: sys's)."""
+    streams = streams or Environment()
     ap = _Parser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
     ap.add_argument("--version", action="store_true", help="print the version and exit")
     _add_globals(ap, sub=False)
@@ -256,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_action(p, "message")
     p.add_argument(
         "--time",
-        type=positive_int(0, 0xFFFFFFFF),
+        type=positive_int(0, MAX_DWORD),
         default=0,
         metavar="SECONDS",
         help="close the box after this long (0: never)",
@@ -286,4 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         prefix_chars="\0",
     )
     p.add_argument("bench_args", nargs="*")
+    for parser in (ap, *subs.choices.values()):
+        if isinstance(parser, _Parser):
+            parser.streams = streams
     return ap

@@ -13,11 +13,15 @@ from collections.abc import Callable
 import wts
 from wts import CURRENT_SESSION, Session, WTSError
 
-from ._args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_session
-from ._output import describe_error
-from ._run import Context, _wts_error_line, do_connect, read_password, resolve_sessions
+from ._args import parse_session
+from ._connect import connect_session
+from ._context import Context
+from ._prompt import read_password
+from ._selection import resolve_sessions
+from ._status import ExitStatus
+from ._text import describe_error, error_line
 
-__all__ = ["TSCON_USAGE", "TSDISCON_USAGE", "cmd_tscon", "cmd_tsdiscon"]
+__all__ = ["TSCON_USAGE", "TSDISCON_USAGE", "run_tscon", "run_tsdiscon"]
 
 TSDISCON_USAGE = """\
 Disconnects a Remote Desktop Services session.
@@ -77,13 +81,13 @@ def _parse(args: list[str], flags: set[str], valued: set[str]) -> tuple[list[str
     return words, switches
 
 
-def _invalid(ctx: Context, usage: str) -> int:
-    ctx.err.write("Invalid parameter(s)\n" + usage)
-    ctx.err.flush()
-    return EXIT_USAGE
+def _invalid(ctx: Context, usage: str) -> ExitStatus:
+    ctx.stderr.write("Invalid parameter(s)\n" + usage)
+    ctx.stderr.flush()
+    return ExitStatus.USAGE
 
 
-def cmd_tsdiscon(ctx: Context) -> int:
+def run_tsdiscon(ctx: Context) -> ExitStatus:
     try:
         words, sw = _parse(ctx.args.classic_args, {"v", "vm"}, {"server"})
         if len(words) > 1:
@@ -91,8 +95,8 @@ def cmd_tsdiscon(ctx: Context) -> int:
     except _Invalid:
         return _invalid(ctx, TSDISCON_USAGE)
     if sw.get("?"):
-        ctx.out.write(TSDISCON_USAGE)
-        return EXIT_OK
+        ctx.stdout.write(TSDISCON_USAGE)
+        return ExitStatus.OK
     ctx.setup()
     verbose = bool(sw.get("v") or sw.get("vm")) or ctx.verbose > 0
     server = sw.get("server")
@@ -110,7 +114,7 @@ def cmd_tsdiscon(ctx: Context) -> int:
                     f"tsdiscon: name the session to disconnect on {server}: the current session exists only "
                     "on this server, and WTS_CURRENT_SESSION is never sent to another"
                 )
-                return EXIT_USAGE
+                return ExitStatus.USAGE
             sid, label = CURRENT_SESSION, "the current session"
             srv_for_call: wts.Server = srv if server is None else wts.Server(None, provider=ctx.provider)
         else:
@@ -124,7 +128,7 @@ def cmd_tsdiscon(ctx: Context) -> int:
                     found = srv.session_by_name(value)
                 except WTSError as exc:
                     ctx.error(f"tsdiscon: {where}: {describe_error(exc)}")
-                    return EXIT_FAILED
+                    return ExitStatus.FAILED
                 sid, label = found.id, f"session {found.id} ({found.station})"
             srv_for_call = srv
         say(f"Disconnecting {label} on {where}.")
@@ -132,17 +136,17 @@ def cmd_tsdiscon(ctx: Context) -> int:
             srv_for_call.disconnect(sid, wait=True)
         except WTSError as exc:
             _audit(ctx, server, sid, "disconnect", "failed", describe_error(exc))
-            ctx.error(f"tsdiscon: could not disconnect {label}: {_wts_error_line(exc)}")
-            return EXIT_FAILED
+            ctx.error(f"tsdiscon: could not disconnect {label}: {error_line(exc)}")
+            return ExitStatus.FAILED
         finally:
             if srv_for_call is not srv:
                 srv_for_call.close()
     _audit(ctx, server, sid, "disconnect", "done", None)
     say(f"{label[0].upper()}{label[1:]} disconnected.")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
-def cmd_tscon(ctx: Context) -> int:
+def run_tscon(ctx: Context) -> ExitStatus:
     try:
         words, sw = _parse(ctx.args.classic_args, {"v"}, {"dest", "password"})
         if len(words) > 1 or (not words and not sw.get("?")):
@@ -150,8 +154,8 @@ def cmd_tscon(ctx: Context) -> int:
     except _Invalid:
         return _invalid(ctx, TSCON_USAGE)
     if sw.get("?"):
-        ctx.out.write(TSCON_USAGE)
-        return EXIT_OK
+        ctx.stdout.write(TSCON_USAGE)
+        return ExitStatus.OK
     ctx.setup()
     verbose = bool(sw.get("v")) or ctx.verbose > 0
     dest = sw.get("dest")
@@ -161,14 +165,14 @@ def cmd_tscon(ctx: Context) -> int:
     target = found[1] if len(found) > 1 else None
     pw = sw.get("password")
     password = read_password(ctx, True, None) if pw == "*" else (pw if isinstance(pw, str) else "")
-    return do_connect(ctx, session, target, password, _say(ctx, verbose))
+    return connect_session(ctx, session, target, password, _say(ctx, verbose))
 
 
 def _say(ctx: Context, verbose: bool) -> Callable[[str], None]:
     def say(text: str) -> None:
         if verbose:
-            ctx.out.write(text + "\n")
-            ctx.out.flush()
+            ctx.stdout.write(text + "\n")
+            ctx.stdout.flush()
 
     return say
 

@@ -1,5 +1,6 @@
-"""What the ``wts`` command prints: tables that fit the terminal, records as JSON, JSON Lines or CSV,
-a progress bar on stderr, and colour only where a person is looking.
+"""What the ``wts`` command prints on stdout: tables that fit the terminal, records as JSON, JSON
+Lines or CSV, and the cells of a session row (colour and widths: ``_terminal``; the progress bar:
+``_progress``).
 
 Hand-written on purpose: a table and a bar are a few dozen lines, while rich or tabulate plus tqdm
 would add dependencies to every admin box and tens of milliseconds to each ``wts`` start
@@ -10,16 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 
-from .._errors import WTSError
-from .._farm import Failure, Outcome, Progress
-from .._types import ConnectState, MessageResponse, Session, SessionInfo
+from wts import ConnectState, Failure, MessageResponse, Outcome, Session, SessionInfo
+
+from ._terminal import PLAIN, Style
+from ._text import describe_error, error_name, reason_text
 
 # Column order of session records: the issue's seven columns first, then what JSON and CSV add.
 SESSION_FIELDS = (
@@ -50,58 +49,6 @@ OUTCOME_FIELDS = (
     "reason",
     "response",
 )
-
-
-class Style:
-    """ANSI colour, on only for a terminal and never when NO_COLOR is set (https://no-color.org)."""
-
-    _CODES: ClassVar[dict[str, str]] = {
-        "bold": "1",
-        "dim": "2",
-        "red": "31",
-        "green": "32",
-        "yellow": "33",
-        "cyan": "36",
-    }
-
-    def __init__(self, stream: IO[str], force: bool | None = None) -> None:
-        if force is not None:
-            self.enabled = force
-        else:
-            self.enabled = _isatty(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM", "") != "dumb"
-
-    def __call__(self, text: str, *names: str) -> str:
-        if not self.enabled or not names or not text:
-            return text
-        codes = ";".join(self._CODES[n] for n in names)
-        return f"\033[{codes}m{text}\033[0m"
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _stream_width(stream: IO[str]) -> int:
-    """The width of the terminal ``stream`` writes to: COLUMNS if set, else the terminal's own (asked
-    of this stream: stdout may be a pipe while stderr is the terminal), else 80."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return max(int(columns), 20)
-    try:
-        return max(os.get_terminal_size(stream.fileno()).columns, 20)
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
-def terminal_width(stream: IO[str]) -> int | None:
-    """The width to fit a table to: the terminal's when ``stream`` is one (or COLUMNS says), else None:
-    a pipe gets every character, so that grep and cut see whole values."""
-    if _isatty(stream) or os.environ.get("COLUMNS"):
-        return _stream_width(stream)
-    return None
 
 
 # --- cells ----------------------------------------------------------------------------------------
@@ -175,7 +122,7 @@ def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
             "action": action,
             "status": "failed",
             "winerror": err.winerror,
-            "error_name": err.code_name,
+            "error_name": error_name(err.winerror),
             "reason": describe_error(err, with_function=True),
             "response": None,
         }
@@ -188,29 +135,10 @@ def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
         "action": item.action,
         "status": item.status,
         "winerror": item.winerror,
-        "error_name": code_name(item.winerror) if item.winerror else None,
-        "reason": cli_reason(item.reason),
+        "error_name": error_name(item.winerror) if item.winerror else None,
+        "reason": reason_text(item),
         "response": response.name if isinstance(response, MessageResponse) else response,
     }
-
-
-def code_name(winerror: int) -> str | None:
-    """The SDK's name of a Win32 code (ERROR_ACCESS_DENIED), as WTSError knows it; None if unknown."""
-    return WTSError(winerror, "").code_name
-
-
-def cli_reason(reason: str) -> str:
-    """Farm's reasons speak Python (allow_own=True); on the command line the option is --allow-own."""
-    return reason.replace("(pass allow_own=True to include it)", "(--allow-own includes it)")
-
-
-def describe_error(err: Any, with_function: bool = False) -> str:
-    """Windows' text, the code's name and number: 'The RPC server is unavailable. [RPC_S_SERVER_UNAVAILABLE 1722]'."""
-    code = f"{err.code_name} {err.winerror}" if err.code_name else f"WinError {err.winerror}"
-    text = f"{err.strerror} [{code}]"
-    if with_function and err.function:
-        text += f" ({err.function})"
-    return text
 
 
 # --- writers ----------------------------------------------------------------------------------------
@@ -281,7 +209,7 @@ def render_table(
         if gone in visible:
             visible.remove(gone)
     right_set = set(right)
-    style = style or Style(sys.stdout, force=False)
+    style = style or PLAIN
     last = visible[-1]
 
     def line(cells: Sequence[str], paint: Sequence[str | None] | None, header: bool) -> str:
@@ -305,42 +233,3 @@ def render_table(
 
 def state_colour(state: ConnectState | int) -> str | None:
     return _STATE_COLOUR.get(state) if isinstance(state, ConnectState) else None
-
-
-# --- progress ---------------------------------------------------------------------------------------
-
-
-class ProgressBar:
-    """A one-line bar on stderr for bulk work, redrawn from Farm's progress callback (at most every 50
-    ms).  Only on a terminal: on a pipe or with -q it draws nothing."""
-
-    def __init__(self, stream: IO[str], label: str, enabled: bool) -> None:
-        self.stream = stream
-        self.label = label
-        self.enabled = enabled and _isatty(stream)
-        self.drawn = False
-        self.started = time.monotonic()
-
-    def __call__(self, p: Progress) -> None:
-        if not self.enabled:
-            return
-        width = _stream_width(self.stream)
-        total = max(p.total, 1)
-        tail = f" {p.done:,}/{p.total:,} calls  {p.servers_done:,}/{p.servers_total:,} servers"
-        if p.failures:
-            tail += f"  {p.failures:,} failed"
-        tail += f"  {p.elapsed:.1f}s"
-        head = f"{self.label} " if not p.interrupts else f"{self.label}: stopping "
-        bar_width = max(width - len(head) - len(tail) - 3, 10)
-        filled = int(bar_width * min(p.done / total, 1.0))
-        bar = "#" * filled + "-" * (bar_width - filled)
-        self.stream.write("\r" + f"{head}[{bar}]{tail}"[: width - 1] + "\033[K")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        """Erase the bar, so the summary line and the table start on a clean line."""
-        if self.drawn:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.drawn = False

@@ -1,0 +1,58 @@
+"""The order rows are printed in: servers in natural order (RDS2 before RDS10), then session ids;
+``wts sessions --sort`` keys."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from wts import Outcome, Session, SessionInfo
+
+from ._status import UsageError
+
+__all__ = ["SORT_KEYS", "by_server_and_id", "natural_key", "sort_sessions"]
+
+SORT_KEYS = ("server", "id", "station", "user", "domain", "state", "idle", "logon", "client")
+
+
+def natural_key(name: str | None) -> tuple[Any, ...]:
+    """RDS2 before RDS10."""
+    return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", name or ""))
+
+
+def by_server_and_id(o: Outcome) -> tuple[Any, ...]:
+    """The key that orders outcomes: server (naturally), then session id."""
+    return (natural_key(o.server), o.session_id)
+
+
+def _value(r: Session | SessionInfo, name: str) -> Any:
+    """A record's value for sort key ``name``; None when it does not have one (no details fetched)."""
+    if name == "server":
+        return natural_key(r.server)
+    if name in ("station", "user", "domain"):
+        return getattr(r, name).casefold()
+    if name == "state":
+        return int(r.state)
+    if name == "id":
+        return r.id
+    if isinstance(r, SessionInfo):
+        return {"idle": r.idle, "logon": r.logon_time, "client": r.client}[name]
+    return None
+
+
+def sort_sessions(records: list[Session | SessionInfo], spec: str) -> None:
+    """Sort in place by ``spec`` ('user', '-idle,user'): stable, one key at a time from the last;
+    unknown values last, whichever the direction; ties in server, then id order."""
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    named = {k.lstrip("-+") for k in keys}
+    keys += [k for k in ("server", "id") if k not in named]
+    for key in reversed(keys):
+        desc = key.startswith("-")
+        name = key.lstrip("-+")
+        if name not in SORT_KEYS:
+            raise UsageError(f"--sort: unknown key {name!r} (keys: {', '.join(SORT_KEYS)}; prefix - for descending)")
+        present = [r for r in records if _value(r, name) is not None]
+        missing = [r for r in records if _value(r, name) is None]
+        present.sort(key=functools.partial(_value, name=name), reverse=desc)
+        records[:] = present + missing

@@ -1,0 +1,111 @@
+"""The words of the ``wts`` command that come from another layer's enum or code: Win32 error tags
+(``[RPC_S_SERVER_UNAVAILABLE 1722]``), error lines, outcome reasons and verbs.
+
+Rendered from ``wts._winerror.WinError``, ``wts.Reason`` and the action names, never by matching or
+rewriting the library's text (docs/design.md: layers never match each other's strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wts import Failure, MessageResponse, Outcome, Reason, WTSError
+
+from .._winerror import WinError, name_of
+
+__all__ = [
+    "DONE_WORDS",
+    "VERBS",
+    "describe_error",
+    "error_line",
+    "error_name",
+    "failure_line",
+    "not_found",
+    "outcome_detail",
+    "outcome_result",
+    "reason_text",
+    "win_tag",
+]
+
+#: What a done outcome says, by action.
+DONE_WORDS = {"disconnect": "disconnected", "logoff": "logged off", "message": "sent", "connect": "connected"}
+#: The verb of each bulk action, as a sentence uses it ("would log off", "Log off 3 sessions?").
+VERBS = {"disconnect": "disconnect", "logoff": "log off", "message": "message"}
+
+# Farm speaks Python ("pass allow_own=True"); on the command line the option is --allow-own.
+_OWN_SESSION = "your own session (--allow-own includes it)"
+
+
+def error_name(code: int) -> str | None:
+    """The SDK's name of a Win32 code (ERROR_ACCESS_DENIED); None if it is not in the table."""
+    return name_of(code)
+
+
+def win_tag(code: int) -> str:
+    """A code as the CLI tags it: 'ERROR_ACCESS_DENIED 5', or 'WinError N' for one not in the table."""
+    name = name_of(code)
+    return f"{name} {int(code)}" if name else f"WinError {int(code)}"
+
+
+def describe_error(err: Any, with_function: bool = False) -> str:
+    """Windows' text, the code's name and number: 'The RPC server is unavailable. [RPC_S_SERVER_UNAVAILABLE 1722]'."""
+    text = f"{err.strerror} [{win_tag(err.winerror)}]"
+    if with_function and err.function:
+        text += f" ({err.function})"
+    return text
+
+
+def error_line(err: WTSError) -> str:
+    """A WTSError as one line: where, what, Windows' words (``wts: RDS07: server unavailable: ...``)."""
+    where = err.server or "the local server"
+    if err.session_id is not None:
+        where += f" session {err.session_id}"
+    return f"{where}: {err.summary}: {describe_error(err, with_function=True)}"
+
+
+def failure_line(f: Failure) -> str:
+    """A server (or a session's details) that failed in a bulk run, as one line."""
+    where = f.server if f.session_id is None else f"{f.server} session {f.session_id}"
+    return f"{where}: {f.error.summary}: {describe_error(f.error, with_function=True)}"
+
+
+def not_found(server: str, missing: list[str], suffix: str = "") -> str:
+    """Sessions named on the command line that the server's listing does not have, as Windows says it."""
+    code = WinError.ERROR_CTX_WINSTATION_NOT_FOUND
+    return f"{server}: {'; '.join(missing)}: {code.text} [{win_tag(code)}]{suffix}"
+
+
+def reason_text(o: Outcome) -> str:
+    """Why an outcome is so, in the CLI's words: the library's text, except where the CLI has its own
+    (the option that includes your own session is --allow-own here)."""
+    if o.why is Reason.OWN_SESSION:
+        return _OWN_SESSION
+    return o.reason
+
+
+def outcome_result(o: Outcome) -> tuple[str, str]:
+    """The RESULT cell of an outcome and its colour: 'disconnected', 'would log off', 'FAILED', ..."""
+    if o.status == "done":
+        return DONE_WORDS.get(o.action, "done"), "green"
+    if o.status == "planned":
+        return f"would {VERBS.get(o.action, o.action)}", "cyan"
+    if o.status == "failed":
+        return "FAILED", "red"
+    return "skipped", "yellow"
+
+
+def outcome_detail(o: Outcome) -> str:
+    """The DETAIL cell: the skip reason, or Windows' text with the error's name and code."""
+    if o.status == "planned":
+        return ""
+    if o.status == "done" and o.response == MessageResponse.ASYNC:
+        return ""  # sent without waiting: there is no answer to show
+    detail = reason_text(o)
+    if o.status == "failed" and o.winerror:
+        name = name_of(o.winerror)
+        tag = win_tag(o.winerror)
+        if f"[{tag}]" not in detail and tag not in detail:
+            # The reason already ends in "[NAME]": give it the number there, not a second tag.
+            tagged = name is not None and f"[{name}]" in detail
+            detail = detail.replace(f"[{name}]", f"[{tag}]") if tagged else f"{detail} [{tag}]"
+    return detail
