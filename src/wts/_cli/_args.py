@@ -225,10 +225,13 @@ class _Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if not message:
             return
+        file = file or self.streams.stderr
         try:
-            (file or self.streams.stderr).write(message)
+            file.write(message)
         except StreamClosedError:
-            raise  # main says so in one line
+            if file is not self.streams.stderr:
+                raise  # the help to a closed stdout: main says so, on stderr
+            # stderr closed: nobody to tell
         except (AttributeError, OSError):  # as argparse: a reader that went away ('wts --help | head')
             pass
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, TextIO
 
 import wts
 
-from ._progress import ProgressBar
 from ._status import ExitStatus, UsageError
 from ._terminal import Style
 
@@ -114,9 +113,6 @@ class Context:
         """A note on stderr: level 0 unless -q, level 1 with -v."""
         if (level == 0 and not self.quiet) or (level > 0 and self.verbose >= level):
             self.env.note(text)
-
-    def progress(self, label: str) -> ProgressBar:
-        return ProgressBar(self.stderr, label, enabled=not self.quiet)
 
     # -- set-up ----------------------------------------------------------------------------------
 

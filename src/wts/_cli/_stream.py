@@ -10,6 +10,7 @@ import wts
 from wts import Failure, Interrupted, Outcome, Progress
 
 from ._context import Context
+from ._progress import ProgressBar
 from ._text import describe_error
 
 __all__ = ["StreamResult", "stream"]
@@ -31,7 +32,7 @@ class StreamResult(NamedTuple):
 def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, **kwargs: Any) -> StreamResult:
     """Run ``farm.stream(action, **kwargs)`` with the progress bar labelled ``label``; with ``audit``,
     each outcome and failure goes to the audit log (when there is one) as it arrives."""
-    bar = ctx.progress(label)
+    bar = ProgressBar(ctx.stderr, label, enabled=not ctx.quiet)
     log = ctx.audit if audit else None
     items: list[Any] = []
     failures: list[Failure] = []
