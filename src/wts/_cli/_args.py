@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from gettext import gettext as _
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -246,21 +247,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message})
 
 
-def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
-    """The whole ``wts`` parser; its help and usage errors go to ``streams`` (None: sys's)."""
-    streams = streams or Environment()
-    ap = _Parser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
-    ap.add_argument("--version", action="store_true", help="print the version and exit")
-    _add_globals(ap, sub=False)
-    subs = ap.add_subparsers(dest="command", metavar="COMMAND")
+class _LazySubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose options are added only when that subcommand is parsed (``fill``): ``wts
+    --help`` lists the commands without building any of their options, and a command builds only
+    its own (argparse spends most of a start-up building options nobody uses)."""
 
-    def sub(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
-        p = subs.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter, **kw)
-        if kw.get("add_help", True):
-            _add_globals(p, sub=True)
-        return p
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fillers: dict[int, Callable[[argparse.ArgumentParser], None]] = {}
 
-    p = sub("sessions", "list sessions across servers, like qwinsta and quser (one RPC per server)", aliases=["ls"])
+    def fill(self, parser: argparse.ArgumentParser, add_options: Callable[[argparse.ArgumentParser], None]) -> None:
+        self._fillers[id(parser)] = add_options
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        chosen = self._name_parser_map.get(values[0])
+        add_options = self._fillers.pop(id(chosen), None)
+        if chosen is not None and add_options is not None:
+            add_options(chosen)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _sessions_options(p: argparse.ArgumentParser) -> None:
     _add_servers(p)
     _add_filters(p)
     p.add_argument("--id", dest="ids", action="append", metavar="ID", help="session ids (comma list or repeat)")
@@ -277,11 +290,8 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     p.add_argument("-r", "--reverse", action="store_true", help="reverse the order")
     _add_format(p)
 
-    p = sub("disconnect", "disconnect sessions (they stay logged on): WTSDisconnectSession")
-    _add_action(p, "disconnect")
-    p = sub("logoff", "log sessions off: WTSLogoffSession")
-    _add_action(p, "log off")
-    p = sub("message", "show a message box in sessions: WTSSendMessageW", aliases=["msg"])
+
+def _message_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", required=True, help="the message box title")
     p.add_argument("text", help="the message")
     _add_action(p, "message")
@@ -294,13 +304,48 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true", help="wait for each answer (needs --time)")
 
-    p = sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW")
+
+def _connect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("session", metavar="SESSION", help="the session (id or name) to connect")
     p.add_argument("--target", metavar="SESSION", help="the session to connect it to (default: this one)")
     pw = p.add_mutually_exclusive_group()
     pw.add_argument("--password-prompt", action="store_true", help="ask for the session owner's password (no echo)")
     pw.add_argument("--password-file", metavar="FILE", help="read the password from the first line of FILE")
     p.add_argument("-s", "--server", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)
+
+
+def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
+    """The whole ``wts`` parser; its help and usage errors go to ``streams`` (None: sys's)."""
+    streams = streams or Environment()
+    ap = _Parser(prog="wts", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    _add_globals(ap, sub=False)
+    subs = ap.add_subparsers(dest="command", metavar="COMMAND", action=_LazySubParsers)
+    assert isinstance(subs, _LazySubParsers)
+
+    def sub(name: str, help_text: str, options: Callable[[argparse.ArgumentParser], None], **kw: Any) -> None:
+        p = subs.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter, **kw)
+
+        def add_options(p: argparse.ArgumentParser) -> None:
+            _add_globals(p, sub=True)
+            options(p)
+
+        subs.fill(p, add_options)
+
+    sub(
+        "sessions",
+        "list sessions across servers, like qwinsta and quser (one RPC per server)",
+        _sessions_options,
+        aliases=["ls"],
+    )
+    sub(
+        "disconnect",
+        "disconnect sessions (they stay logged on): WTSDisconnectSession",
+        lambda p: _add_action(p, "disconnect"),
+    )
+    sub("logoff", "log sessions off: WTSLogoffSession", lambda p: _add_action(p, "log off"))
+    sub("message", "show a message box in sessions: WTSSendMessageW", _message_options, aliases=["msg"])
+    sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW", _connect_options)
 
     # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic.
     for name, what in (
