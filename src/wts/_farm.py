@@ -24,8 +24,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import _wts
-from ._bulk import Run
-from ._filters import Filter
 from ._provider import resolve_provider
 from ._results import (
     ActionResult,
@@ -37,7 +35,6 @@ from ._results import (
     ProgressCallback,
     SessionsResult,
 )
-from ._selection import targets as select_targets
 from ._serverspec import parse_servers
 from ._types import MAX_DWORD
 
@@ -120,6 +117,12 @@ class Farm:
             raise ValueError(f"details must be False, True or 'client', not {details!r}")
         if progress is not None and not callable(progress):
             raise TypeError("progress must be a callable taking a wts.Progress")
+        # Deferred: the run loop and what it needs (filters, random, heapq, signal, threading) load with
+        # the first operation, so `import wts` and `wts --help` don't pay for them.
+        from ._bulk import Run
+        from ._filters import Filter
+        from ._selection import targets as select_targets
+
         filt = Filter(filters)
         message = None
         if action == "message":
