@@ -25,16 +25,7 @@ from typing import Any
 
 from . import _wts
 from ._provider import resolve_provider
-from ._results import (
-    ActionResult,
-    Failure,
-    Interrupted,
-    Item,
-    Outcome,  # noqa: F401  (transitional: wts._cli._output imports it from here until it moves to _results)
-    Progress,  # noqa: F401  (transitional, as Outcome)
-    ProgressCallback,
-    SessionsResult,
-)
+from ._results import ActionResult, Failure, Interrupted, Item, ProgressCallback, SessionsResult
 from ._serverspec import parse_servers
 from ._types import MAX_DWORD
 
