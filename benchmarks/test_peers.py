@@ -6,7 +6,7 @@ Each target scenario runs wts, (a) the pywin32 pattern through ctypes, sequentia
 pattern on a thread pool, on the same generated farm; ``extra_info`` records the RPCs the simulator
 counted, the bound (RPCs x round trip / concurrency), the ratio to it and wts' speed-up over each
 baseline.  Nothing here passes or fails on a timing; the assertions check that every side did the same
-work.  ``wts bench`` (src/wts/_bench.py) prints the same rows as one table; figures: docs/benchmarks.md.
+work.  ``wts bench`` (src/wts/_bench/) prints the same rows as one table; figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_peer(benchmark: Any, api: Any, sc: _bench.Scenario, impl: str) -> None:
     servers = list(farm.servers)
     expected_pattern = _bench.pattern_rpcs(sc.op, farm.text, THRESHOLD_S)
     if impl == "wts":
-        target: Any = _bench._OursApi()
+        target: Any = _bench._SimFarm()
         threads = sc.concurrency
 
         def job() -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from ._args import parse_args
 from ._baselines import _build_sim_lib as _build_sim_lib
+from ._baselines import _SimFarm as _SimFarm
 from ._baselines import find_pywin32, find_sim_lib
 from ._main import main
 from ._measure import Measure, run
