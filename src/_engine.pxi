@@ -1,8 +1,8 @@
 # Included by src/_wts.pyx: the bulk engine's Python face (the native half is src/wtsapi/wts_engine.c).
 #
-# wts._farm decides what to call and what the answers mean; this part turns its requests into native
-# jobs, lets C worker threads make the WTS calls with no GIL anywhere near them, and hands finished
-# calls back as plain tuples.  The owner thread only ever blocks in Engine.wait, with the GIL
+# wts._bulk (the run loop of wts.Farm) decides what to call and what the answers mean; this part
+# turns its requests into native jobs, lets C worker threads make the WTS calls with no GIL anywhere
+# near them, and hands finished calls back as plain tuples.  The owner thread only ever blocks in Engine.wait, with the GIL
 # released, for at most the time it asks.  Its C declarations are in src/include/wtsengine.pxd.
 
 # What Engine.wait reports for each finished call.

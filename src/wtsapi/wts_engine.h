@@ -2,8 +2,8 @@
  * wts_engine.h - the bulk engine's native half: a pool of worker threads that make WTS calls with no
  * Python (and so no GIL) anywhere near them.
  *
- * The Python side (wts._wts's Engine, driven by wts._farm) decides what to call; it submits jobs and
- * collects finished ones.  Workers only ever make the one WTS call a job names and record its result.
+ * The Python side (wts._wts's Engine, driven by wts._bulk, the run loop of wts.Farm) decides what to
+ * call; it submits jobs and collects finished ones.  Workers only ever make the one WTS call a job names and record its result.
  * Each call has a deadline: when it passes, wts_engine_wait hands the job back as TIMEDOUT and the
  * worker stuck in the call stops counting against the concurrency limit (a replacement starts); when
  * the call finally returns, that worker frees its result itself.  Jobs queued for a host that has
