@@ -25,6 +25,21 @@ import wts
 from wts import _wts
 
 FARMS = Path(__file__).resolve().parent / "farms"
+
+try:  # property-based tests (tests/test_properties*.py): bounded in time, nothing written to disk
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "wts",
+        max_examples=int(os.environ.get("WTS_HYPOTHESIS_EXAMPLES", "200")),
+        deadline=None,  # CI machines are shared: time per example is not the property under test
+        database=None,  # no .hypothesis directory in the tree, nor beside an installed wheel's tests
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=os.environ.get("WTS_HYPOTHESIS_RANDOM") != "1",  # reproducible unless asked
+    )
+    settings.load_profile("wts")
+except ImportError:  # pragma: no cover - hypothesis is in the test extra and CI's pins
+    pass
 REFERENCE_FARM = FARMS / "windows.json"
 
 
