@@ -64,8 +64,12 @@ class Reason(str, Enum):
     NO_DETAILS = "no-details"
     #: failed: the call itself failed (``winerror`` says why).
     CALL_FAILED = "call-failed"
-    #: failed: interrupted a second time while the call was in flight; whether it took effect is unknown.
+    #: unknown: interrupted a second time while the action call was in flight; whether it took effect
+    #: is unknown (``winerror`` 1223, ERROR_CANCELLED).
     ABANDONED = "abandoned"
+    #: unknown: the action call was sent but no answer came by its deadline; whether it took effect is
+    #: unknown (``winerror`` 1460, ERROR_TIMEOUT).
+    NO_ANSWER = "no-answer"
 
     @property
     def protected(self) -> bool:
@@ -97,8 +101,11 @@ class Outcome(NamedTuple):
     """What happened to one selected session.
 
     ``status``: "done", "failed", "skipped" (never sent: protected, already in that state, gone,
-    changed or cancelled) or "planned" (a dry run's "would do").  ``why`` says which, for programs
-    (a ``Reason``: ``Reason.LISTENER``, ``Reason.GONE``, ...); ``reason`` says it for people.
+    changed or cancelled), "planned" (a dry run's "would do") or "unknown" (the action call was sent
+    but its answer never came: its deadline passed, ``Reason.NO_ANSWER``, or a second Ctrl-C abandoned
+    it, ``Reason.ABANDONED``; it may well have taken effect: list the session again to see).
+    ``why`` says which, for programs (a ``Reason``: ``Reason.LISTENER``, ``Reason.GONE``, ...);
+    ``reason`` says it for people.
     """
 
     server: str
@@ -124,9 +131,11 @@ class Progress(NamedTuple):
     servers_total: int
     failures: int
     elapsed: float
-    #: Ctrl-C presses so far: 1 means stopping (the calls in flight, total - done, are being waited
-    #: for), 2 that they were abandoned.  Reported at once, so a UI can say what is happening.
+    #: Ctrl-C presses so far: 1 means stopping (the calls in flight are being waited for), 2 that
+    #: they were abandoned.  Reported at once, so a UI can say what is happening.
     interrupts: int = 0
+    #: Calls sent and not answered yet (queued ones, waiting for a worker, are not in flight).
+    in_flight: int = 0
 
 
 Record = Union[Session, SessionInfo]
@@ -182,16 +191,22 @@ class ActionResult:
         return [o for o in self.outcomes if o.status == status]
 
     def counts(self) -> dict[str, int]:
-        """Outcomes by status: {"done": n, "failed": n, "skipped": n, "planned": n}."""
-        out = dict.fromkeys(("done", "failed", "skipped", "planned"), 0)
+        """Outcomes by status: {"done": n, "failed": n, "unknown": n, "skipped": n, "planned": n}."""
+        out = dict.fromkeys(("done", "failed", "unknown", "skipped", "planned"), 0)
         for o in self.outcomes:
             out[o.status] += 1
         return out
 
     @property
+    def unknown(self) -> list[Outcome]:
+        """The outcomes whose action was sent but never answered (status "unknown"): each may have
+        taken effect; list their sessions again to know."""
+        return self.with_status("unknown")
+
+    @property
     def ok(self) -> bool:
-        """True when no outcome failed and no server failed."""
-        return not self.failures and all(o.status != "failed" for o in self.outcomes)
+        """True when every outcome is known and none failed, and no server failed."""
+        return not self.failures and all(o.status not in ("failed", "unknown") for o in self.outcomes)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
