@@ -20,6 +20,8 @@ from ._constants import (
     DOMAIN_LENGTH,
     FORMAT_MAGIC,
     FORMAT_VERSION,
+    MAX_FARM_SERVERS,
+    MAX_FARM_SESSIONS,
     MAX_FAULT_RPCS,
     MAX_PASSWORD,
     MAX_SEED,
@@ -84,7 +86,7 @@ _SESSION_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CompiledFarm:
     """The compiled farm text plus a summary that callers commonly need
     (which servers exist, how big the farm is) without re-parsing it."""
@@ -92,6 +94,11 @@ class CompiledFarm:
     text: str
     servers: tuple[str, ...]
     sessions: int
+
+    def __repr__(self) -> str:
+        # Short: the text of a generated farm runs to megabytes, and a REPL echoes what load() returns.
+        size = len(self.text.encode("utf-8", "surrogatepass"))
+        return f"<CompiledFarm: {len(self.servers):,} servers, {self.sessions:,} sessions, {size:,} bytes>"
 
 
 def compile_farm(source: str | os.PathLike[str] | Mapping[str, Any]) -> CompiledFarm:
@@ -112,6 +119,10 @@ def compile_farm(source: str | os.PathLike[str] | Mapping[str, Any]) -> Compiled
         return _Compiler().compile(data)
     except Invalid as exc:
         raise FarmFileError(name, exc.reason, path=exc.path) from None
+
+
+def _too_big(count: int, limit: int, what: str) -> str:
+    return f"makes a farm of {count:,} {what}; at most {limit:,} are allowed (MAX_FARM_{what.upper()})"
 
 
 class _Compiler:
@@ -155,13 +166,17 @@ class _Compiler:
             if "fault_rpcs" in defaults:
                 self.defaults["fault_rpcs"] = integer(defaults["fault_rpcs"], "defaults.fault_rpcs", 1, MAX_FAULT_RPCS)
 
-        for i, server in enumerate(json_array(farm.get("servers", []), "servers")):
+        servers = json_array(farm.get("servers", []), "servers")
+        if len(servers) > MAX_FARM_SERVERS:
+            raise Invalid("servers", _too_big(len(servers), MAX_FARM_SERVERS, "servers"))
+        for i, server in enumerate(servers):
             self._server(server, f"servers[{i}]")
 
         blocks = [
             read_block(block, i, self.defaults)
             for i, block in enumerate(json_array(farm.get("generate", []), "generate"))
         ]
+        self._check_size(blocks, len(servers))
         if any(b.count and b.sessions for b in blocks):
             gen_now = now or now_ticks()
             if gen_now <= LOGON_WINDOW_S * TICKS_PER_SECOND:
@@ -190,6 +205,19 @@ class _Compiler:
             servers=tuple(self.server_names),
             sessions=self.session_count,
         )
+
+    def _check_size(self, blocks: list[Block], explicit_servers: int) -> None:
+        """The farm's size, known before anything is generated: a few bytes of JSON must not ask for
+        gigabytes ({"count": 100000000}).  The block that crosses a limit is named."""
+        servers, sessions = explicit_servers, self.session_count
+        for block in blocks:
+            servers += block.count
+            sessions += block.count * (block.sessions + (3 if block.system_sessions else 0))
+            path = f"generate[{block.index}]"
+            if servers > MAX_FARM_SERVERS:
+                raise Invalid(f"{path}.count", _too_big(servers, MAX_FARM_SERVERS, "servers"))
+            if sessions > MAX_FARM_SESSIONS:
+                raise Invalid(f"{path}.sessions", _too_big(sessions, MAX_FARM_SESSIONS, "sessions"))
 
     def _local(self, local: str | None) -> str:
         if local is None:

@@ -27,6 +27,9 @@ __all__ = [
     "FORMAT_MAGIC",
     "FORMAT_VERSION",
     "MAX_DELAY_MS",
+    "MAX_FARM_FILE_BYTES",
+    "MAX_FARM_SERVERS",
+    "MAX_FARM_SESSIONS",
     "MAX_FAULT_RPCS",
     "MAX_PASSWORD",
     "MAX_SEED",
@@ -97,6 +100,13 @@ REPLY_NAMES: dict[int, str] = {v: k for k, v in REPLIES.items()}
 FAULTS: tuple[str, ...] = ("unreachable", "hang", "busy")
 #: Most RPCs a limited fault (``fault_rpcs``) may hit.
 MAX_FAULT_RPCS = 1_000_000_000
+
+#: Farm size limits, so a few bytes of farm file cannot ask for gigabytes ("count": 100000000): at most
+#: this many servers and sessions (system sessions included) in a farm, and bytes in a farm file.
+#: Sessions per server are bounded by the session ids (0..65536, the listener's id).
+MAX_FARM_SERVERS = 100_000
+MAX_FARM_SESSIONS = 1_000_000
+MAX_FARM_FILE_BYTES = 1024 * 1024 * 1024
 
 AF_INET = 2
 AF_INET6 = 23  # the Windows value, not Linux's 10

@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+from ._constants import MAX_FARM_FILE_BYTES
 from ._errors import FarmFileError
 
 __all__ = ["load_json"]
@@ -50,9 +51,11 @@ def load_json(path: str | os.PathLike[str], name: str) -> Any:
     """The JSON data of the file at path; FarmFileError (naming it name) if it cannot be read."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_FARM_FILE_BYTES + 1)  # a bound, so /dev/zero or a FIFO cannot read for ever
     except OSError as exc:
         raise FarmFileError(name, f"cannot read: {_os_error_text(exc)}") from None
+    if len(raw) > MAX_FARM_FILE_BYTES:
+        raise FarmFileError(name, f"larger than {MAX_FARM_FILE_BYTES // 2**20:,} MiB, the most a farm file may hold")
     try:
         # Tolerate a UTF-8 BOM: Windows editors like to add one.
         text = raw.decode("utf-8-sig")

@@ -13,11 +13,13 @@ import re
 
 from ._constants import TICKS_PER_SECOND
 
-__all__ = ["iso_to_ticks", "now_ticks", "ticks_to_iso"]
+__all__ = ["END_TICKS", "iso_to_ticks", "now_ticks", "ticks_to_iso"]
 
 _UTC = _dt.timezone.utc
 _FILETIME_EPOCH = _dt.datetime(1601, 1, 1, tzinfo=_UTC)
 _EPOCH_ORDINAL = _FILETIME_EPOCH.toordinal()
+#: FILETIME ticks of 10000-01-01T00:00:00Z: every time of a farm is below, as datetime's are.
+END_TICKS = (_dt.date.max.toordinal() + 1 - _EPOCH_ORDINAL) * 86400 * TICKS_PER_SECOND
 
 _CANONICAL_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,7}))?Z")
 _FRACTION = re.compile(r"(\d\d:\d\d:\d\d|[T ]\d{6})[.,](\d+)")

@@ -32,7 +32,7 @@ from ._constants import (
     STATE_BY_KEY,
 )
 from ._errors import Invalid
-from ._times import iso_to_ticks
+from ._times import END_TICKS, iso_to_ticks
 
 __all__ = [
     "boolean",
@@ -349,6 +349,9 @@ def timestamp(value: object, path: str) -> int:
         # FILETIME 0 is how the format says "no time", so the epoch itself
         # cannot be represented either.
         raise Invalid(path, f"{short(value)} is not after 1601-01-01T00:00:00Z, the FILETIME epoch")
+    if ticks >= END_TICKS:
+        # A time past year 9999 (UTC) would load, but no datetime (nor a saved farm) could hold it.
+        raise Invalid(path, f"{short(value)} is not before 10000-01-01T00:00:00Z (years end at 9999)")
     return ticks
 
 
