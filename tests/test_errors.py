@@ -138,8 +138,11 @@ def test_str_is_one_line_naming_everything() -> None:
 
 
 def test_str_without_session_and_on_local_server() -> None:
+    # 1722 adds what usually causes it on a live host (issue 12, item 24), still on one line.
     assert str(error_from_winerror(1722, "WTSEnumerateSessionsExW", "DOWN01")) == (
-        "server unavailable: WTSEnumerateSessionsExW on DOWN01: The RPC server is unavailable. [WinError 1722]"
+        "server unavailable: WTSEnumerateSessionsExW on DOWN01: The RPC server is unavailable. [WinError 1722] "
+        "(usually: the server is off or unreachable, a firewall blocks TCP 445, or remote RPC is disallowed: "
+        "AllowRemoteRPC = 0 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server)"
     )
     assert str(error_from_winerror(5, "WTSConnectSessionW", None, 4)) == (
         "access denied: WTSConnectSessionW on the local server, session 4: Access is denied. [WinError 5]"

@@ -65,11 +65,18 @@ class WTSError(OSError):
         """The SDK's symbolic name of the code, e.g. ``ERROR_CTX_WINSTATION_NOT_FOUND``."""
         return name_of(self.winerror)
 
+    @property
+    def hint(self) -> str | None:
+        """What usually causes this code on a live host, when that is known (``str()`` ends with it)."""
+        return _HINTS.get(self.winerror)
+
     def __str__(self) -> str:
         where = f"{self.function} on {self.server or 'the local server'}"
         if self.session_id is not None:
             where += f", session {self.session_id}"
-        return f"{self.summary}: {where}: {self.strerror} [WinError {self.winerror}]"
+        hint = self.hint
+        tail = f" ({hint})" if hint else ""
+        return f"{self.summary}: {where}: {self.strerror} [WinError {self.winerror}]{tail}"
 
 
 class AccessDeniedError(WTSError, PermissionError):
@@ -100,18 +107,37 @@ class NotSupportedError(WTSError):
 # The one table from Win32 code to exception class.
 _CLASSES: dict[int, type[WTSError]] = {
     WinError.ERROR_ACCESS_DENIED: AccessDeniedError,
-    WinError.ERROR_LOGON_FAILURE: AccessDeniedError,  # wrong password for tscon
+    # A wrong password for tscon, or the caller's own logon refused by the server (any call).
+    WinError.ERROR_LOGON_FAILURE: AccessDeniedError,
+    # The caller already holds a connection to the server under another user name (net use).
+    WinError.ERROR_SESSION_CREDENTIAL_CONFLICT: AccessDeniedError,
     WinError.ERROR_CTX_WINSTATION_ACCESS_DENIED: AccessDeniedError,
     WinError.ERROR_CTX_WINSTATION_NOT_FOUND: NoSuchSessionError,
     WinError.RPC_S_SERVER_UNAVAILABLE: ServerUnavailableError,
     WinError.RPC_S_SERVER_TOO_BUSY: ServerUnavailableError,  # transient
     WinError.RPC_S_CALL_FAILED: ServerUnavailableError,  # transient; the call may have run
+    WinError.RPC_S_CALL_FAILED_DNE: ServerUnavailableError,  # transient; the call did not run
+    # No RPC endpoint for the service: Remote Desktop Services not running, or not listening.
+    WinError.EPT_S_NOT_REGISTERED: ServerUnavailableError,
+    # The name does not resolve to a host that answers SMB (WTSOpenServer goes over named pipes).
+    WinError.ERROR_BAD_NETPATH: ServerUnavailableError,
+    # No domain controller to check the caller's credentials: the server cannot be reached as this user.
+    WinError.ERROR_NO_LOGON_SERVERS: ServerUnavailableError,
     WinError.ERROR_TIMEOUT: WTSTimeoutError,
     WinError.WAIT_TIMEOUT: WTSTimeoutError,
     WinError.ERROR_NOT_SUPPORTED: NotSupportedError,
     WinError.ERROR_CALL_NOT_IMPLEMENTED: NotSupportedError,
     WinError.ERROR_CTX_CONSOLE_DISCONNECT: NotSupportedError,
     WinError.ERROR_CTX_CONSOLE_CONNECT: NotSupportedError,
+}
+
+
+# What usually causes a code on a live host: the first things an administrator checks.  One line each.
+_HINTS: dict[int, str] = {
+    WinError.RPC_S_SERVER_UNAVAILABLE: (
+        "usually: the server is off or unreachable, a firewall blocks TCP 445, or remote RPC is "
+        "disallowed: AllowRemoteRPC = 0 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server"
+    ),
 }
 
 

@@ -33,6 +33,10 @@ class WinError(IntEnum):
     RPC_S_CALL_FAILED = 1726
     RPC_S_CALL_FAILED_DNE = 1727
     ERROR_INVALID_USER_BUFFER = 1784
+    ERROR_BAD_NETPATH = 53
+    ERROR_SESSION_CREDENTIAL_CONFLICT = 1219
+    ERROR_NO_LOGON_SERVERS = 1311
+    EPT_S_NOT_REGISTERED = 1753
     ERROR_CTX_WINSTATION_NOT_FOUND = 7022
     ERROR_CTX_CONSOLE_DISCONNECT = 7041
     ERROR_CTX_CONSOLE_CONNECT = 7042
@@ -60,6 +64,18 @@ _TEXTS: dict[WinError, str] = {
     WinError.RPC_S_CALL_FAILED: "The remote procedure call failed.",
     WinError.RPC_S_CALL_FAILED_DNE: "The remote procedure call failed and did not execute.",
     WinError.ERROR_INVALID_USER_BUFFER: "The supplied user buffer is not valid for the requested operation.",
+    WinError.ERROR_BAD_NETPATH: "The network path was not found.",
+    WinError.ERROR_SESSION_CREDENTIAL_CONFLICT: (
+        "Multiple connections to a server or shared resource by the same user, using more than one user "
+        "name, are not allowed. Disconnect all previous connections to the server or shared resource and "
+        "try again."
+    ),
+    WinError.ERROR_NO_LOGON_SERVERS: (
+        "We can't sign you in with this credential because your domain isn't available. Make sure your "
+        "device is connected to your organization's network and try again. If you previously signed in on "
+        "this device with another credential, you can sign in with that credential."
+    ),
+    WinError.EPT_S_NOT_REGISTERED: "There are no more endpoints available from the endpoint mapper.",
     WinError.ERROR_CTX_WINSTATION_NOT_FOUND: "The specified session cannot be found.",
     WinError.ERROR_CTX_CONSOLE_DISCONNECT: "Disconnecting the console session is not supported.",
     WinError.ERROR_CTX_CONSOLE_CONNECT: "Reconnecting a disconnected session to the console is not supported.",
