@@ -16,6 +16,7 @@ OP_QUERY = WTS_OP_QUERY
 OP_DISCONNECT = WTS_OP_DISCONNECT
 OP_LOGOFF = WTS_OP_LOGOFF
 OP_MESSAGE = WTS_OP_MESSAGE
+OP_CONNECT = WTS_OP_CONNECT
 
 cdef enum:
     _WAIT_BATCH = 512  # finished calls taken per wait
@@ -145,6 +146,23 @@ cdef class Engine:
             raise MemoryError()
         job.style = style
         job.msg_timeout = msg_timeout
+        job.wait = wait
+        self._submit(job)
+
+    def connect(self, Host host not None, ULONG logon_id, ULONG target_id, str password, bint wait,
+                int64_t tag, double timeout):
+        """WTSConnectSessionW: attach session logon_id to target_id (0xFFFFFFFF: the caller's), as
+        wts.connect does, but with a deadline; no payload.  The call has no server handle (it acts on
+        the local server only), so host must be the local one (name None); it gives the provider.
+        The job keeps its own copy of the password and wipes it when freed."""
+        if host.name is not None:
+            raise ValueError(f"WTSConnectSessionW acts on the local server only, not {host.name!r}")
+        cdef bytes wp = _wide(password)
+        cdef wts_job *job = self._job(WTS_OP_CONNECT, host, logon_id, timeout, tag)
+        if wts_job_set_password(job, <const WCHAR *><char *>wp, <DWORD>(len(wp) - 2)) != 0:
+            wts_job_release(self.e, job)
+            raise MemoryError()
+        job.target_id = target_id
         job.wait = wait
         self._submit(job)
 

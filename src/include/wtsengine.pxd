@@ -15,6 +15,7 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
         BOOL wait
         DWORD style
         DWORD msg_timeout
+        DWORD target_id
         int64_t tag
         int state
         BOOL ok
@@ -31,6 +32,7 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
         WTS_OP_DISCONNECT
         WTS_OP_LOGOFF
         WTS_OP_MESSAGE
+        WTS_OP_CONNECT
     enum:
         WTS_JOB_QUEUED
         WTS_JOB_RUNNING
@@ -43,6 +45,7 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
     wts_job *wts_job_new(int op, wts_host *host, DWORD session_id, int64_t timeout_ns, int64_t tag)
     int wts_job_set_message(wts_job *job, const WCHAR *title, DWORD title_bytes, const WCHAR *text,
                             DWORD text_bytes)
+    int wts_job_set_password(wts_job *job, const WCHAR *password, DWORD password_bytes)
     void wts_job_release(wts_engine *e, wts_job *job)
     wts_engine *wts_engine_new(int concurrency)
     int wts_engine_submit(wts_engine *e, wts_job **jobs, int n)

@@ -80,6 +80,7 @@ OP_QUERY: int
 OP_DISCONNECT: int
 OP_LOGOFF: int
 OP_MESSAGE: int
+OP_CONNECT: int
 
 def engine_threads() -> tuple[int, int]: ...
 
@@ -114,6 +115,9 @@ class Engine:
         wait: bool,
         tag: int,
         timeout: float,
+    ) -> None: ...
+    def connect(
+        self, host: Host, logon_id: int, target_id: int, password: str, wait: bool, tag: int, timeout: float
     ) -> None: ...
     def wait(self, seconds: float) -> list[tuple[int, int, int, int, Any, float]]: ...
     def cancel_queued(self) -> None: ...

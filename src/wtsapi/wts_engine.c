@@ -102,6 +102,28 @@ int wts_job_set_message(wts_job *job, const WCHAR *title, DWORD title_bytes, con
     return 0;
 }
 
+static void wipe_password(wts_job *job)
+{
+    if (!job->password) return;
+    volatile WCHAR *w = job->password; /* volatile: the compiler may not drop the wipe before free */
+    for (DWORD i = 0; i <= job->password_bytes / sizeof(WCHAR); i++) w[i] = 0;
+    free(job->password);
+    job->password = NULL;
+}
+
+int wts_job_set_password(wts_job *job, const WCHAR *password, DWORD password_bytes)
+{
+    size_t n = password_bytes / sizeof(WCHAR);
+    WCHAR *copy = (WCHAR *)malloc((n + 1) * sizeof(WCHAR));
+    if (!copy) return -1;
+    if (n) memcpy(copy, password, n * sizeof(WCHAR));
+    copy[n] = 0;
+    wipe_password(job);
+    job->password = copy;
+    job->password_bytes = (DWORD)(n * sizeof(WCHAR));
+    return 0;
+}
+
 static void free_result(const wts_provider *p, int op, void *buf, DWORD count)
 {
     if (!buf) return;
@@ -123,6 +145,7 @@ static void job_free(wts_job *job)
     wts_job_clear(job);
     wts_host_release(job->host);
     free(job->title);
+    wipe_password(job);
     free(job);
 }
 
@@ -203,6 +226,11 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
         *ok = p->SendMessageW(h, job->session_id, job->title, job->title_bytes, job->text, job->text_bytes,
                               job->style, job->msg_timeout, response, job->wait);
         break;
+    case WTS_OP_CONNECT: {
+        static WCHAR none[1] = { 0 };
+        *ok = p->ConnectSessionW(job->session_id, job->target_id, job->password ? job->password : none, job->wait);
+        break;
+    }
     default: *ok = FALSE; wts_set_last_error(WTS_ERROR_INVALID_PARAMETER);
     }
     *error = *ok ? WTS_ERROR_SUCCESS : wts_get_last_error();

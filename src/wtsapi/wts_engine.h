@@ -28,7 +28,8 @@ enum wts_op {
     WTS_OP_QUERY,         /* WTSQuerySessionInformationW(info_class) -> buf, count (bytes) */
     WTS_OP_DISCONNECT,    /* WTSDisconnectSession */
     WTS_OP_LOGOFF,        /* WTSLogoffSession */
-    WTS_OP_MESSAGE        /* WTSSendMessageW -> response */
+    WTS_OP_MESSAGE,       /* WTSSendMessageW -> response */
+    WTS_OP_CONNECT        /* WTSConnectSessionW(session_id, target_id, password): local only, the host's provider */
 };
 
 enum wts_job_state { WTS_JOB_QUEUED, WTS_JOB_RUNNING, WTS_JOB_DONE, WTS_JOB_TIMEDOUT, WTS_JOB_CANCELLED };
@@ -44,6 +45,9 @@ typedef struct wts_job {
     DWORD style, msg_timeout;
     WCHAR *title, *text; /* one allocation owned by the job (title first) */
     DWORD title_bytes, text_bytes;
+    DWORD target_id;     /* WTS_OP_CONNECT: the session to take over (WTS_LOGONID_CURRENT: the caller's) */
+    WCHAR *password;     /* WTS_OP_CONNECT: owned by the job, wiped when freed; NULL passes "" */
+    DWORD password_bytes;
     int64_t timeout_ns;  /* the call's deadline, counted from when a worker starts it; <= 0: none */
     int64_t tag;         /* the owner's cookie */
     /* what happened */
@@ -68,6 +72,8 @@ void wts_host_kill(wts_host *host);
 wts_job *wts_job_new(int op, wts_host *host, DWORD session_id, int64_t timeout_ns, int64_t tag);
 /* Copies title and text (byte lengths without terminators) into the job; -1 when out of memory. */
 int wts_job_set_message(wts_job *job, const WCHAR *title, DWORD title_bytes, const WCHAR *text, DWORD text_bytes);
+/* Copies a password (byte length without terminator) into the job; -1 when out of memory. */
+int wts_job_set_password(wts_job *job, const WCHAR *password, DWORD password_bytes);
 /* Frees the result buffer with the free function that matches the call; the job can be resubmitted. */
 void wts_job_clear(wts_job *job);
 /* The owner is done with the job (its result is freed too). */

@@ -1,0 +1,126 @@
+"""Issue 12 ("Trust"), the engine's part: the engine's WTSConnectSessionW op, the late-return path,
+small and bounded worker threads, and the info classes answered with Windows' sizes and types.
+
+Sim-only: these drive wts._wts's Engine and the simulated farm directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import wts
+from wts import _wts
+
+REFERENCE_FARM = Path(__file__).resolve().parent / "farms" / "windows.json"
+SIM = _wts.get_provider("sim")
+LOGONID_CURRENT = 0xFFFFFFFF
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_threads_left() -> Iterator[None]:
+    """Every worker this module starts has gone by the end of its test (hangs released)."""
+    yield
+    deadline = time.monotonic() + 10
+    while _wts.engine_threads() != (0, 0) and time.monotonic() < deadline:
+        wts.sim.release_hangs()
+        time.sleep(0.01)
+    assert _wts.engine_threads() == (0, 0)
+
+
+def collect(engine: _wts.Engine, n: int, within: float = 10) -> list[tuple[int, int, int, int, object, float]]:
+    """The next n finished calls, in the order they finished."""
+    out: list[tuple[int, int, int, int, object, float]] = []
+    deadline = time.monotonic() + within
+    while len(out) < n:
+        assert time.monotonic() < deadline, f"only {len(out)} of {n} calls came back"
+        out += engine.wait(0.2)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Engine.connect: WTSConnectSessionW with a deadline (what wts.connect and tscon build on)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_engine_connect_moves_the_session_as_connect_session_does(sim: object) -> None:
+    engine = _wts.Engine(1)
+    host = _wts.Host(SIM, None)
+    try:
+        wts.sim.reset_counters()
+        engine.connect(host, 3, LOGONID_CURRENT, "bobpw", True, 7, 5.0)
+        [(tag, op, status, winerror, payload, elapsed)] = collect(engine, 1)
+        assert (tag, op, status, winerror, payload) == (7, _wts.OP_CONNECT, _wts.CALL_OK, 0, None)
+        assert elapsed >= 0
+        assert wts.sim.rpc_counts()["RDS01"] == wts.sim.rpc_total() == 1  # one RPC, to the local server
+    finally:
+        engine.close()
+    with wts.Server(provider="sim") as s:
+        states = {x.id: (x.station, x.state) for x in s.sessions()}
+    assert states[3] == ("RDP-Tcp#0", wts.ConnectState.ACTIVE)  # bob took alice's connection
+    assert states[2] == ("", wts.ConnectState.DISCONNECTED)
+
+
+@pytest.mark.parametrize(
+    "sid, target, password, winerror",
+    [
+        (3, LOGONID_CURRENT, "wrong", 1326),
+        (3, LOGONID_CURRENT, "", 1326),
+        (99, LOGONID_CURRENT, "x", 7022),
+        (1, LOGONID_CURRENT, "", 7042),
+    ],
+    ids=["wrong-password", "no-password", "no-such-session", "console"],
+)
+def test_engine_connect_failures_carry_the_error(
+    sim: object, sid: int, target: int, password: str, winerror: int
+) -> None:
+    engine = _wts.Engine(2)
+    try:
+        engine.connect(_wts.Host(SIM, None), sid, target, password, True, 1, 5.0)
+        [(_, op, status, err, payload, _)] = collect(engine, 1)
+        assert (op, status, err, payload) == (_wts.OP_CONNECT, _wts.CALL_FAILED, winerror, None)
+    finally:
+        engine.close()
+
+
+def test_engine_connect_has_a_deadline() -> None:
+    wts.sim.load(
+        {
+            "local": "L",
+            "current_session": 2,
+            "servers": [
+                {
+                    "name": "L",
+                    "fault": "hang",
+                    "sessions": [
+                        {"id": 2, "station": "RDP-Tcp#0", "state": "Active", "user": "a"},
+                        {"id": 3, "station": "", "state": "Disconnected", "user": "b", "password": "pw"},
+                    ],
+                }
+            ],
+        }
+    )
+    engine = _wts.Engine(1)
+    try:
+        started = time.monotonic()
+        engine.connect(_wts.Host(SIM, None), 3, LOGONID_CURRENT, "pw", True, 1, 0.05)
+        [(_, op, status, err, _, elapsed)] = collect(engine, 1)
+        assert (op, status, err) == (_wts.OP_CONNECT, _wts.CALL_TIMEDOUT, 1460)
+        assert 0.04 <= elapsed and time.monotonic() - started < 5
+        assert wts.sim.hung_calls() == 1
+    finally:
+        engine.close()
+        wts.sim.release_hangs()
+
+
+def test_engine_connect_is_local_only(sim: object) -> None:
+    engine = _wts.Engine(1)
+    try:
+        with pytest.raises(ValueError, match="local server only"):
+            engine.connect(_wts.Host(SIM, "RDS01"), 3, LOGONID_CURRENT, "bobpw", True, 1, 5.0)
+        assert engine.pending == 0
+    finally:
+        engine.close()
