@@ -1,15 +1,44 @@
 /*
  * engine_stress.c - the bulk engine's native half under load, for ThreadSanitizer and
- * AddressSanitizer (tools/engine_stress.sh builds and runs it).  Each round loads a farm with slow,
- * hanging and unreachable servers, submits a mix of calls with short deadlines, sometimes cancels or
- * closes early with calls still in flight, then releases the hangs and checks that every job came
- * back exactly once and that the simulator has nothing outstanding.
+ * AddressSanitizer (tools/engine_stress.sh builds and runs it).
+ *
+ * First, targeted: the late-return window.  A worker whose call comes back after its deadline drops
+ * its reference to the job and unlocks; from then on the owner may free the job, so the worker must
+ * not touch it (issue 12, item 1: it read job->host->p and job->op there).  This program compiles the
+ * engine itself, with a test-only hook in that window (WTS_ENGINE_TEST_LATE_RETURN, empty in every
+ * other build): when armed, the hook holds the worker in the window until the owner has freed the
+ * job, so any read of the job there is a use-after-free that ASan and TSan report on every run.
+ * (The owner's "go on" reaches the worker through a relaxed atomic, which orders nothing, so TSan
+ * sees the free and such a read as the race they are.)  Unarmed, the hook sleeps a little, which
+ * widens the same window in the random rounds.
+ *
+ * Then random rounds: each loads a farm with slow, hanging and unreachable servers, submits a mix of
+ * calls with short deadlines, sometimes cancels or closes early with calls still in flight, then
+ * releases the hangs and checks that every job came back exactly once and that the simulator has
+ * nothing outstanding.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "wtsapi/wts_engine.h"
+#include "wtsapi/wts_platform.h"
+
+static int g_window_armed, g_window_open, g_window_go, g_window_late;
+
+static void late_return_window(void)
+{
+    if (__atomic_exchange_n(&g_window_armed, 0, __ATOMIC_ACQ_REL)) {
+        __atomic_store_n(&g_window_open, 1, __ATOMIC_RELEASE);
+        /* Relaxed: the owner's free must not happen-before what the worker does next. */
+        for (int i = 0; i < 5000 && !__atomic_load_n(&g_window_go, __ATOMIC_RELAXED); i++) wts_sleep_ns(200000);
+    } else {
+        __atomic_add_fetch(&g_window_late, 1, __ATOMIC_RELAXED);
+        wts_sleep_ns(300000);
+    }
+}
+
+#define WTS_ENGINE_TEST_LATE_RETURN() late_return_window()
+#include "wtsapi/wts_engine.c" /* the engine, with the hook compiled in */
 #include "wtsapi/wts_sim.h"
 
 static const char FARM[] =
@@ -24,11 +53,50 @@ static const char FARM[] =
     "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
     "server\tU\t50\t0\tunreachable\n"
     "server\tF\t50\t0\tbusy:3\n"
+    "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
+    "server\tS\t300000\t0\tnone\n" /* 300 ms a call: late for any deadline below */
     "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n";
 
 static void wname(const char *s, WCHAR *out)
 {
     while ((*out++ = (WCHAR)(unsigned char)*s++) != 0) {}
+}
+
+static int wait_threads_gone(void)
+{
+    for (int spin = 0; spin < 500 && (wts_engine_threads() || wtssim_outstanding()); spin++) {
+        wtssim_release_hangs();
+        wts_sleep_ns(10000000);
+    }
+    return wts_engine_threads() || wts_engine_stuck() || wtssim_outstanding();
+}
+
+/* One call that comes back after its deadline, with the owner freeing the job while the worker is
+ * in the late-return window.  server "H" hangs until released (the call fails: no result to free);
+ * "S" answers after 300 ms (a result to free).  Returns 0, or the step that went wrong. */
+static int late_return(const char *server, int op)
+{
+    WCHAR w[4] = { (WCHAR)server[0], 0 };
+    DWORD code;
+    wts_host *host = wts_host_open(&wts_provider_sim, w, &code);
+    wts_engine *e = wts_engine_new(1);
+    if (!host || !e) return 10;
+    __atomic_store_n(&g_window_open, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_window_go, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_window_armed, 1, __ATOMIC_RELEASE);
+    wts_job *job = wts_job_new(op, host, 2, 5000000 /* 5 ms */, 1), *got = NULL;
+    if (op == WTS_OP_QUERY) job->info_class = 25;
+    if (wts_engine_submit(e, &job, 1) != 1) return 11;
+    for (int spin = 0; spin < 100 && !got; spin++) wts_engine_wait(e, &got, 1, 50000000);
+    if (got != job || job->state != WTS_JOB_TIMEDOUT) return 12;
+    if (server[0] == 'H') wtssim_release_hangs();
+    for (int spin = 0; spin < 5000 && !__atomic_load_n(&g_window_open, __ATOMIC_ACQUIRE); spin++) wts_sleep_ns(200000);
+    if (!__atomic_load_n(&g_window_open, __ATOMIC_ACQUIRE)) return 13; /* the hook never ran */
+    wts_job_release(e, job); /* the last reference: the job is freed here, the worker still in its window */
+    __atomic_store_n(&g_window_go, 1, __ATOMIC_RELAXED);
+    wts_engine_close(e);
+    wts_host_release(host);
+    return wait_threads_gone() ? 14 : 0;
 }
 
 int main(int argc, char **argv)
@@ -39,6 +107,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "load: %s\n", err);
         return 2;
     }
+    const struct { const char *server; int op; } windows[] = {
+        { "H", WTS_OP_QUERY }, { "S", WTS_OP_QUERY }, { "S", WTS_OP_ENUMERATE }, { "H", WTS_OP_LOGOFF },
+    };
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+        int rc = late_return(windows[i].server, windows[i].op);
+        if (rc) {
+            fprintf(stderr, "late return on %s, op %d: step %d failed\n", windows[i].server, windows[i].op, rc);
+            return rc;
+        }
+    }
+    printf("late-return window: %d calls freed by the owner while their worker was in it\n",
+           (int)(sizeof windows / sizeof windows[0]));
     const char *names[] = { "A", "B", "H", "U", "F" };
     for (int r = 0; r < rounds; r++) {
         wts_engine *e = wts_engine_new(1 + r % 8);
@@ -87,11 +167,9 @@ int main(int argc, char **argv)
         wts_engine_close(e);
     }
     /* Let stuck and orphaned workers return and clean up. */
-    for (int spin = 0; spin < 500 && (wts_engine_threads() || wtssim_outstanding()); spin++) {
-        wtssim_release_hangs();
-        wts_sleep_ns(10000000);
-    }
-    printf("rounds %d, threads %lld, stuck %lld, outstanding %lld\n", rounds, (long long)wts_engine_threads(),
+    int left = wait_threads_gone();
+    printf("rounds %d, late returns %d, threads %lld, stuck %lld, outstanding %lld\n", rounds,
+           __atomic_load_n(&g_window_late, __ATOMIC_RELAXED), (long long)wts_engine_threads(),
            (long long)wts_engine_stuck(), (long long)wtssim_outstanding());
-    return wts_engine_threads() || wts_engine_stuck() || wtssim_outstanding() ? 1 : 0;
+    return left ? 1 : 0;
 }
