@@ -142,7 +142,7 @@ def _collect(entries: Iterable[tuple[str, str]], out: list[str], seen: set[str],
     compares computer names); at most MAX_SERVERS names in ``out``."""
     for entry, where in entries:
         if not entry.strip():
-            raise ValueError(f"{where}: empty server name {entry!r}")
+            raise ValueError(f"{where}: empty server name {entry!r}; name at least one server")
         for raw in entry.split(","):
             if not raw.strip():
                 raise ValueError(f"{where}: empty name in {_short(entry.strip())}")
