@@ -74,7 +74,7 @@ OUTCOME_KEYS = [
     "reason",
     "response",
 ]
-AUDIT_KEYS = {"time", "operator", "server", "session", "action", "outcome", "error"}
+AUDIT_KEYS = {"time", "run", "operator", "command", "server", "session", "action", "outcome", "error"}
 
 
 class Run(NamedTuple):
@@ -408,7 +408,8 @@ def test_sessions_table_and_summary(wts_cmd: Runner, demo: Path) -> None:
     assert rows[7] == ["RDS01", "12", "admin", "Disconnected"]  # no station: a disconnected session
     assert r.err_lines == [r.err_lines[0]]  # one summary line, on stderr
     assert re.fullmatch(
-        r"10 sessions \(5 active, 3 disconnected, 2 other\) on 1 of 1 servers in \d+\.\d\ds", r.err_lines[0]
+        r"10 sessions \(5 active, 3 disconnected, 2 other\) on the local server \(RDS01\) in \d+\.\d\ds",
+        r.err_lines[0],
     )
     quiet = wts_cmd("--sim-state", str(demo), "-q", "ls")
     assert (quiet.status, quiet.out, quiet.err) == (0, r.out, "")
@@ -445,7 +446,8 @@ def test_sessions_json_and_csv_are_the_librarys_sessions(inproc: Runner, demo: P
     assert [json.loads(line) for line in jsonl.out.splitlines()] == records
     as_csv = inproc("--sim-state", str(demo), "sessions", *servers, "-d", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.out)))
-    assert list(rows[0]) == SESSION_KEYS
+    # The failure columns (issue 12, item 12) follow the session's, empty for a session.
+    assert list(rows[0]) == [*SESSION_KEYS, "status", "winerror", "error_name", "reason"]
 
     def when(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
@@ -541,7 +543,9 @@ def test_servers_from_files_and_stdin(wts_cmd: Runner, demo: Path, tmp_path: Pat
 def test_an_unreachable_server_fails_alone(wts_cmd: Runner, faults: Path) -> None:
     r = wts_cmd("--sim-state", str(faults), "sessions", "-s", "RDS01,DOWN01", "--format", "json")
     assert r.status == 1
-    assert {rec["server"] for rec in json.loads(r.out)} == {"RDS01"}
+    # The failed server is a record too (issue 12, item 12), as in an action's output.
+    assert {rec["server"] for rec in json.loads(r.out) if rec.get("status") != "failed"} == {"RDS01"}
+    assert [rec["winerror"] for rec in json.loads(r.out) if rec["server"] == "DOWN01"] == [1722]
     error, summary = r.err_lines
     assert error.startswith("wts: DOWN01: ")
     assert "1722" in error and "The RPC server is unavailable." in error
@@ -869,7 +873,8 @@ def test_exit_codes_of_argparse_and_version(inproc: Runner) -> None:
 def audit_lines(path: Path) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     for entry in lines:
-        assert set(entry) == AUDIT_KEYS
+        # connect lines also name the session it was connected to (issue 12, item 13)
+        assert set(entry) == AUDIT_KEYS | ({"target"} if entry["action"] == "connect" else set())
         assert datetime.fromisoformat(entry["time"]).tzinfo is not None
         assert isinstance(entry["operator"], str) and entry["operator"]
     return lines
@@ -1177,7 +1182,8 @@ def test_tables_fit_the_terminal(tmp_path: Path) -> None:
     r = run_on_pty(argv, columns=64)
     assert r.status == 0
     lines = SGR.sub("", r.tty).splitlines()
-    assert "SERVER" in lines[0] and "a.very" in lines[1]
+    # Names are cut in the middle (issue 12, item 29): both ends stay.
+    assert "SERVER" in lines[0] and "a.ve" in lines[1] and "…" in lines[1]
     assert lines and all(len(line) <= 64 for line in lines), lines
 
 
@@ -1254,6 +1260,6 @@ def test_interrupt_in_process_exits_130(inproc: Runner, faults: Path) -> None:
     finally:
         presser.join()
     assert r.status == 130
-    assert {rec["server"] for rec in json.loads(r.out)} == {"RDS01"}
+    assert {rec["server"] for rec in json.loads(r.out) if rec.get("status") != "failed"} == {"RDS01"}
     assert r.err_lines[-1].endswith("; interrupted")
     assert "Traceback" not in r.err

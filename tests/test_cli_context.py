@@ -197,7 +197,13 @@ def test_closed_fd_1_from_the_shell(demo: Path, argv: list[str]) -> None:
 
 
 def test_exit_status_values() -> None:
-    assert [(s.name, int(s)) for s in ExitStatus] == [("OK", 0), ("FAILED", 1), ("USAGE", 2), ("INTERRUPTED", 130)]
+    assert [(s.name, int(s)) for s in ExitStatus] == [
+        ("OK", 0),
+        ("FAILED", 1),
+        ("USAGE", 2),
+        ("INTERRUPTED", 130),
+        ("TERMINATED", 143),  # SIGTERM (issue 12, item 20)
+    ]
     assert (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED) == (0, 1, 2, 130)
     assert EXIT_USAGE is ExitStatus.USAGE
 

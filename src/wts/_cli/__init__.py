@@ -39,8 +39,9 @@ def main(
     ``argv`` defaults to ``sys.argv[1:]``, each stream to ``sys``'s; they are read here, once, and
     everything the command prints or reads goes through the ones given."""
     env = Environment(stdin=stdin, stdout=stdout, stderr=stderr)
+    env.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv), env)
+        return _main(list(env.argv), env)
     except StreamClosedError as exc:  # the help or the version, to a closed stdout
         env.error(f"{exc.stream_name} is closed: the output could not be written")
         return ExitStatus.FAILED

@@ -14,14 +14,15 @@ import wts
 from wts import Failure, Outcome, Session
 
 from . import _selection
-from ._context import Context
+from ._context import Context, StreamClosedError
+from ._guard import stdout_to_devnull
 from ._order import by_server_and_id
 from ._output import OUTCOME_FIELDS, outcome_record, render_table, write_records
 from ._prompt import confirm
 from ._status import ExitStatus, UsageError
 from ._stream import StreamResult, stream
 from ._terminal import terminal_width
-from ._text import VERBS, failure_line, outcome_detail, outcome_result
+from ._text import VERBS, failure_line, outcome_detail, outcome_result, unknown_hint
 
 __all__ = ["run"]
 
@@ -39,13 +40,24 @@ def run(ctx: Context) -> ExitStatus:
     result = _execute(ctx, farm, action, targets, kwargs)
 
     outcomes = sorted(result.outcomes(), key=by_server_and_id)
-    hidden = _write_outcomes(ctx, action, outcomes, result.failures)
+    summary = _summary(ctx, outcomes, result, 0, servers)
+    try:
+        hidden = _write_outcomes(ctx, action, outcomes, result.failures, named=targets is not None)
+    except (BrokenPipeError, StreamClosedError):
+        raise  # a reader that went away (quiet), or stdout closed from the start: the guard's line
+    except OSError as exc:
+        # The run changed things: that is no usage error.  Say what was done, where it can be read.
+        ctx.error(f"stdout: the outcomes could not be written ({exc.strerror or exc}); {summary}")
+        stdout_to_devnull(ctx.stdout)
+        return ExitStatus.FAILED
     for f in result.failures:
         ctx.error(failure_line(f))
-    ctx.info(_summary(ctx, outcomes, result, hidden))
+    for line in unknown_hint(outcomes):
+        ctx.error(line)
+    ctx.info(_summary(ctx, outcomes, result, hidden, servers))
     if result.interrupted:
         return ExitStatus.INTERRUPTED
-    failed = result.failures or any(o.status == "failed" for o in outcomes)
+    failed = result.failures or result.audit_failed or any(o.status in ("failed", "unknown") for o in outcomes)
     return ExitStatus.FAILED if failed else ExitStatus.OK
 
 
@@ -106,7 +118,11 @@ def _execute(
         return StreamResult(settled, plan.failures, False, plan.elapsed)
     done = stream(ctx, farm, action, label, True, targets=planned, **kwargs)
     return StreamResult(
-        settled + done.outcomes(), plan.failures + done.failures, done.interrupted, plan.elapsed + done.elapsed
+        settled + done.outcomes(),
+        plan.failures + done.failures,
+        done.interrupted,
+        plan.elapsed + done.elapsed,
+        done.audit_failed,
     )
 
 
@@ -117,13 +133,16 @@ def _is_system_skip(o: Outcome) -> bool:
     return o.status == "skipped" and o.why.system
 
 
-def _write_outcomes(ctx: Context, action: str, outcomes: list[Outcome], failures: list[Failure]) -> int:
-    """The outcomes as a table (one line each, system skips left out unless -v) or as records (every
-    outcome, and each failed server); returns how many were left out."""
+def _write_outcomes(
+    ctx: Context, action: str, outcomes: list[Outcome], failures: list[Failure], named: bool = False
+) -> int:
+    """The outcomes as a table (one line each, system skips left out unless -v or the sessions were
+    named on the command line) or as records (every outcome, and each failed server); returns how
+    many were left out."""
     a = ctx.args
     hidden = 0
     if a.format == "table":
-        shown = outcomes if ctx.verbose else [o for o in outcomes if not _is_system_skip(o)]
+        shown = outcomes if ctx.verbose or named else [o for o in outcomes if not _is_system_skip(o)]
         hidden = len(outcomes) - len(shown)
         _outcome_table(ctx, shown)
     else:
@@ -148,20 +167,25 @@ def _outcome_table(ctx: Context, outcomes: list[Outcome]) -> None:
             width=terminal_width(ctx.stdout),
             right=(1,),
             flexible=(0, 2, 3, 5),
+            middle=(0, 2, 3),
             colours=colours,
             style=ctx.colour_out,
         )
     )
 
 
-def _summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden: int) -> str:
-    """'logoff: 3 done, 1 skipped (not shown: ...); 1 server failed; 0.02s'"""
+def _summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden: int, servers: list[str]) -> str:
+    """'logoff: 3 done, 1 skipped (not shown: ...); 1 server failed; 0.02s'.  Unknown outcomes (sent,
+    no answer) are counted apart: they are neither done nor failed."""
     a = ctx.args
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
-    parts = ", ".join(f"{counts[s]:,} {s}" for s in ("planned", "done", "skipped", "failed") if counts.get(s))
+    order = ("planned", "done", "skipped", "failed", "unknown")
+    parts = ", ".join(f"{counts[s]:,} {s}" for s in order if counts.get(s))
     summary = f"{a.command}{' (dry run)' if a.dry_run else ''}: {parts or 'no sessions selected'}"
+    if ctx.local_only:
+        summary += f" {ctx.where(servers)}"
     if hidden:
         summary += f" (not shown: {hidden:,} system sessions, never touched; -v lists them)"
     failed_servers = len({f.server.casefold() for f in result.failures})
@@ -172,4 +196,6 @@ def _summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden
         summary += "; nothing was changed"
     if result.interrupted:
         summary += "; interrupted: sessions not reached were left alone"
+    if result.audit_failed:
+        summary += "; stopped: the audit log could not be written (sessions not reached were left alone)"
     return summary

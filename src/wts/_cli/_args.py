@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from gettext import gettext as _
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -32,8 +32,18 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 
+#: The longest duration a filter takes: a century (longer ones could only be typing mistakes, and
+#: "that long ago" must still be a date).
+MAX_DURATION = timedelta(days=36525)
+
+
+class _TooLong(UsageError):
+    """A well-formed duration beyond ``MAX_DURATION``."""
+
+
 def parse_duration(text: str, option: str) -> timedelta:
-    """'90s', '15m', '2h', '1d', '1h30m', '1.5h' -> timedelta.  A bare number is refused: 90 what?"""
+    """'90s', '15m', '2h', '1d', '1h30m', '1.5h' -> timedelta.  A bare number is refused: 90 what?
+    So is one longer than ``MAX_DURATION`` (100 years)."""
     t = text.strip().lower()
     pos, seconds = 0, 0.0
     for m in _DURATION_PART.finditer(t):
@@ -44,6 +54,8 @@ def parse_duration(text: str, option: str) -> timedelta:
     if not t or pos == 0 or t[pos:].strip():
         hint = f" (90 what? write {t}s, {t}m or {t}h)" if re.fullmatch(r"\d+(\.\d+)?", t) else ""
         raise UsageError(f"{option}: {text!r} is not a duration: write it like 90s, 15m, 2h, 1d or 1h30m{hint}")
+    if not seconds <= MAX_DURATION.total_seconds():  # also inf and nan
+        raise _TooLong(f"{option}: {text!r} is too long: at most 100 years ({MAX_DURATION.days}d)")
     return timedelta(seconds=seconds)
 
 
@@ -54,15 +66,23 @@ def parse_moment(text: str, option: str) -> datetime | timedelta:
     if _DURATION_PART.match(t.lower()):
         try:
             return parse_duration(t, option)
+        except _TooLong:
+            raise
         except UsageError:
             pass
     try:
-        return datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
+        when = datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
     except ValueError:
         raise UsageError(
             f"{option}: {text!r} is neither a date and time (like 2026-11-20 or '2026-11-20 08:00') "
             "nor a duration ago (like 8h or 2d)"
         ) from None
+    try:
+        # As UTC now, so that comparing it with the sessions' times cannot overflow later, mid-run
+        # (0001-01-01T00:00+01:00 is a moment of year 0, which datetime cannot hold).
+        return when.astimezone(timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(f"{option}: {text!r} is out of range: write a date from year 1 to 9999") from None
 
 
 def parse_session(text: str, what: str = "session") -> int | str:
@@ -242,7 +262,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(status)
 
     def error(self, message: str) -> NoReturn:
-        message = re.sub(r"(?i)(password[:=])\S+", r"\1***", message)
+        from ._secret import redact_text
+
+        message = redact_text(message, self.streams.argv)
         self.print_usage(self.streams.stderr)
         self.exit(2, _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message})
 
@@ -279,7 +301,9 @@ def _sessions_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id", dest="ids", action="append", metavar="ID", help="session ids (comma list or repeat)")
     p.add_argument("--users", action="store_true", help="only sessions with a user logged on (as quser)")
     p.add_argument("-d", "--details", action="store_true", help="idle and logon times (one more RPC per session)")
-    p.add_argument("--clients", action="store_true", help="with --details, also the client computer name")
+    p.add_argument(
+        "--clients", action="store_true", help="the client computer name too (one more RPC; implies --details)"
+    )
     p.add_argument(
         "--sort",
         metavar="KEYS",

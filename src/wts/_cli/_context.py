@@ -23,8 +23,9 @@ from ._terminal import Style
 
 if TYPE_CHECKING:
     from ._audit import AuditLog
+    from ._simstate import StateLock
 
-__all__ = ["ClosedStream", "Context", "Environment", "StreamClosedError"]
+__all__ = ["ClosedStream", "Context", "Environment", "StreamClosedError", "is_closed"]
 
 
 class StreamClosedError(OSError):
@@ -51,6 +52,11 @@ class ClosedStream(io.StringIO):
         pass
 
 
+def is_closed(stream: object) -> bool:
+    """True for the stand-in of a standard stream that was closed before the command started."""
+    return isinstance(stream, ClosedStream)
+
+
 def _usable(stream: TextIO | None, name: str) -> TextIO:
     if stream is None or getattr(stream, "closed", False):
         return ClosedStream(name)
@@ -69,6 +75,8 @@ class Environment:
         self.stderr = _usable(sys.stderr if stderr is None else stderr, "stderr")
         self.colour_out = Style(self.stdout)
         self.colour_err = Style(self.stderr)
+        #: the command line (without the program name), for the audit log and for redacting errors
+        self.argv: list[str] = []
 
     def error(self, text: str) -> None:
         """One error line on stderr, starting ``wts:`` (red on a terminal)."""
@@ -101,8 +109,12 @@ class Context:
         self.sim_state: str | None = None
         self.sim_loaded = False
         self.stdin_taken = False  # -s - reads the server list from stdin, once
+        self.local_only = False  # no -s: the command works on the local server
         self.status_after_close = ExitStatus.OK
+        self.terminated = False  # SIGTERM arrived (run_command's handler)
         self._local: str | None = None
+        self._state_lock: StateLock | None = None
+        self._state_at_load: dict[str, object] | None = None
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -133,7 +145,7 @@ class Context:
         if a.audit_log:
             from ._audit import AuditLog  # json and the rest only for a command that logs (wts --help stays lean)
 
-            self.audit = AuditLog(a.audit_log)
+            self.audit = AuditLog(a.audit_log, self.env.argv)
 
     def _load_sim(self, sim_farm: str | None) -> None:
         source = None
@@ -146,6 +158,14 @@ class Context:
                 f"--sim-state: {self.sim_state} does not exist; "
                 "start it from a farm file with --sim-farm FARM (the state is written back after the command)"
             )
+        if self.sim_state:
+            # Held until the state is written back: two runs on one state file take turns, so
+            # neither loses the other's changes (nor reads a half-written file).
+            from ._simstate import StateLock
+
+            self._state_lock = StateLock(self.sim_state, lambda: self.info(f"wts: waiting for {self.sim_state} ..."))
+            if os.path.exists(self.sim_state):
+                source = self.sim_state
         if source is not None:
             option = "--sim-state" if source == self.sim_state else "--sim-farm"
             try:
@@ -153,20 +173,32 @@ class Context:
             except ValueError as exc:  # FarmFileError: it names the file, the place and the reason
                 raise UsageError(f"{option}: {exc}") from None
             self.sim_loaded = True
+            if source == self.sim_state:
+                self._state_at_load = wts.sim.dump()  # a run that changes nothing writes nothing
             self.info(f"wts: sim farm from {source}", 1)
         elif wts.sim.loaded() or os.environ.get("WTS_SIM_FARM"):
             self.sim_loaded = True  # WTS_SIM_FARM: loaded when the provider is first resolved
 
     def close(self) -> None:
-        """Close the audit log and write --sim-state back; a failure to write it makes the status 1."""
+        """Close the audit log (fsync) and write --sim-state back if the farm changed; a failure of
+        either is one line and makes the status 1.  Never raises."""
         if self.audit is not None:
-            self.audit.close()
-        if self.sim_state and self.sim_loaded and wts.sim.loaded():
-            try:
-                wts.sim.save(self.sim_state)
-            except OSError as exc:
-                self.error(f"--sim-state: cannot write {self.sim_state}: {exc.strerror}")
+            problem = self.audit.close()
+            if problem is not None:
+                self.error(problem)
                 self.status_after_close = ExitStatus.FAILED
+        try:
+            if self.sim_state and self.sim_loaded and wts.sim.loaded():
+                from ._simstate import save_state
+
+                problem = save_state(self.sim_state, self._state_at_load)
+                if problem is not None:
+                    self.error(f"--sim-state: {problem}")
+                    self.status_after_close = ExitStatus.FAILED
+        finally:
+            if self._state_lock is not None:
+                self._state_lock.release()
+                self._state_lock = None
 
     # -- servers ---------------------------------------------------------------------------------
 
@@ -188,6 +220,16 @@ class Context:
             self.sim_loaded = True
             return True
         return False
+
+    def where(self, servers: list[str]) -> str:
+        """How a summary names the servers: 'on the local server (RDS01)' when -s was left out."""
+        if self.local_only:
+            return f"on the local server ({servers[0]})"
+        return f"on {len(servers):,} server{'s' if len(servers) != 1 else ''}"
+
+    def server(self, name: str | None) -> wts.Server:
+        """One server (None: the local one), with --timeout as the deadline of each call."""
+        return wts.Server(name, provider=self.provider, timeout=self.args.timeout)
 
     def farm(self, servers: list[str]) -> wts.Farm:
         farm = wts.Farm(servers, concurrency=self.args.concurrency, timeout=self.args.timeout, provider=self.provider)

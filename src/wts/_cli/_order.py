@@ -11,7 +11,7 @@ from wts import Outcome, Session, SessionInfo
 
 from ._status import UsageError
 
-__all__ = ["SORT_KEYS", "by_server_and_id", "natural_key", "sort_sessions"]
+__all__ = ["SORT_KEYS", "by_server_and_id", "natural_key", "sort_keys", "sort_sessions"]
 
 SORT_KEYS = ("server", "id", "station", "user", "domain", "state", "idle", "logon", "client")
 
@@ -41,10 +41,20 @@ def _value(r: Session | SessionInfo, name: str) -> Any:
     return None
 
 
+def sort_keys(spec: str) -> list[str]:
+    """The keys of ``spec`` ('-idle,user' -> ['-idle', 'user']), each checked."""
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    for key in keys:
+        name = key.lstrip("-+")
+        if name not in SORT_KEYS:
+            raise UsageError(f"--sort: unknown key {name!r} (keys: {', '.join(SORT_KEYS)}; prefix - for descending)")
+    return keys
+
+
 def sort_sessions(records: list[Session | SessionInfo], spec: str) -> None:
     """Sort in place by ``spec`` ('user', '-idle,user'): stable, one key at a time from the last;
     unknown values last, whichever the direction; ties in server, then id order."""
-    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    keys = sort_keys(spec)
     named = {k.lstrip("-+") for k in keys}
     keys += [k for k in ("server", "id") if k not in named]
     for key in reversed(keys):

@@ -10,6 +10,7 @@ would add dependencies to every admin box and tens of milliseconds to each ``wts
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import IO, Any
 from wts import ConnectState, Failure, MessageResponse, Outcome, Session, SessionInfo
 
 from ._terminal import PLAIN, Style
-from ._text import describe_error, error_name, reason_text
+from ._text import describe_error, error_name, printable, reason_text
 
 # Column order of session records: the issue's seven columns first, then what JSON and CSV add.
 SESSION_FIELDS = (
@@ -37,6 +38,11 @@ SESSION_FIELDS = (
     "locked",
     "client",
 )
+#: What a record of a server that could not be listed (or a session whose details could not be read)
+#: adds to the session fields: the same four fields an action's failure record has.
+FAILURE_FIELDS = ("status", "winerror", "error_name", "reason")
+#: The CSV columns of a listing: every session field, then the failure fields (empty for a session).
+SESSION_CSV_FIELDS = SESSION_FIELDS + FAILURE_FIELDS
 OUTCOME_FIELDS = (
     "server",
     "session_id",
@@ -53,7 +59,8 @@ OUTCOME_FIELDS = (
 
 # --- cells ----------------------------------------------------------------------------------------
 
-_STATE_SHORT = {ConnectState.DISCONNECTED: "Disc", ConnectState.CONNECT_QUERY: "ConnQ"}
+#: The short state names a table falls back to when it is too wide (as qwinsta's "Disc").
+STATE_SHORT = {"Disconnected": "Disc", "ConnectQuery": "ConnQ", "Connected": "Conn"}
 _STATE_COLOUR = {ConnectState.ACTIVE: "green", ConnectState.DISCONNECTED: "yellow", ConnectState.LISTEN: "dim"}
 
 
@@ -110,6 +117,21 @@ def session_record(s: Session | SessionInfo) -> dict[str, Any]:
     return rec
 
 
+def failure_session_record(f: Failure) -> dict[str, Any]:
+    """A server that could not be listed (``id`` null), or a session whose details could not be read,
+    as a record of a listing: the session fields (null where unknown) and the failure's, as an
+    action's failure record has them."""
+    rec: dict[str, Any] = dict.fromkeys(SESSION_FIELDS)
+    rec.update(server=f.server, id=f.session_id)
+    rec.update(
+        status="failed",
+        winerror=f.error.winerror,
+        error_name=error_name(f.error.winerror),
+        reason=describe_error(f.error, with_function=True),
+    )
+    return rec
+
+
 def outcome_record(item: Outcome | Failure, action: str) -> dict[str, Any]:
     """An outcome as a flat record; a server that failed as a whole is one record with no session."""
     if isinstance(item, Failure):
@@ -154,16 +176,51 @@ def write_records(out: IO[str], fmt: str, records: Iterable[dict[str, Any]], fie
             out.write(json.dumps(rec, ensure_ascii=False))
             out.write("\n")
     elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
+        # Each row is written with the RFC 4180 line end, so that the csv module quotes every field
+        # holding a CR or a LF (with "\n" as the line end it leaves a lone CR bare, and a reader
+        # splits the row there); the row then ends in "\n" like every other line wts prints.
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\r\n")
+
+        def row(write: Any) -> None:
+            buf.seek(0)
+            buf.truncate()
+            write()
+            out.write(buf.getvalue()[:-2] + "\n")
+
+        row(writer.writeheader)
         for rec in records:
-            writer.writerow({k: ("" if v is None else v) for k, v in rec.items()})
+            row(lambda rec=rec: writer.writerow({k: csv_cell(v) for k, v in rec.items()}))
     else:  # pragma: no cover - argparse restricts the choices
         raise ValueError(fmt)
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+#: What a spreadsheet reads as a formula when a cell starts with it (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: None empty; text that a spreadsheet would run as a formula (a user or client named
+    ``=HYPERLINK(...)``) gets a leading ``'``, which spreadsheets show as text.  Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cut(text: str, width: int, middle: bool = False) -> str:
+    """Cut at the end with '…'; or, for names (``middle``), in the middle, keeping both ends, so that
+    names that differ only at the end (RDS-PROD-01, administrator2) stay told apart."""
+    if len(text) <= width:
+        return text
+    if not middle:
+        return text[: max(width - 1, 0)] + "…"
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
 def render_table(
@@ -176,10 +233,19 @@ def render_table(
     droppable: Sequence[int] = (),
     colours: Sequence[Sequence[str | None]] | None = None,
     style: Style | None = None,
+    short: Iterable[int] = (),
+    middle: Iterable[int] = (),
 ) -> str:
-    """Columns two spaces apart.  When ``width`` is given, the ``flexible`` columns (longest first) are
-    cut with '…' down to a floor; if the table is still too wide, the ``droppable`` columns are left
-    out, in the order given, until it fits."""
+    """Columns two spaces apart; control characters in cells shown escaped (``printable``).  When
+    ``width`` is given and the table is wider: the ``short`` columns first use their short words
+    (``STATE_SHORT``: Disc for Disconnected), then the ``flexible`` columns are cut fairly (the widest
+    loses a character at a time, down to a floor) with '…' (the ``middle`` ones, names, in the middle,
+    the others at the end); if the table is still too
+    wide, the ``droppable`` columns are left out, in the order given, until it fits."""
+    cells = [[printable(cell) for cell in row] for row in rows]
+    if width is not None and short:
+        cells = _shorten(headers, cells, width, set(short))
+    rows = cells
     full = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -193,29 +259,28 @@ def render_table(
         if width is None:
             break
         excess = sum(widths.values()) + 2 * (len(visible) - 1) - width
-        flex = [i for i in set(flexible) if i in widths]
+        flex = sorted(i for i in set(flexible) if i in widths)
         while excess > 0 and flex:
-            i = max(flex, key=lambda k: widths[k])
-            floor = max(len(headers[i]), 6)
-            if widths[i] <= floor:
+            i = max(flex, key=lambda k: widths[k])  # the widest loses one: every name keeps its share
+            if widths[i] <= max(len(headers[i]), 6):
                 flex.remove(i)
                 continue
-            step = min(excess, widths[i] - floor)
-            widths[i] -= step
-            excess -= step
+            widths[i] -= 1
+            excess -= 1
         if excess <= 0 or not to_drop:
             break
         gone = to_drop.pop(0)
         if gone in visible:
             visible.remove(gone)
     right_set = set(right)
+    middle_set = set(middle)
     style = style or PLAIN
     last = visible[-1]
 
     def line(cells: Sequence[str], paint: Sequence[str | None] | None, header: bool) -> str:
         parts = []
         for i in visible:
-            text = _cut(cells[i], widths[i])
+            text = _cut(cells[i], widths[i], i in middle_set)
             pad = widths[i] - len(text)
             text = (" " * pad + text) if i in right_set else (text + (" " * pad if i != last else ""))
             if header:
@@ -229,6 +294,15 @@ def render_table(
     for n, row in enumerate(rows):
         lines.append(line(row, colours[n] if colours else None, False))
     return "\n".join(lines) + "\n"
+
+
+def _shorten(headers: Sequence[str], rows: list[list[str]], width: int, short: set[int]) -> list[list[str]]:
+    """The rows with the ``short`` columns' words shortened (Disconnected -> Disc), if the table is
+    wider than ``width`` with them whole."""
+    full = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    if sum(full) + 2 * (len(headers) - 1) <= width:
+        return rows
+    return [[STATE_SHORT.get(c, c) if i in short else c for i, c in enumerate(r)] for r in rows]
 
 
 def state_colour(state: ConnectState | int) -> str | None:

@@ -10,7 +10,8 @@ import wts
 from wts import ConnectState, Session
 
 from ._args import parse_duration, parse_moment, parse_session
-from ._context import Context
+from ._context import Context, is_closed
+from ._secret import redact_text
 from ._status import UsageError
 from ._text import not_found
 
@@ -18,22 +19,39 @@ __all__ = ["filters", "resolve_sessions", "servers"]
 
 
 def servers(ctx: Context) -> list[str]:
-    """-s specs (names, ranges, @FILE, - for stdin) and --servers-file files; else the local server."""
+    """-s specs (names, ranges, @FILE, - for stdin) and --servers-file files; else the local server.
+
+    Only leaving -s out means the local server: an empty -s (``-s "$SRV"`` with SRV unset) or a
+    list with no names in it is refused, never taken as "here"."""
     names: list[str] = []
-    for spec in list(ctx.args.server) + [f"@{f}" for f in ctx.args.servers_file]:
-        spec = spec.strip()
+    specs = list(ctx.args.server) + [f"@{f}" for f in ctx.args.servers_file]
+    for raw in specs:
+        spec = raw.strip()
+        if not spec:
+            raise UsageError(
+                f"-s {raw!r}: an empty server name (is a variable unset?); leave -s out to mean the local server"
+            )
         if spec == "-":
             if ctx.stdin_taken:
                 raise UsageError("-s -: stdin can be read only once")
+            if is_closed(ctx.stdin):
+                raise UsageError("-s -: stdin is closed: there is no server list to read")
             ctx.stdin_taken = True
-            names += wts.read_servers(ctx.stdin)
+            found = wts.read_servers(ctx.stdin)
+            where = "stdin"
         elif spec.startswith("@"):
             if not spec[1:]:
                 raise UsageError("-s @FILE: name the file after @")
-            names += wts.read_servers(spec[1:])
+            found = wts.read_servers(spec[1:])
+            where = spec[1:]
         else:
-            names += wts.parse_servers(spec, where=f"-s {spec}")
-    if not names:
+            found = wts.parse_servers(spec, where=f"-s {spec}")
+            where = ""
+        if not found:
+            raise UsageError(f"-s {spec}: no server names in {where or 'it'}; leave -s out to mean the local server")
+        names += found
+    if not specs:
+        ctx.local_only = True
         return [ctx.local_name()]
     return wts.parse_servers(names)
 
@@ -76,7 +94,7 @@ def resolve_sessions(
     parsed first, then found in one listing of ``server`` (None: the local one).  An unknown one
     raises LookupError naming every missing session, before anything is done."""
     values = [parse_session(token, what) for token, what in wanted]
-    with wts.Server(server, provider=ctx.provider) as srv:
+    with ctx.server(server) as srv:
         listing = srv.sessions()
     by_id = {s.id: s for s in listing}
     by_name: dict[str, Session] = {}
@@ -88,7 +106,9 @@ def resolve_sessions(
     for v in values:
         hit = by_id.get(v) if isinstance(v, int) else by_name.get(v.casefold())
         if hit is None:
-            missing.append(f"session {v}" if isinstance(v, int) else f"no session named {v!r}")
+            # A password typed where a session goes (wts connect /password:S3cret) is not echoed.
+            shown = v if isinstance(v, int) else redact_text(v, ctx.env.argv)
+            missing.append(f"session {v}" if isinstance(v, int) else f"no session named {shown!r}")
         else:
             found.append(hit)
     if missing:

@@ -10,9 +10,11 @@ from wts import ConnectState, Failure, Session, SessionInfo
 from . import _selection
 from ._args import parse_session
 from ._context import Context
-from ._order import sort_sessions
+from ._order import sort_keys, sort_sessions
 from ._output import (
+    SESSION_CSV_FIELDS,
     SESSION_FIELDS,
+    failure_session_record,
     format_idle,
     format_time,
     render_table,
@@ -36,6 +38,7 @@ def run(ctx: Context) -> ExitStatus:
     a = ctx.args
     filters = _filters(ctx)
     details = _details(ctx, filters)
+    sort_keys(a.sort)  # a bad key stops the command before any RPC
     servers = _selection.servers(ctx)
     farm = ctx.farm(servers)
     result = stream(ctx, farm, "sessions", "sessions", False, details=details, **filters)
@@ -47,12 +50,16 @@ def run(ctx: Context) -> ExitStatus:
     if a.format == "table":
         _write_table(ctx, records, details)
     else:
-        write_records(ctx.stdout, a.format, (session_record(r) for r in records), SESSION_FIELDS)
+        # Every server that failed is a record too (as in an action's output), so a script that reads
+        # only stdout still sees it: status "failed", its code and Windows' words.
+        rows = [session_record(r) for r in records] + [failure_session_record(f) for f in result.failures]
+        write_records(ctx.stdout, a.format, rows, SESSION_CSV_FIELDS if a.format == "csv" else SESSION_FIELDS)
     ctx.stdout.flush()
     for f in result.failures:
         ctx.error(failure_line(f))
 
-    ctx.info(_summary(records, result.failures, len(servers), result.elapsed, result.interrupted))
+    where = ctx.where(servers) if ctx.local_only else ""
+    ctx.info(_summary(records, result.failures, len(servers), result.elapsed, result.interrupted, where))
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILED if result.failures else ExitStatus.OK
@@ -77,12 +84,15 @@ def _filters(ctx: Context) -> dict[str, Any]:
 
 
 def _details(ctx: Context, filters: dict[str, Any]) -> bool | str:
-    """Farm's ``details``: "client" for --clients or --client, True for --details or a time filter."""
+    """Farm's ``details``: "client" for --clients, --client or sorting by client; True for --details,
+    a time filter or sorting by idle or logon time (what a filter or a sort needs is fetched, and
+    then shown)."""
     a = ctx.args
-    if a.clients or "client" in filters:
+    sorting = {k.lstrip("-+") for k in sort_keys(a.sort)}
+    if a.clients or "client" in filters or "client" in sorting:
         return "client"
-    if a.details or any(k in filters for k in _TIME_FILTERS):
-        return True  # the times are fetched for the filter anyway: show them
+    if a.details or any(k in filters for k in _TIME_FILTERS) or sorting & {"idle", "logon"}:
+        return True  # the times are fetched for the filter or the sort anyway: show them
     return False
 
 
@@ -118,6 +128,8 @@ def _write_table(ctx: Context, records: list[Session | SessionInfo], details: bo
             right=(1, 5) if show_times else (1,),
             flexible=(0, 2, 3, 7) if clients else (0, 2, 3),
             droppable=(7, 6, 5) if clients else (6, 5) if show_times else (),
+            short=(4,),
+            middle=(0, 2, 3, 7),
             colours=colours,
             style=ctx.colour_out,
         )
@@ -125,7 +137,12 @@ def _write_table(ctx: Context, records: list[Session | SessionInfo], details: bo
 
 
 def _summary(
-    records: list[Session | SessionInfo], failures: list[Failure], servers: int, elapsed: float, interrupted: bool
+    records: list[Session | SessionInfo],
+    failures: list[Failure],
+    servers: int,
+    elapsed: float,
+    interrupted: bool,
+    where: str = "",
 ) -> str:
     """'65 sessions (30 active, 23 disconnected, 12 other) on 6 of 6 servers in 0.01s; ...'"""
     failed_servers = {f.server.casefold() for f in failures if f.session_id is None}
@@ -141,7 +158,8 @@ def _summary(
     summary = (
         f"{len(records):,} session{'s' if len(records) != 1 else ''}"
         + (f" ({parts})" if parts else "")
-        + f" on {servers - len(failed_servers):,} of {servers:,} servers in {elapsed:.2f}s"
+        + (f" {where}" if where else f" on {servers - len(failed_servers):,} of {servers:,} servers")
+        + f" in {elapsed:.2f}s"
     )
     if failed_servers:
         n = len(failed_servers)

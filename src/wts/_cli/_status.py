@@ -22,6 +22,8 @@ class ExitStatus(IntEnum):
     USAGE = 2
     #: Ctrl-C (128 + SIGINT, as shells report it)
     INTERRUPTED = 130
+    #: SIGTERM (128 + SIGTERM): stopped as Ctrl-C stops a run, the sim's state saved
+    TERMINATED = 143
 
 
 class UsageError(Exception):

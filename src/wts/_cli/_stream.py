@@ -1,8 +1,14 @@
 """One bulk operation of a command (``Farm.stream``): the progress bar, what Ctrl-C does next, and
-the audit line of each result as it arrives (a run cut short keeps what it did)."""
+the audit line of each result as it arrives (a run cut short keeps what it did).
+
+An audit line that cannot be written (a full disk, ``--audit-log /dev/full``) stops the run as a
+first Ctrl-C does: nothing new is sent, the calls in flight are waited for and their outcomes
+printed, and the command ends with one error line and status 1."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Any, NamedTuple
 
@@ -24,6 +30,8 @@ class StreamResult(NamedTuple):
     failures: list[Failure]
     interrupted: bool
     elapsed: float
+    #: the audit log could not be written: the run was stopped (status 1, not 130)
+    audit_failed: bool = False
 
     def outcomes(self) -> list[Outcome]:
         return [o for o in self.items if isinstance(o, Outcome)]
@@ -37,18 +45,22 @@ def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, *
     items: list[Any] = []
     failures: list[Failure] = []
     interrupted = False
+    audit_failed = False
     started = time.perf_counter()
     presses = 0
 
     def on_progress(p: Progress) -> None:
         # Ctrl-C is reported at once: say what happens next, since waiting for the calls in flight
-        # can take up to --timeout when a server hangs.
+        # can take up to --timeout when a server hangs.  Only calls sent and not answered count as
+        # in flight; queued ones are simply never sent.
         nonlocal presses
         if p.interrupts > presses:
             presses = p.interrupts
             bar.close()
-            if presses == 1:
-                n = max(p.total - p.done, 0)
+            n = p.in_flight
+            if presses == 1 and audit_failed:
+                pass  # the stop was ours (the audit log): its line has been said
+            elif presses == 1:
                 ctx.error(
                     f"interrupted: nothing new is sent; waiting for the {n:,} call{'s' if n != 1 else ''} in "
                     f"flight (at most {farm.timeout:g}s). Ctrl-C again abandons them"
@@ -57,19 +69,50 @@ def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, *
                 ctx.error("interrupted again: the calls in flight were abandoned; their outcome is unknown")
         bar(p)
 
+    items_in = farm.stream(action, progress=on_progress, **kwargs)
     try:
-        for item in farm.stream(action, progress=on_progress, **kwargs):
+        for item in items_in:
             if isinstance(item, Failure):
                 failures.append(item)
-                if log is not None:
-                    log.write(item.server, item.session_id, action, "failed", describe_error(item.error))
             else:
                 items.append(item)
-                if log is not None and isinstance(item, Outcome):
+            if log is None or audit_failed or not isinstance(item, (Failure, Outcome)):
+                continue
+            try:
+                if isinstance(item, Failure):
+                    log.write(item.server, item.session_id, action, "failed", describe_error(item.error))
+                else:
                     error = item.reason if item.status != "done" else None
                     log.write(item.server, item.session_id, action, item.status, error)
+            except OSError as exc:
+                audit_failed = True
+                bar.close()
+                ctx.error(
+                    f"--audit-log: cannot write {log.path}: {exc.strerror or exc}; stopping: nothing new is sent, "
+                    "and what was done so far is printed"
+                )
+                if presses == 0 and not _stop():
+                    break  # no way to stop the run gently: stop reading it (nothing more is sent)
     except Interrupted:
         interrupted = True
     finally:
         bar.close()
-    return StreamResult(items, failures, interrupted, time.perf_counter() - started)
+        close = getattr(items_in, "close", None)
+        if close is not None:
+            close()
+    if audit_failed:
+        interrupted = False  # the stop was ours: status 1 for the lost audit, not 130
+    return StreamResult(items, failures, interrupted, time.perf_counter() - started, audit_failed)
+
+
+def _stop() -> bool:
+    """Stop a run as a first Ctrl-C does (nothing new is sent; the calls in flight are waited for and
+    their outcomes still come): by handing the run's own SIGINT handler one press.  False when the
+    run has none (not the main thread, or an application's handler): the caller stops reading."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler) or handler is signal.default_int_handler:
+        return False
+    handler(signal.SIGINT, None)
+    return True

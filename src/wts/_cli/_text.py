@@ -7,6 +7,7 @@ rewriting the library's text (docs/design.md: layers never match each other's st
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from wts import Failure, MessageResponse, Outcome, Reason, WTSError
@@ -23,7 +24,9 @@ __all__ = [
     "not_found",
     "outcome_detail",
     "outcome_result",
+    "printable",
     "reason_text",
+    "unknown_hint",
     "win_tag",
 ]
 
@@ -31,6 +34,25 @@ __all__ = [
 DONE_WORDS = {"disconnect": "disconnected", "logoff": "logged off", "message": "sent", "connect": "connected"}
 #: The verb of each bulk action, as a sentence uses it ("would log off", "Log off 3 sessions?").
 VERBS = {"disconnect": "disconnect", "logoff": "log off", "message": "message"}
+
+# Names come from whatever RDP client connected and whoever named the account: a newline in a user
+# name must not forge a table row, nor an escape sequence repaint the terminal.  Control characters
+# (C0, DEL, C1) and the Unicode line and paragraph separators are shown as Python escapes.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: str | None) -> str:
+    """``text`` safe for one cell or one line of a terminal: control characters as ``\\n``, ``\\x1b``."""
+    if not text:
+        return ""
+    return _CONTROL.sub(_escape, text)
+
 
 # Farm speaks Python ("pass allow_own=True"); on the command line the option is --allow-own.
 _OWN_SESSION = "your own session (--allow-own includes it)"
@@ -91,6 +113,8 @@ def outcome_result(o: Outcome) -> tuple[str, str]:
         return f"would {VERBS.get(o.action, o.action)}", "cyan"
     if o.status == "failed":
         return "FAILED", "red"
+    if o.status == "unknown":
+        return "UNKNOWN", "red"  # sent, but no answer came: it may have taken effect
     return "skipped", "yellow"
 
 
@@ -101,7 +125,7 @@ def outcome_detail(o: Outcome) -> str:
     if o.status == "done" and o.response == MessageResponse.ASYNC:
         return ""  # sent without waiting: there is no answer to show
     detail = reason_text(o)
-    if o.status == "failed" and o.winerror:
+    if o.status in ("failed", "unknown") and o.winerror:
         name = name_of(o.winerror)
         tag = win_tag(o.winerror)
         if f"[{tag}]" not in detail and tag not in detail:
@@ -109,3 +133,20 @@ def outcome_detail(o: Outcome) -> str:
             tagged = name is not None and f"[{name}]" in detail
             detail = detail.replace(f"[{name}]", f"[{tag}]") if tagged else f"{detail} [{tag}]"
     return detail
+
+
+def unknown_hint(outcomes: list[Outcome]) -> list[str]:
+    """For outcomes whose answer never came: one line per server saying how to see what happened."""
+    by_server: dict[str, list[int]] = {}
+    for o in outcomes:
+        if o.status == "unknown":
+            by_server.setdefault(o.server, []).append(o.session_id)
+    lines = []
+    for server, ids in by_server.items():
+        n = len(ids)
+        lines.append(
+            f"{server}: {n:,} session{'s' if n != 1 else ''} sent the action but no answer came, so whether "
+            f"{'they' if n != 1 else 'it'} changed is unknown; check with: wts sessions -s {server} "
+            f"--id {','.join(str(i) for i in sorted(ids))}"
+        )
+    return lines
