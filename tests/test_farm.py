@@ -44,7 +44,7 @@ from wts import (
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-STATUSES = {"done", "failed", "skipped", "planned"}
+STATUSES = {"done", "failed", "unknown", "skipped", "planned"}
 DENY_ALL = ["disconnect", "logoff", "query", "message"]
 LISTENER_ID = 65536
 TIMEOUT = 0.3  # the farm timeout in tests with a hanging server
@@ -433,7 +433,10 @@ def test_a_server_that_hangs_after_its_listing_is_abandoned_at_once() -> None:
     assert fired
     assert elapsed < TIMEOUT + SLACK
     assert_exactly_once(result, [("S1", i) for i in range(2, 8)])
-    assert {(o.status, o.winerror) for o in result} == {("failed", 1460)}
+    # The call that hung is a query, or (when one query had started before the reload) that
+    # session's disconnect: sent and never answered, its outcome is unknown (issue 12, item 2).
+    assert {(o.status, o.winerror) for o in result} <= {("failed", 1460), ("unknown", 1460)}
+    assert len(result.unknown) <= 1
     [failure] = result.failures
     assert (failure.server, failure.error.winerror) == ("S1", 1460)
     # One call hung; the rest were never sent.
@@ -1450,10 +1453,12 @@ def latency_farm() -> list[str]:
 
 
 def assert_interrupted_result_adds_up(
-    result: ActionResult, before: dict[tuple[str, int], Session], names: list[str]
+    result: ActionResult, before: dict[tuple[str, int], Session], names: list[str], *, abandoned: bool = False
 ) -> None:
     """Every server is either listed (then each of its sessions has one outcome) or failed with
-    1223 (then none has); nothing is silently missing; the sim shows exactly the 'done' ones changed."""
+    1223 (then none has); nothing is silently missing; the sim shows exactly the 'done' ones changed.
+    ``abandoned``: a second Ctrl-C came, so actions in flight may be "unknown" (either way in the sim,
+    once their calls have returned)."""
     failed = {f.server: f for f in result.failures}
     assert len(failed) == len(result.failures)
     for f in failed.values():
@@ -1462,13 +1467,21 @@ def assert_interrupted_result_adds_up(
     listed = [n for n in names if n not in failed]
     assert_exactly_once(result, [k for k in before if k[0] in listed])
     for o in result:
+        if abandoned and o.status == "unknown":
+            assert (o.why, o.winerror) == (wts.Reason.ABANDONED, 1223), o
+            continue
         assert o.status in ("done", "skipped"), o
         if o.status == "skipped" and o.winerror == 1223:
             assert o.reason == "cancelled: interrupted before it was sent"
+    if abandoned:  # the calls abandoned still run to their end: let them, before looking
+        _engine_threads_settle(SLACK)
     after = enumerate_servers(names)
     done = set(keys(result.with_status("done")))
+    unknown = set(keys(result.unknown))
     for key, row in before.items():
-        if key in done:
+        if key in unknown:
+            assert key not in after or after[key] == row or after[key].state == ConnectState.DISCONNECTED
+        elif key in done:
             if result.action == "logoff":
                 assert key not in after
             else:
@@ -1613,7 +1626,9 @@ def test_a_second_ctrl_c_abandons_the_calls_in_flight(ctrl_c: None) -> None:
     [slow] = [f for f in result.failures if f.server == "SLOW"]
     assert slow.error.winerror == 1223
     assert "in flight" in str(slow.error)
-    assert_interrupted_result_adds_up(result, before, names)
+    # Under load the fast servers' logoffs may still be in flight at the second press: those are
+    # "unknown" now, where the test used to demand done or skipped (its known flakiness).
+    assert_interrupted_result_adds_up(result, before, names, abandoned=True)
     assert not [o for o in result if o.server == "SLOW"]
 
 
@@ -1701,7 +1716,7 @@ def test_farm_refuses_bad_arguments(
 def test_results_print_their_counts(mixed: wts.Farm) -> None:
     result = mixed.disconnect([("RDS02", 2), ("RDS02", 3), ("DOWN01", 2)], dry_run=True)
     assert repr(result) == "<ActionResult disconnect: 1 failed, 1 skipped, 1 planned; 1 failures>"
-    assert result.counts() == {"done": 0, "failed": 1, "skipped": 1, "planned": 1}
+    assert result.counts() == {"done": 0, "failed": 1, "unknown": 0, "skipped": 1, "planned": 1}
     assert len(result) == 3
     assert list(result) == result.outcomes
     listing = wts.Farm(["RDS02", "DOWN01"], provider="sim").sessions()

@@ -41,7 +41,9 @@ WHY_BY_STATUS = {
         Reason.CHANGED,
         Reason.CANCELLED,
     },
-    "failed": {Reason.NOT_REACHED, Reason.NO_DETAILS, Reason.CALL_FAILED, Reason.ABANDONED},
+    "failed": {Reason.NOT_REACHED, Reason.NO_DETAILS, Reason.CALL_FAILED},
+    # Sent, never answered (issue 12, item 2): neither done nor failed.
+    "unknown": {Reason.ABANDONED, Reason.NO_ANSWER},
 }
 
 
@@ -293,9 +295,12 @@ def test_sessions_of_a_server_lost_after_its_listing_are_not_reached() -> None:
     assert_consistent(result)
 
 
-def test_a_logoff_that_took_effect_on_an_earlier_try_is_done() -> None:
+def test_a_retried_logoff_that_finds_the_session_gone_is_not_claimed_done() -> None:
     """The logoff's first try comes back busy (1723) and is retried; meanwhile the session ends; the
-    retry finds it gone (7022): the earlier try took effect.  The farm is reloaded, with the server
+    retry finds it gone (7022).  1723 means the first try never ran, so nothing says an earlier try
+    took effect: the outcome is the retry's own, a 7022 failure (issue 12, item 4: an action is
+    retried only after an error that says it did not run).  Before, it was "done" (EARLIER_ATTEMPT),
+    a claim the run could not know to be true.  The farm is reloaded, with the server
     busy for one RPC, while the listing is in flight (so the listing still succeeds); the session is
     logged off from the progress callback once the busy answer is in (during the backoff)."""
     server = {"name": "B1", "latency_ms": 150, "sessions": [user(2, "ann")]}
@@ -317,8 +322,8 @@ def test_a_logoff_that_took_effect_on_an_earlier_try_is_done() -> None:
 
     assert steps == ["busy", "ended"]
     [o] = result.outcomes
-    assert (o.status, o.why, o.winerror) == ("done", Reason.EARLIER_ATTEMPT, None)
-    assert o.reason == "logged off (an earlier attempt took effect)"
+    assert (o.status, o.why, o.winerror) == ("failed", Reason.CALL_FAILED, 7022)
+    assert wts.sim.rpc_counts()["B1"] >= 2  # the busy try and the retry
 
 
 # --- interrupts -------------------------------------------------------------------------------------
@@ -377,8 +382,11 @@ def test_calls_in_flight_at_a_second_ctrl_c_are_abandoned(ctrl_c: None) -> None:
     assert isinstance(result, ActionResult)
     assert sorted(o.session_id for o in result) == [2, 3, 4]
     for o in result:
-        assert (o.status, o.why, o.winerror) == ("failed", Reason.ABANDONED, 1223)
+        # Sent and never answered: "unknown", not "failed" (issue 12, item 2).
+        assert (o.status, o.why, o.winerror) == ("unknown", Reason.ABANDONED, 1223)
         assert o.reason == "interrupted again while the call was in flight: outcome unknown"
+    assert result.unknown == result.outcomes
+    assert not result.ok
 
 
 # --- the record itself ------------------------------------------------------------------------------
@@ -414,4 +422,5 @@ def test_reason_is_public_and_its_values_are_stable_strings() -> None:
         "no-details",
         "call-failed",
         "abandoned",
+        "no-answer",
     }

@@ -7,9 +7,8 @@ call next and what each answer means (retries, deadlines, the safety rules, inte
 blocks except in Engine.wait.
 
 What the run decides without an RPC (explicit targets, the safety rules) is in ``_selection``, the
-filters in ``_filters``, its state and what it reports in ``_ledger``, Ctrl-C in ``_sigint``.  What is
-left is one state machine (``Run``: submit, answer, decide), about 500 lines: split further, each
-answer's handling would sit apart from the state it changes, so it stays whole.
+filters in ``_filters``, which failures are retried in ``_retry``, its state and what it reports in
+``_ledger``, Ctrl-C in ``_sigint``.  What is left is one state machine (``Run``: submit, answer, decide).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -25,7 +25,8 @@ from ._errors import WTSError, error_from_winerror
 from ._filters import Filter
 from ._ledger import Ledger, ServerState, Target, error_text
 from ._results import Failure, Interrupted, Item, Progress, ProgressCallback, Reason
-from ._selection import PROTECTED_TEXT, OwnSession, changed, needs_logon_check, protected
+from ._retry import backoff_delay, retryable
+from ._selection import PROTECTED_TEXT, OwnSession, match_selection, needs_logon_check, protected
 from ._sigint import Sigint
 from ._types import (
     STATES_BY_VALUE,
@@ -37,13 +38,12 @@ from ._types import (
 )
 from ._winerror import WinError
 
-__all__ = ["TRANSIENT_ERRORS", "Run", "Settings"]
+__all__ = ["Run", "Settings"]
 
-# Errors worth another try: the server or the RPC channel was momentarily unable to answer.
-TRANSIENT_ERRORS = frozenset({WinError.RPC_S_SERVER_TOO_BUSY, WinError.RPC_S_CALL_FAILED})
-# What Outcomes carry as ``winerror``: plain ints, as Windows reports them.
+# What Outcomes carry as ``winerror``: plain ints, as Windows reports them.  (Which errors are retried
+# is ``_retry``'s rule.)
 _CANCELLED = int(WinError.ERROR_CANCELLED)
-_NOT_FOUND = int(WinError.ERROR_CTX_WINSTATION_NOT_FOUND)
+_TIMEOUT = int(WinError.ERROR_TIMEOUT)
 _WAIT_SLICE = 0.1  # longest the owner thread sleeps before looking at interrupts and retries
 _PROGRESS_EVERY = 0.05
 
@@ -93,6 +93,7 @@ class Run:
         names = farm.servers if targets is None else [n for n in farm.servers if n.casefold() in targets]
         self.servers = [ServerState(n, None if targets is None else targets[n.casefold()]) for n in names]
         self.calls: dict[int, tuple[str, Any]] = {}
+        self.inbox: deque[tuple[int, int, int, int, Any, float]] = deque()  # answers taken, not yet handled
         self.next_tag = 0
         self.retry_heap: list[tuple[float, int, str, Any]] = []
         self.ledger = Ledger(action)
@@ -123,25 +124,15 @@ class Run:
             for srv in self.servers:
                 self._list(srv)
             while True:
-                if sigint.count and not self.cancelling:
-                    self._cancel()
-                if sigint.count >= 2 and not self.abandoned:
-                    self._abandon()
-                if sigint.count != self.interrupts:
-                    self.interrupts = sigint.count
-                    self._report_progress(False, force=True)
-                if self.abandoned or (engine.pending == 0 and not self.retry_heap):
+                self._on_interrupts(sigint.count)
+                if self.abandoned or (engine.pending == 0 and not self.retry_heap and not self.inbox):
                     break
-                wait = _WAIT_SLICE
-                if self.retry_heap:
-                    wait = max(0.0, min(wait, self.retry_heap[0][0] - time.monotonic()))
                 try:
-                    batch = engine.wait(wait)
-                    for done in batch:
-                        self._on(*done)
-                    self._due_retries()
+                    self._step()
                 except KeyboardInterrupt:
-                    # Only when the application installed its own SIGINT handler that raises.
+                    # Not from SIGINT (Sigint's handler only counts, and calls the application's own
+                    # inside a try): from a progress callback, say.  A press all the same; the answers
+                    # not yet handled wait in the inbox, none is handled twice.
                     sigint.count += 1
                     continue
                 self._report_progress(False)
@@ -155,7 +146,32 @@ class Run:
             for srv in self.servers:
                 srv.host = None
         if sigint.count:
+            if sigint.raised is not None and not isinstance(sigint.raised, KeyboardInterrupt):
+                raise sigint.raised  # the application's handler asked for this; the run has stopped first
             raise Interrupted(None, f"interrupted: {self.action} stopped before it was complete")
+
+    def _step(self) -> None:
+        """Wait for answers (at most a slice), handle each, send the retries that are due."""
+        if not self.inbox:
+            wait = _WAIT_SLICE
+            if self.retry_heap:
+                wait = max(0.0, min(wait, self.retry_heap[0][0] - time.monotonic()))
+            self.inbox.extend(self.engine.wait(wait))
+        inbox = self.inbox
+        while inbox:
+            self._on(*inbox.popleft())
+        self._due_retries()
+
+    def _on_interrupts(self, count: int) -> None:
+        """First press: nothing new is sent (a listing stops at once: nothing is at risk); second: the
+        calls in flight are abandoned."""
+        if count and not self.cancelling:
+            self._cancel()
+        if (count >= 2 or (count and self.action == "sessions")) and not self.abandoned:
+            self._abandon()
+        if count != self.interrupts:
+            self.interrupts = count
+            self._report_progress(False, force=True)
 
     def _tag(self, kind: str, obj: Any) -> int:
         self.next_tag += 1
@@ -169,7 +185,8 @@ class Run:
         if not final and not force and now - self.last_progress < _PROGRESS_EVERY:
             return
         self.last_progress = now
-        pending = (self.engine.pending if not self.abandoned else 0) + len(self.retry_heap)
+        engine = self.engine.pending if not self.abandoned else 0
+        pending = engine + len(self.retry_heap) + len(self.inbox)
         self.progress_cb(
             Progress(
                 self.calls_done,
@@ -179,6 +196,9 @@ class Run:
                 self.ledger.failures,
                 now - self.started,
                 self.interrupts,
+                # The engine runs at most `concurrency` calls at once and starts a queued one as soon
+                # as a worker is free: beyond that many, the calls pending are queued, not sent.
+                min(engine, self.farm.concurrency),
             )
         )
 
@@ -247,7 +267,7 @@ class Run:
             self.engine.end_session(srv.host, sid, self.action == "logoff", self.wait, tag, farm.timeout)
 
     def _retry(self, kind: str, obj: Any, tries: int) -> None:
-        delay = min(self.farm.backoff * (2 ** (tries - 1)), 2.0) * self.rng.uniform(0.75, 1.25)
+        delay = backoff_delay(self.farm.backoff, tries, self.rng)
         heapq.heappush(self.retry_heap, (time.monotonic() + delay, self._tag("retry", None), kind, obj))
 
     def _due_retries(self) -> None:
@@ -275,18 +295,7 @@ class Run:
             self._not_sent(kind, obj)
             return
         if status == _wts.CALL_TIMEDOUT:
-            srv = obj if kind == "list" else obj.srv
-            detail = (
-                f"No answer within {self.farm.timeout:g} s; the server was abandoned "
-                f"(its calls not yet sent were cancelled)."
-            )
-            fn = _ENUM_FN if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
-            err = error_from_winerror(
-                WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.row.id, detail
-            )
-            self._server_failed(srv, err)
-            if kind != "list":
-                self._final_error(obj, err, sent=True)
+            self._timed_out(kind, obj)
             return
         if kind == "list":
             self._on_list(obj, status, winerror, payload)
@@ -298,7 +307,7 @@ class Run:
         srv = obj if kind == "list" else obj.srv
         if srv.error is not None:
             if kind != "list":  # (a listing's failure was reported with its server)
-                self._final_error(obj, srv.error, sent=False)
+                self.ledger.final_error(obj, srv.error, sent=False)
             return
         if kind == "list":
             err = error_from_winerror(
@@ -321,21 +330,39 @@ class Run:
                 obj, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent"
             )
 
-    def _transient(self, winerror: int, tries: int) -> bool:
-        return winerror in TRANSIENT_ERRORS and tries <= self.farm.retries and not self.cancelling
+    def _timed_out(self, kind: str, obj: Any) -> None:
+        """No answer by the deadline: the server is abandoned.  A listing or a query failed (nothing
+        was changed); an action was sent and may have run: its outcome is unknown."""
+        srv = obj if kind == "list" else obj.srv
+        limit = self.farm.timeout
+        if kind == "act" and self.message is not None:
+            limit += self.message[3]  # a message that waits had its own timeout added to the deadline
+        detail = f"No answer within {limit:g} s; the server was abandoned (its calls not yet sent were cancelled)."
+        fn = _ENUM_FN if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
+        err = error_from_winerror(WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.row.id, detail)
+        if kind == "act":
+            self.ledger.outcome(
+                obj, "unknown", Reason.NO_ANSWER, _TIMEOUT, f"no answer within {limit:g} s: outcome unknown"
+            )
+        self._server_failed(srv, err)
+        if kind != "list":
+            self.ledger.final_error(obj, err, sent=True)
+
+    def _transient(self, kind: str, winerror: int, tries: int) -> bool:
+        return retryable(kind, winerror) and tries <= self.farm.retries and not self.cancelling
 
     def _on_list(self, srv: ServerState, status: int, winerror: int, rows: Any) -> None:
         if status != _wts.CALL_OK:
-            if self._transient(winerror, srv.tries):
+            if self._transient("list", winerror, srv.tries):
                 self._retry("list", srv, srv.tries)
                 return
             self._server_failed(srv, error_from_winerror(winerror, _ENUM_FN, srv.name))
             return
         srv.listed = True
-        self._server_done(srv)
+        self.servers_done += 1
         filt = self.filt
         if srv.selection is not None:
-            rows = self._match_selection(srv, rows)
+            rows = match_selection(srv, rows, self.ledger)
         if self.action == "sessions":
             for row in rows:
                 if filt.listing(row):
@@ -361,40 +388,19 @@ class Run:
             self.ledger.outcome(t, "skipped", Reason.FILTERED, None, "does not match the filters")
         t.final = True
 
-    def _match_selection(self, srv: ServerState, rows: list[Session]) -> list[Session]:
-        """The sessions the caller selected that are still the same sessions; others get an Outcome."""
-        assert srv.selection is not None
-        by_id = {row.id: row for row in rows}
-        keep = []
-        for sid, picked in srv.selection.items():
-            row = by_id.get(sid)
-            if row is None:
-                self.ledger.outcome_for(srv.name, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
-                continue
-            why_not = changed(picked, row)
-            if why_not is not None:
-                self.ledger.outcome_for(srv.name, sid, row, "skipped", Reason.CHANGED, None, why_not)
-                continue
-            keep.append(row)
-        return keep
-
     def _on_target(self, t: Target, kind: str, status: int, winerror: int, payload: Any) -> None:
         srv = t.srv
         if status != _wts.CALL_OK:
-            if self._transient(winerror, t.tries):
+            if self._transient(kind, winerror, t.tries):
                 self._retry(kind, t, t.tries)
                 return
+            # (An action is retried only after an error that says it did not run, so a retry that finds
+            # the session gone (7022) is no sign that an earlier try took effect: it fails as any 7022.)
             fn = _ACTIONS[self.action] if kind == "act" else _QUERY_FN
-            if kind == "act" and winerror == _NOT_FOUND and t.tries > 1 and self.action == "logoff":
-                # An earlier try failed in transit but reached the server: the session is gone.
-                self.ledger.outcome(
-                    t, "done", Reason.EARLIER_ATTEMPT, None, "logged off (an earlier attempt took effect)"
-                )
-                return
             err = error_from_winerror(winerror, fn, srv.name, t.row.id)
             if winerror == WinError.RPC_S_SERVER_UNAVAILABLE:
                 self._server_failed(srv, err)  # the server went away: stop sending it calls
-            self._final_error(t, err, sent=True)
+            self.ledger.final_error(t, err, sent=True)
             return
         t.tries = 0
         if kind == "times":
@@ -451,9 +457,6 @@ class Run:
 
     # -- results ----------------------------------------------------------------------------------
 
-    def _server_done(self, srv: ServerState) -> None:
-        self.servers_done += 1
-
     def _server_failed(self, srv: ServerState, err: WTSError) -> None:
         if srv.error is not None:
             return
@@ -461,7 +464,7 @@ class Run:
         if srv.host is not None:
             srv.host.kill()
         if not srv.listed:
-            self._server_done(srv)
+            self.servers_done += 1
             if srv.selection is not None and self.action != "sessions":
                 # The caller named these sessions: each gets its Outcome.
                 for sid, picked in srv.selection.items():
@@ -470,31 +473,16 @@ class Run:
                     )
         self.ledger.failure(Failure(srv.name, err))
 
-    def _final_error(self, t: Target, err: WTSError, *, sent: bool) -> None:
-        """``t`` failed with ``err``; ``sent``: its call in stage ``t.stage`` went out (and failed)."""
-        if t.final:
-            return
-        if self.action == "sessions":
-            t.final = True
-            if err is not t.srv.error:  # the server's own failure is reported once, not per session
-                self.ledger.failure(Failure(t.srv.name, err, t.row.id))
-            return
-        if t.stage in ("times", "client") and err is not t.srv.error:
-            self.ledger.outcome(
-                t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {error_text(err)}"
-            )
-        else:
-            # The action call itself failed, or its server failed before the action was sent.
-            why = Reason.CALL_FAILED if sent and t.stage == "act" else Reason.NOT_REACHED
-            self.ledger.outcome(t, "failed", why, err.winerror, error_text(err))
-
     def _cancel(self) -> None:
         """First interrupt: nothing new is sent; what is in flight finishes (within the timeout)."""
         self.cancelling = True
         self.engine.cancel_queued()
 
     def _abandon(self) -> None:
-        """Second interrupt: stop waiting for calls in flight; their outcome is unknown."""
+        """Second interrupt (or the first, for a listing): stop waiting for calls in flight; an action
+        among them has an unknown outcome."""
+        while self.inbox:  # answers already taken are answers: handled, not abandoned
+            self._on(*self.inbox.popleft())
         self.abandoned = True
         for kind, obj in list(self.calls.values()):
             if kind in ("retry", "own") or obj is None:
@@ -505,10 +493,22 @@ class Run:
                 )
                 self._server_failed(obj, err)
             elif self.action == "sessions":
-                obj.final = True
-            else:
+                if not obj.final:  # its details were being read: the session is reported, unread
+                    obj.final = True
+                    err = error_from_winerror(
+                        WinError.ERROR_CANCELLED,
+                        _QUERY_FN,
+                        obj.srv.name,
+                        obj.row.id,
+                        "Interrupted while its details were read.",
+                    )
+                    self.ledger.failure(Failure(obj.srv.name, err, obj.row.id))
+            elif kind == "act":  # sent, and no answer will come: it may have run
                 detail = "interrupted again while the call was in flight: outcome unknown"
-                self.ledger.outcome(obj, "failed", Reason.ABANDONED, _CANCELLED, detail)
+                self.ledger.outcome(obj, "unknown", Reason.ABANDONED, _CANCELLED, detail)
+            else:  # a query before the action: the action was never sent
+                detail = "cancelled: interrupted before it was sent"
+                self.ledger.outcome(obj, "skipped", Reason.CANCELLED, _CANCELLED, detail)
         for _, _, kind, obj in self.retry_heap:
             self._not_sent(kind, obj)
         for t in self.undecided:
@@ -516,4 +516,5 @@ class Run:
         self.undecided.clear()
         self.retry_heap.clear()
         self.calls.clear()
+        self.inbox.clear()
         self.engine.close()

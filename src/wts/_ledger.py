@@ -82,6 +82,22 @@ class Ledger:
             Outcome(t.srv.name, row.id, row.station, row.user, self.action, status, winerror, reason, response, why)
         )
 
+    def final_error(self, t: Target, err: WTSError, *, sent: bool) -> None:
+        """``t`` failed with ``err``; ``sent``: its call in stage ``t.stage`` went out (and failed)."""
+        if t.final:
+            return
+        if self.action == "sessions":
+            t.final = True
+            if err is not t.srv.error:  # the server's own failure is reported once, not per session
+                self.failure(Failure(t.srv.name, err, t.row.id))
+            return
+        if t.stage in ("times", "client") and err is not t.srv.error:
+            self.outcome(t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {error_text(err)}")
+        else:
+            # The action call itself failed, or its server failed before the action was sent.
+            why = Reason.CALL_FAILED if sent and t.stage == "act" else Reason.NOT_REACHED
+            self.outcome(t, "failed", why, err.winerror, error_text(err))
+
     def outcome_for(
         self, server: str, sid: int, row: Any, status: str, why: Reason, winerror: int | None, reason: str
     ) -> None:

@@ -8,10 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from ._ledger import Ledger, ServerState
 from ._results import ActionResult, Outcome, Reason, SessionsResult
 from ._types import FIRST_LISTENER_ID, MAX_SESSION_ID, ConnectState, Session, SessionInfo, filetime_to_datetime
+from ._winerror import WinError
 
-__all__ = ["PROTECTED_TEXT", "OwnSession", "changed", "needs_logon_check", "protected", "targets"]
+__all__ = [
+    "PROTECTED_TEXT",
+    "OwnSession",
+    "changed",
+    "match_selection",
+    "needs_logon_check",
+    "protected",
+    "targets",
+]
+
+_NOT_FOUND = int(WinError.ERROR_CTX_WINSTATION_NOT_FOUND)
 
 #: Outcome.reason of the sessions the safety rules protect.
 PROTECTED_TEXT = {
@@ -103,3 +115,22 @@ def targets(servers: Iterable[str], selection: Iterable[Any]) -> dict[str, dict[
             raise ValueError(f"targets: {sid!r} on {server} is not a session id")
         out.setdefault(server.casefold(), {})[sid] = record
     return out
+
+
+def match_selection(srv: ServerState, rows: list[Session], ledger: Ledger) -> list[Session]:
+    """The sessions the caller selected on ``srv`` that are still the same sessions in its fresh
+    listing ``rows``; each of the others gets its Outcome (gone, or changed) in ``ledger``."""
+    assert srv.selection is not None
+    by_id = {row.id: row for row in rows}
+    keep = []
+    for sid, picked in srv.selection.items():
+        row = by_id.get(sid)
+        if row is None:
+            ledger.outcome_for(srv.name, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
+            continue
+        why_not = changed(picked, row)
+        if why_not is not None:
+            ledger.outcome_for(srv.name, sid, row, "skipped", Reason.CHANGED, None, why_not)
+            continue
+        keep.append(row)
+    return keep
