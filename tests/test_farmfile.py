@@ -22,6 +22,7 @@ from typing import Any, Callable
 import pytest
 
 from wts._farmfile import CompiledFarm, FarmFileError, compile_farm, parse_compiled
+from wts._farmfile._generate import LOGON_WINDOW_S
 
 REPO = Path(__file__).resolve().parent.parent
 UNIX_EPOCH_TICKS = 116444736000000000
@@ -921,7 +922,7 @@ def test_generated_structure() -> None:
 
 def test_generated_session_fields() -> None:
     (_, sessions), *_ = servers_of(compile_farm(gen_farm(count=1, sessions=50)).text)
-    three_days = 3 * 86400 * 10_000_000
+    window = LOGON_WINDOW_S * 10_000_000  # a week (item 28 of issue 12 widened it from 3 days)
     for s in sessions:
         assert len(s) == 17
         if not 2 <= int(s[1]) < 65536:
@@ -935,10 +936,11 @@ def test_generated_session_fields() -> None:
         assert len(raw) == 20 and raw[:3] == b"\0\0\x0a" and raw[6:] == bytes(14)
         assert 1 <= raw[5] <= 254
         logon, connect, disconnect, last_input = (int(x) for x in s[9:13])
-        assert NOW_TICKS - three_days <= logon < connect < last_input < NOW_TICKS
-        assert NOW_TICKS - last_input >= 60 * 10_000_000  # at least a minute ago
+        assert NOW_TICKS - window <= logon < connect < last_input < NOW_TICKS
+        # Active: used at least 10 s ago (some under a minute, quser's "."); disconnected at least a minute ago.
+        assert NOW_TICKS - last_input >= 10 * 10_000_000
         if disconnect:
-            assert connect < disconnect < NOW_TICKS
+            assert connect < disconnect <= NOW_TICKS - 60 * 10_000_000
             assert last_input <= disconnect
         assert s[14:] == ["0", "1", ""]
 
@@ -1049,7 +1051,7 @@ def test_generation_without_now_uses_the_real_clock() -> None:
     text = compile_farm(farm).text
     after = dt.datetime.now(dt.timezone.utc)
     assert records(text, "farm")[0][2] == "0"
-    low = UNIX_EPOCH_TICKS + int((before.timestamp() - 3 * 86400 - 1) * 10_000_000)
+    low = UNIX_EPOCH_TICKS + int((before.timestamp() - LOGON_WINDOW_S - 1) * 10_000_000)
     high = UNIX_EPOCH_TICKS + int((after.timestamp() + 1) * 10_000_000)
     logons = [int(s[9]) for s in records(text, "session") if s[4]]
     assert logons and all(low <= t <= high for t in logons)

@@ -183,7 +183,7 @@ class _Compiler:
                 raise Invalid(
                     "now",
                     f"{short(str(now_value))} is too early for generated sessions, "
-                    "which log on up to 3 days before now",
+                    f"which log on up to {LOGON_WINDOW_S // 86400} days before now",
                 )
         else:
             gen_now = now

@@ -9,6 +9,7 @@ from :data:`FIRST_USER_ID` up.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,11 +41,16 @@ _GENERATE_FIELDS = (
 
 # Generator tuning.  Changing any of these changes generated farms, which
 # breaks the "same JSON -> same bytes" promise across versions; don't.
-#: Generated sessions log on at most this long before the farm's "now".
-LOGON_WINDOW_S = 3 * 86400
-_MIN_LOGON_AGE_S = 3600
-_MAX_INPUT_AGE_S = 6 * 3600
-_MIN_INPUT_AGE_S = 60
+# Ages are log-uniform: most sessions logged on hours ago and were used minutes ago, as on a real
+# RD Session Host, with a long tail of sessions logged on for days and idle or disconnected for days.
+#: Generated sessions log on at most this long before the farm's "now" (and at least _MIN_LOGON_AGE_S).
+LOGON_WINDOW_S = 7 * 86400
+_MIN_LOGON_AGE_S = 900
+#: An Active session's last input is log-uniform from _MIN_INPUT_AGE_S to this share of its logon age
+#: (about a fifth under a minute: quser's "."); a Disconnected one's disconnect from a minute to the same share.
+_INPUT_SHARE = 0.9
+_MIN_INPUT_AGE_S = 10
+_MIN_DISCONNECT_AGE_S = 60
 _IDLE_BEFORE_DISCONNECT_S = 300
 #: Session ids of a generated server: Services, Console, then users (and the listener, above them).
 _SERVICES_ID = 0
@@ -154,6 +160,8 @@ def generate(
     disconnected_state = STATE_BY_KEY["disconnected"]
     # The end of every user session line: deny nothing, answer messages with IDOK, no password.
     session_tail = f"\t0\t{REPLIES['ok']}\t"
+    exp, log = math.exp, math.log
+    log_logon_span = log(LOGON_WINDOW_S / _MIN_LOGON_AGE_S)
     for block in blocks:
         rng = random.Random(f"wts-farm/{seed}/{block.index}")
         rand = rng.random
@@ -175,22 +183,23 @@ def generate(
             users = sample(range(pool), n)
             rank = 0  # index among active sessions, for `locked`
             for i in range(n):
-                logon_age = _MIN_LOGON_AGE_S + int(rand() * (LOGON_WINDOW_S - _MIN_LOGON_AGE_S))
-                window = min(logon_age // 2, _MAX_INPUT_AGE_S) - _MIN_INPUT_AGE_S
+                logon_age = int(_MIN_LOGON_AGE_S * exp(rand() * log_logon_span))
+                longest = _INPUT_SHARE * logon_age
                 if i in disc:
-                    disc_age = _MIN_INPUT_AGE_S + int(rand() * window)
+                    disc_age = int(_MIN_DISCONNECT_AGE_S * exp(rand() * log(longest / _MIN_DISCONNECT_AGE_S)))
                     input_age = disc_age + int(rand() * _IDLE_BEFORE_DISCONNECT_S)
                     disconnect = now - disc_age * tick
                     state = disconnected_state
                     station = ""
                     is_locked = False
                 else:
-                    input_age = _MIN_INPUT_AGE_S + int(rand() * window)
+                    input_age = int(_MIN_INPUT_AGE_S * exp(rand() * log(longest / _MIN_INPUT_AGE_S)))
                     disconnect = 0
                     state = active
                     station = f"RDP-Tcp#{i}"
                     is_locked = rank in locked
                     rank += 1
+                input_age = min(input_age, logon_age - 2)  # connect comes after logon, input after connect
                 connect_age = input_age + 1 + int(rand() * (logon_age - input_age - 1))
                 net = bits(16)
                 lines.append(
