@@ -3,17 +3,25 @@
 Each method maps to exactly one WTS call, named in its docstring, so the cost of a script is plain to
 read: ``sessions()`` is one WTSEnumerateSessionsExW, ``session_info()`` one WTSQuerySessionInformationW.
 Arguments are checked before any RPC, so bad input fails fast with a one-line reason.
+
+Every call has a deadline (``timeout``, as ``Farm``'s): it is made by the bulk engine's native worker
+(``wts._wts.Engine``, one per call), and this thread waits for it in short slices, so a first Ctrl-C
+returns at once (the call is abandoned) and a wedged server costs ``timeout``, not for ever.
+``timeout=None`` makes the call directly on this thread, as before: no deadline, no early return.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from . import _wts
-from ._errors import NoSuchSessionError
+from ._errors import NoSuchSessionError, error_from_winerror
 from ._provider import resolve_provider
+from ._results import Interrupted
+from ._serverspec import check_server_name
 from ._types import (
     CURRENT_SESSION,
     MAX_DWORD,
@@ -34,6 +42,58 @@ from ._winerror import WinError
 __all__ = ["Server", "connect"]
 
 _AF_INET, _AF_INET6 = 2, 23  # Windows' values (AF_INET6 is 23 there, not 10)
+_SLICE = 0.05  # longest this thread waits in C before it looks at Ctrl-C again
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
+        raise ValueError(f"timeout must be seconds, more than 0 and at most 86400, or None, not {timeout!r}")
+    return float(timeout)
+
+
+def _call(
+    host: _wts.Host,
+    submit: Callable[[_wts.Engine, _wts.Host, float], None],
+    function: str,
+    session_id: int | None,
+    limit: float,
+    *,
+    action: bool = False,
+) -> Any:
+    """One WTS call through an engine of one worker, with a deadline of ``limit`` seconds (0: none).
+
+    The answer's payload, or the call's error raised: WTSTimeoutError (1460) when the deadline passed.
+    Ctrl-C (KeyboardInterrupt) abandons the call at once; the worker finishes it and frees everything."""
+    server = host.name
+    engine = _wts.Engine(1, Session, STATES_BY_VALUE)
+    try:
+        submit(engine, host, limit)
+        done = engine.wait(_SLICE)
+        while not done:
+            done = engine.wait(_SLICE)
+    except KeyboardInterrupt:
+        if not action:
+            raise
+        where = f"{function} on {server or 'the local server'}" + (
+            f", session {session_id}" if session_id is not None else ""
+        )
+        raise Interrupted(None, f"interrupted: {where} was sent and abandoned; its outcome is unknown") from None
+    finally:
+        engine.close()
+    [(_tag, _op, status, winerror, payload, _elapsed)] = done
+    if status == _wts.CALL_OK:
+        return payload
+    if status == _wts.CALL_TIMEDOUT:
+        detail = f"No answer within {limit:g} s."
+        if action:
+            detail = (
+                f"No answer within {limit:g} s; it was sent, so its outcome is unknown (list the sessions to check)."
+            )
+        raise error_from_winerror(WinError.ERROR_TIMEOUT, function, server, session_id, detail)
+    code = winerror if status == _wts.CALL_FAILED else WinError.ERROR_CANCELLED
+    raise error_from_winerror(code, function, server, session_id)
 
 
 def _check_session_id(session_id: object, server: str | None) -> int:
@@ -76,32 +136,60 @@ class Server:
     A context manager; ``close()`` releases the handle (WTSCloseServer).  Opening sends nothing over
     the network, as on Windows: an unreachable server fails with ``ServerUnavailableError`` (1722) on
     its first RPC.
+
+    The name is checked as ``wts.parse_servers`` checks one (``\\\\RDS01`` means ``RDS01``; an empty
+    name, or one with a character no computer name holds, is a ValueError).  ``timeout``: seconds each
+    call may take (default 30, as ``Farm``'s) before it raises ``WTSTimeoutError`` (1460); ``None``:
+    wait for ever, the call made directly.
     """
 
-    __slots__ = ("_handle", "_name")
+    __slots__ = ("_handle", "_host", "_name", "_provider", "_timeout")
 
-    def __init__(self, name: str | None = None, *, provider: str | _wts.Provider | None = None) -> None:
-        if name is not None and (not isinstance(name, str) or not name.strip()):
+    def __init__(
+        self, name: str | None = None, *, provider: str | _wts.Provider | None = None, timeout: float | None = 30.0
+    ) -> None:
+        if name is not None and not isinstance(name, str):
             raise ValueError(f"server name must be a non-empty string, not {name!r}")
-        self._name = name.strip() if name is not None else None
-        self._handle = _wts.ServerHandle(resolve_provider(provider), self._name)
+        self._name = None if name is None else check_server_name(name)
+        self._timeout = _check_timeout(timeout)
+        self._provider = resolve_provider(provider)
+        # One open handle (no network traffic): the engine's for calls with a deadline, else a direct one.
+        self._host: _wts.Host | None = None
+        self._handle: _wts.ServerHandle | None = None
+        if self._timeout is None:
+            self._handle = _wts.ServerHandle(self._provider, self._name)
+        else:
+            self._host = _wts.Host(self._provider, self._name)
 
     @property
     def name(self) -> str | None:
-        """The server's name as given; None for the local server."""
+        """The server's name (trimmed, without a leading ``\\\\``); None for the local server."""
         return self._name
 
     @property
     def provider(self) -> _wts.Provider:
-        return self._handle.provider
+        return self._provider
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds each call may take; None: no deadline."""
+        return self._timeout
 
     @property
     def closed(self) -> bool:
-        return bool(self._handle.closed)
+        return bool(self._handle.closed) if self._handle is not None else self._host is None
 
     def close(self) -> None:
-        """Release the server handle (WTSCloseServer). Idempotent."""
-        self._handle.close()
+        """Release the server handle (WTSCloseServer; a call still in flight keeps it until it returns).
+        Idempotent."""
+        if self._handle is not None:
+            self._handle.close()
+        self._host = None
+
+    def _open_host(self) -> _wts.Host:
+        if self._host is None:
+            raise ValueError(f"server {self._name or 'local'} is closed")
+        return self._host
 
     def __enter__(self) -> Server:
         return self
@@ -119,7 +207,26 @@ class Server:
 
     def sessions(self) -> list[Session]:
         """Every session with its user and domain: one RPC (WTSEnumerateSessionsExW, level 1)."""
-        return self._handle.enumerate_sessions_ex(Session, self._name, STATES_BY_VALUE)
+        if self._handle is not None:
+            return self._handle.enumerate_sessions_ex(Session, self._name, STATES_BY_VALUE)
+        result: list[Session] = _call(
+            self._open_host(), lambda e, h, t: e.enumerate(h, 1, t), "WTSEnumerateSessionsExW", None, self._t()
+        )
+        return result
+
+    def _t(self) -> float:
+        return self._timeout or 0.0
+
+    def _query(self, sid: int, info_class: int) -> Any:
+        if self._handle is not None:
+            return self._handle.query(sid, info_class)
+        return _call(
+            self._open_host(),
+            lambda e, h, t: e.query(h, sid, info_class, 1, t),
+            "WTSQuerySessionInformationW",
+            sid,
+            self._t(),
+        )
 
     def session_info(self, session_id: int) -> SessionInfo:
         """Times, lock state and idle time of one session: one RPC (WTSQuerySessionInformationW with
@@ -129,7 +236,7 @@ class Server:
         the time since its last input; None when Windows reports no such time.
         """
         sid = _check_session_id(session_id, self._name)
-        return session_info_from_ex(self._name, self._handle.session_info_ex(sid))
+        return session_info_from_ex(self._name, self._query(sid, int(InfoClass.SESSION_INFO_EX)))
 
     def session_by_name(self, station: str) -> Session:
         """The session whose WinStation name is ``station`` (case-insensitive, as Windows compares
@@ -155,7 +262,7 @@ class Server:
         int, CLIENT_DISPLAY as (width, height, colour depth)."""
         sid = _check_session_id(session_id, self._name)
         cls = InfoClass(info_class)
-        raw = self._handle.query(sid, int(cls))
+        raw = self._query(sid, int(cls))
         if cls is InfoClass.CONNECT_STATE:
             return state_of(raw)
         if cls is InfoClass.CLIENT_PROTOCOL_TYPE:
@@ -177,13 +284,25 @@ class Server:
 
         The console cannot be disconnected (ERROR_CTX_CONSOLE_DISCONNECT, 7041).
         """
-        sid = _check_session_id(session_id, self._name)
-        self._handle.disconnect(sid, bool(wait))
+        self._end(_check_session_id(session_id, self._name), False, bool(wait))
 
     def logoff(self, session_id: int, wait: bool = True) -> None:
         """Log a session off, ending it: one RPC (WTSLogoffSession)."""
-        sid = _check_session_id(session_id, self._name)
-        self._handle.logoff(sid, bool(wait))
+        self._end(_check_session_id(session_id, self._name), True, bool(wait))
+
+    def _end(self, sid: int, logoff: bool, wait: bool) -> None:
+        if self._handle is not None:
+            (self._handle.logoff if logoff else self._handle.disconnect)(sid, wait)
+            return
+        function = "WTSLogoffSession" if logoff else "WTSDisconnectSession"
+        _call(
+            self._open_host(),
+            lambda e, h, t: e.end_session(h, sid, logoff, wait, 1, t),
+            function,
+            sid,
+            self._t(),
+            action=True,
+        )
 
     def send_message(
         self, session_id: int, title: str, text: str, *, style: int = 0, timeout: int = 0, wait: bool = False
@@ -196,9 +315,21 @@ class Server:
         sid = _check_session_id(session_id, self._name)
         if not isinstance(title, str) or not isinstance(text, str):
             raise TypeError("message title and text must be str")
-        raw = self._handle.send_message(
-            sid, title, text, _dword(style, "style"), _dword(timeout, "timeout"), bool(wait)
-        )
+        style, timeout, wait = _dword(style, "style"), _dword(timeout, "timeout"), bool(wait)
+        if self._handle is not None:
+            raw = self._handle.send_message(sid, title, text, style, timeout, wait)
+        else:
+            # A message that waits for the answer may take its own timeout first; one that waits with
+            # no timeout of its own (0) waits for the user as long as it takes: no deadline then.
+            limit = 0.0 if wait and timeout == 0 else self._t() + (timeout if wait else 0)
+            raw = _call(
+                self._open_host(),
+                lambda e, h, t: e.message(h, sid, title, text, style, timeout, wait, 1, t),
+                "WTSSendMessageW",
+                sid,
+                limit,
+                action=True,
+            )
         return MessageResponse(raw) if raw in MessageResponse._value2member_map_ else raw
 
 
@@ -209,15 +340,30 @@ def connect(
     password: str = "",
     wait: bool = True,
     provider: str | _wts.Provider | None = None,
+    timeout: float | None = 30.0,
 ) -> None:
     """Connect session ``session_id`` to ``target`` (default: this process's own session), as tscon
     does: one RPC (WTSConnectSessionW).  Local server only, as WTSConnectSessionW is; the target is
     disconnected.  ``password`` is the session owner's, needed when that is another user.
+    ``timeout`` as ``Server``'s: past it, ``WTSTimeoutError`` (the outcome is unknown); None: no deadline.
     """
+    limit = _check_timeout(timeout)
     sid = _check_session_id(session_id, None)
     if sid == CURRENT_SESSION:
         raise ValueError("connect needs the id of the session to connect, not CURRENT_SESSION")
     dest = CURRENT_SESSION if target is None else _check_session_id(target, None)
     if not isinstance(password, str):
         raise TypeError("password must be a str")
-    _wts.connect_session(resolve_provider(provider), sid, dest, password, bool(wait))
+    prov = resolve_provider(provider)
+    if limit is None:
+        _wts.connect_session(prov, sid, dest, password, bool(wait))
+        return
+    host = _wts.Host(prov, None)
+    _call(
+        host,
+        lambda e, h, t: e.connect(h, sid, dest, password, bool(wait), 1, t),
+        "WTSConnectSessionW",
+        sid,
+        limit,
+        action=True,
+    )
