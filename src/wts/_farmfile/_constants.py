@@ -106,7 +106,7 @@ MAX_FAULT_RPCS = 1_000_000_000
 #: Sessions per server are bounded by the session ids (0..65536, the listener's id).
 MAX_FARM_SERVERS = 100_000
 MAX_FARM_SESSIONS = 1_000_000
-MAX_FARM_FILE_BYTES = 1024 * 1024 * 1024
+MAX_FARM_FILE_BYTES = 512 * 1024 * 1024  # a saved farm of MAX_FARM_SESSIONS is about 420 MB
 
 AF_INET = 2
 AF_INET6 = 23  # the Windows value, not Linux's 10
