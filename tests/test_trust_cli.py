@@ -215,7 +215,7 @@ def test_item6_ctrl_c_during_tsdiscon_returns_at_once_and_says_the_outcome_is_un
     try:
         time.sleep(1.5)  # the call is in flight (the server never answers)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)  # at once, not after --timeout (600 s)
+        _out, err = proc.communicate(timeout=30)  # at once, not after --timeout (600 s)
     finally:
         proc.kill()
         proc.wait()
@@ -521,7 +521,7 @@ def test_item20_a_run_waits_for_the_lock_of_another(demo: Path) -> None:
             assert states(demo)[4] is ConnectState.ACTIVE
         finally:
             fcntl.flock(held.fileno(), fcntl.LOCK_UN)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "waiting for" in err
     assert states(demo)[4] is ConnectState.DISCONNECTED
@@ -567,7 +567,7 @@ def test_item20_sigterm_stops_the_run_and_saves_the_state(faults: Path, tmp_path
         while len(audit(log)) < 2 and time.monotonic() < deadline:  # RDS01 answered, HANG01 never does
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
@@ -593,7 +593,7 @@ def test_item21_docs_warn_about_passwords_on_the_command_line() -> None:
     assert "/proc/<pid>/cmdline" in text and "/password:*" in text.lower() and "--password-file" in text
 
 
-# --- item 29: the smaller ones ------------------------------------------------------------------------------------------
+# --- item 29: the smaller ones -----------------------------------------------------------------------------------
 
 
 def test_item29_sessions_help_says_clients_implies_details() -> None:

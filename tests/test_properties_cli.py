@@ -1,0 +1,69 @@
+"""Property-based tests of the classic arguments (issue 12): whatever argv ``wts tsdiscon`` and
+``wts tscon`` are given, they end in exit status 0, 1 or 2 with at most one error line (or
+``Invalid parameter(s)`` and the usage, as the originals print), never in an internal error or a
+traceback.  Bounded: the conftest profile (200 examples, derandomised), against the demo farm
+loaded afresh for each example, so no example sees another's changes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from wts._cli import main  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-farm.json"
+
+_SWITCH_NAMES = ["server", "SERVER", "v", "V", "vm", "VM", "dest", "DEST", "password", "PassWord", "?", "x", ""]
+_VALUES = st.one_of(
+    st.sampled_from(["RDS01", "RDS02", "RDS[01-03]", "RDS01,RDS02", " ", "", "*", "TERM04", "12", "-1", "\\\\RDS01"]),
+    st.text(max_size=12),
+)
+
+
+@st.composite
+def _switch(draw: st.DrawFn) -> str:
+    prefix = draw(st.sampled_from(["/", "-"]))
+    name = draw(st.sampled_from(_SWITCH_NAMES))
+    if draw(st.booleans()):
+        return f"{prefix}{name}:{draw(_VALUES)}"
+    return f"{prefix}{name}"
+
+
+_WORD = st.one_of(
+    _switch(),
+    st.sampled_from(
+        ["0", "1", "2", "4", "10", "23", "65536", "4294967295", "99999999999", "TERM04", "RDP-Tcp#0", "+5"]
+    ),
+    st.text(max_size=10),
+)
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["--sim-farm", str(DEMO), "--timeout", "5", *argv], stdin=io.StringIO(""), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def _check(status: int, err: str) -> None:
+    assert status in (0, 1, 2), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if not err.startswith("Invalid parameter(s)\n"):
+        assert len(err.splitlines()) <= 1, err
+
+
+@given(st.lists(_WORD, max_size=4))
+def test_tsdiscon_any_argv_ends_cleanly(argv: list[str]) -> None:
+    status, _, err = _run(["tsdiscon", *argv])
+    _check(status, err)
+
+
+@given(st.lists(_WORD, max_size=4))
+def test_tscon_any_argv_ends_cleanly(argv: list[str]) -> None:
+    status, _, err = _run(["tscon", *argv])
+    _check(status, err)
