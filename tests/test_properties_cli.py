@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
+from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from wts._cli import main  # noqa: E402
@@ -58,12 +58,32 @@ def _check(status: int, err: str) -> None:
 
 
 @given(st.lists(_WORD, max_size=4))
+@example(["4", "/SERVER: "])  # found by review: an internal error ("list index out of range") before the fix
+@example(["/server:\\\\RDS01", "4"])
 def test_tsdiscon_any_argv_ends_cleanly(argv: list[str]) -> None:
     status, _, err = _run(["tsdiscon", *argv])
     _check(status, err)
 
 
 @given(st.lists(_WORD, max_size=4))
+@example(["23", "/password:*"])  # a password prompt with nothing on stdin
 def test_tscon_any_argv_ends_cleanly(argv: list[str]) -> None:
     status, _, err = _run(["tscon", *argv])
     _check(status, err)
+
+
+@given(
+    st.one_of(st.text(alphabet=" \t,[]-0123RDS", max_size=8), st.text(max_size=6)).filter(
+        lambda v: not v.strip() or any(c in v for c in ",[]") or any(c.isspace() for c in v.strip())
+    ),
+    st.sampled_from(["/server:", "/SERVER:", "-Server:"]),
+)
+def test_tsdiscon_server_is_one_name_or_invalid(value: str, switch: str) -> None:
+    # tsdiscon.exe takes one server: a blank, a list or a range is rejected as the original rejects
+    # anything (before the fix: "list index out of range", or RDS[01-03] acting on RDS01 alone).
+    status, out, err = _run(["tsdiscon", "4", switch + value])
+    if not value:
+        assert status == 2 and err.startswith("Invalid parameter(s)\n")  # "/server:" alone
+        return
+    assert (status, out) == (2, ""), err
+    assert err.startswith("Invalid parameter(s)\n"), err

@@ -207,10 +207,8 @@ def test_item6_connect_on_a_hung_local_server_ends_at_its_timeout(tmp_path: Path
 
 
 @POSIX_ONLY
-@pytest.mark.parametrize("argv", [["tsdiscon", "5", "/server:HANG01"], ["tsdiscon", "/server:HANG01", "RDP-Tcp#1"]])
-def test_item6_ctrl_c_during_tsdiscon_returns_at_once_and_says_the_outcome_is_unknown(
-    faults: Path, argv: list[str]
-) -> None:
+def test_item6_ctrl_c_during_tsdiscon_returns_at_once_and_says_the_outcome_is_unknown(faults: Path) -> None:
+    argv = ["tsdiscon", "5", "/server:HANG01"]
     proc = spawn(["--sim-state", str(faults), "--timeout", "600", *argv])
     try:
         time.sleep(1.5)  # the call is in flight (the server never answers)
@@ -221,8 +219,7 @@ def test_item6_ctrl_c_during_tsdiscon_returns_at_once_and_says_the_outcome_is_un
         proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    if argv[1] == "5":  # an action was sent: its outcome is unknown
-        assert "abandoned; its outcome is unknown" in err and "wts sessions -s HANG01 --id 5" in err
+    assert "abandoned; its outcome is unknown" in err and "wts sessions -s HANG01 --id 5" in err
 
 
 # --- item 8: a failed audit write stops the run, prints what was done, exit 1 ----------------------------
