@@ -12,7 +12,8 @@ The plan of each operation is RPC-minimal:
 
 Guarantees (tested in tests/test_farm.py): every selected session gets exactly one Outcome; every
 server that failed appears once in ``failures``; a call with no answer after ``timeout`` seconds
-fails its server with ERROR_TIMEOUT instead of being waited on; only transient RPC errors are retried;
+fails its server with ERROR_TIMEOUT instead of being waited on (an action among them is "unknown");
+only what cannot take effect twice is retried (``_retry``);
 a dry run sends no action (only listings, detail queries and the own-session query); an interrupt stops
 new calls and reports everything.
 """
@@ -38,8 +39,9 @@ class Farm:
     ``servers``: a spec string (``"RDS[01-40],APP1"``), or a list of names or specs (see
     ``wts.read_servers`` for files).  ``concurrency``: the most WTS calls in flight at once.
     ``timeout``: seconds a call may take before its server is abandoned as hung (reported as
-    ERROR_TIMEOUT).  ``retries``: extra tries for transient RPC errors (1723, 1726), ``backoff``
-    seconds apart, doubling.  Nothing is opened until an operation runs.
+    ERROR_TIMEOUT; an action it was making is "unknown").  ``retries``: extra tries for transient RPC
+    errors (1723 and 1727; 1726 for listings and queries only, never an action that may have run),
+    ``backoff`` seconds apart, doubling.  Nothing is opened until an operation runs.
     """
 
     __slots__ = ("backoff", "concurrency", "provider", "retries", "servers", "timeout")
