@@ -4,6 +4,7 @@
 
 # Info classes decoded specially (values from the SDK's WTS_INFO_CLASS).
 cdef enum:
+    IC_OEM_ID = 3
     IC_SESSION_ID = 4
     IC_CONNECT_STATE = 8
     IC_CLIENT_BUILD_NUMBER = 9
@@ -16,8 +17,11 @@ cdef enum:
     IC_SESSION_INFO_EX = 25
     IC_IS_REMOTE_SESSION = 29
 
-# Which info classes return UTF-16 strings.
-cdef frozenset _STRING_CLASSES = frozenset({0, 1, 2, 3, 5, 6, 7, 10, 11})
+# Which info classes return UTF-16 strings.  Not WTSOEMId (3): its bytes are ANSI (CHAR[4]).
+cdef frozenset _STRING_CLASSES = frozenset({0, 1, 2, 5, 6, 7, 10, 11})
+# The ANSI code page's codec: Windows' own; elsewhere (the sim, which answers ASCII) Latin-1, which
+# decodes any byte.
+cdef str _ANSI = "mbcs" if sys.platform == "win32" else "latin-1"
 
 
 cdef str _str16(const WCHAR *p, Py_ssize_t cap=-1):
@@ -70,8 +74,13 @@ cdef object _decode(int info_class, LPWSTR buf, DWORD size):
     cdef WTS_CLIENT_DISPLAY *disp
     if info_class in _STRING_CLASSES:
         return _str16(buf, size // 2)
-    if info_class in (IC_SESSION_ID, IC_CONNECT_STATE, IC_CLIENT_BUILD_NUMBER, IC_CLIENT_HARDWARE_ID,
-                      IC_IS_REMOTE_SESSION) and size >= 4:
+    if info_class == IC_OEM_ID:
+        # ANSI bytes, up to the first NUL if there is one.
+        return bytes((<char *>buf)[:size]).split(b"\x00", 1)[0].decode(_ANSI, "replace")
+    if info_class == IC_IS_REMOTE_SESSION and size >= 1:
+        # Windows answers one byte, a BOOLEAN (pywin32 #2152); a DWORD (BOOL) is accepted too.
+        return (<DWORD *>buf)[0] != 0 if size >= 4 else (<unsigned char *>buf)[0] != 0
+    if info_class in (IC_SESSION_ID, IC_CONNECT_STATE, IC_CLIENT_BUILD_NUMBER, IC_CLIENT_HARDWARE_ID) and size >= 4:
         return (<DWORD *>buf)[0]
     if info_class in (IC_CLIENT_PRODUCT_ID, IC_CLIENT_PROTOCOL_TYPE) and size >= 2:
         return (<USHORT *>buf)[0]

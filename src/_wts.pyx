@@ -11,6 +11,8 @@ freed with its matching free function.  Results come back as plain tuples or as 
 C (for bulk listing); wts._server turns them into the public API, and wts._errors turns Win32 error
 codes into exceptions.
 """
+import sys
+
 from cpython.unicode cimport PyUnicode_DecodeUTF16
 from libc.stdint cimport int64_t
 
@@ -281,6 +283,12 @@ cdef class ServerHandle:
     def __repr__(self):
         state = "closed" if not self.opened else "open"
         return f"<wts ServerHandle {self.name or 'local'!s} via {self.provider.name} ({state})>"
+
+
+def decode_query(int info_class, bytes raw not None):
+    """Decodes what WTSQuerySessionInformationW handed back for info_class (its bytes, as many as it
+    reported) exactly as ServerHandle.query does; for tests, and for bytes captured on a real server."""
+    return _decode(info_class, <LPWSTR><char *>raw, <DWORD>len(raw))
 
 
 def connect_session(Provider provider not None, ULONG logon_id, ULONG target_id, str password="",

@@ -306,6 +306,21 @@ def garbage_handle() -> ctypes.Array:
             },
         ),
         (S.WTSINFOEXW, 232, {"Level": 0, "Data": 8}),
+        (
+            S.WTSCLIENTW,
+            2304,
+            {
+                "EncryptionLevel": 1164,
+                "ClientAddressFamily": 1168,
+                "ClientAddress": 1172,
+                "HRes": 1234,
+                "ClientDirectory": 1240,
+                "ClientBuildNumber": 1764,
+                "ClientProductId": 1772,
+                "DeviceId": 1780,
+            },
+        ),
+        (S.WTSCONFIGINFOW, 1668, {"ShadowSettings": 20, "LogonUserName": 24, "ApplicationName": 1146}),
     ],
     ids=lambda v: getattr(v, "__name__", None) if isinstance(v, type) else None,
 )
@@ -593,6 +608,106 @@ def test_query_session_id_is_a_dword(lib) -> None:
 def test_query_client_protocol_type_is_a_ushort(lib, sid, protocol) -> None:
     raw = query(lib, None, sid, S.WTSClientProtocolType)
     assert len(raw) == 2 and int.from_bytes(raw, "little") == protocol
+
+
+# Every info class: (class, session, what Windows answers) where "what" is the byte count (an int), a
+# struct (its size), "utf16" (a NUL-terminated UTF-16 string) or a Win32 error for classes that fail.
+# Sizes and types as Microsoft's WTS_INFO_CLASS page gives them and Wine's conformance tests
+# (dlls/wtsapi32/tests/wtsapi.c, which pass on Windows) check them; docs/sim.md, "Info classes".
+INFO_CLASSES = [
+    (S.WTSInitialProgram, "utf16"),
+    (S.WTSApplicationName, "utf16"),
+    (S.WTSWorkingDirectory, "utf16"),
+    (S.WTSOEMId, 4),  # CHAR[4], ANSI: not a UTF-16 string
+    (S.WTSSessionId, 4),
+    (S.WTSUserName, "utf16"),
+    (S.WTSWinStationName, "utf16"),
+    (S.WTSDomainName, "utf16"),
+    (S.WTSConnectState, 4),
+    (S.WTSClientBuildNumber, 4),
+    (S.WTSClientName, "utf16"),
+    (S.WTSClientDirectory, "utf16"),
+    (S.WTSClientProductId, 2),
+    (S.WTSClientHardwareId, 4),
+    (S.WTSClientAddress, S.WTS_CLIENT_ADDRESS),
+    (S.WTSClientDisplay, S.WTS_CLIENT_DISPLAY),
+    (S.WTSClientProtocolType, 2),
+    (S.WTSIdleTime, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSLogonTime, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSIncomingBytes, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSOutgoingBytes, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSIncomingFrames, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSOutgoingFrames, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSClientInfo, S.WTSCLIENTW),
+    (S.WTSSessionInfo, S.WTSINFOW),
+    (S.WTSSessionInfoEx, S.WTSINFOEXW),
+    (S.WTSConfigInfo, S.WTSCONFIGINFOW),
+    (S.WTSValidationInfo, -S.ERROR_NOT_SUPPORTED),
+    (S.WTSSessionAddressV4, -S.ERROR_NOT_SUPPORTED),  # no session has a virtual IP
+    (S.WTSIsRemoteSession, 1),  # a BOOLEAN, one byte (pywin32 #2152), not a 4-byte BOOL
+]
+
+
+def wchars(units: ctypes.Array[ctypes.c_uint16]) -> str:
+    """A NUL-terminated WCHAR array of a struct as str."""
+    raw = bytes(units)
+    n = next((i for i in range(0, len(raw), 2) if raw[i : i + 2] == b"\0\0"), len(raw))
+    return raw[:n].decode("utf-16-le")
+
+
+def test_info_class_table_covers_every_class() -> None:
+    assert [c for c, _ in INFO_CLASSES] == list(range(30))
+
+
+@pytest.mark.parametrize("sid", [2, 3, 1, 0, 65536])
+@pytest.mark.parametrize("cls, what", INFO_CLASSES)
+def test_query_answers_every_class_with_the_windows_size_and_type(lib, sid, cls, what) -> None:
+    if isinstance(what, int) and what < 0:
+        assert query_error(lib, None, sid, cls) == -what
+        return
+    raw = query(lib, None, sid, cls)
+    if what == "utf16":
+        assert len(raw) % 2 == 0 and len(raw) >= 2 and raw.endswith(b"\0\0")
+        units = [raw[i : i + 2] for i in range(0, len(raw), 2)]
+        assert units.index(b"\0\0") == len(units) - 1  # the terminator is the last unit, and the only one
+    elif isinstance(what, int):
+        assert len(raw) == what
+    else:
+        assert len(raw) == sizeof(what)
+
+
+@pytest.mark.parametrize("sid, remote", [(2, 1), (3, 1), (1, 0), (0, 0), (65536, 1)])
+def test_query_is_remote_session_is_one_byte(lib, sid, remote) -> None:
+    assert query(lib, None, sid, S.WTSIsRemoteSession) == bytes([remote])
+
+
+def test_query_oem_id_is_ansi(lib) -> None:
+    # CHAR[4]: an RDP listener has no OEM id, so four zero bytes (UTF-16 would be pairs of bytes).
+    assert query(lib, None, 2, S.WTSOEMId) == bytes(4)
+
+
+def test_query_client_info(lib) -> None:
+    v4 = S.WTSCLIENTW.from_buffer_copy(query(lib, None, 2, S.WTSClientInfo))
+    assert (wchars(v4.ClientName), wchars(v4.UserName), wchars(v4.Domain)) == (
+        "PC-ALICE",
+        "alice",
+        "CONTOSO",
+    )
+    # AF_INET: the address as text in the USHORT array (Microsoft's WTSCLIENT remarks).
+    assert v4.ClientAddressFamily == S.AF_INET
+    assert "".join(map(chr, v4.ClientAddress)).rstrip("\0") == "10.0.8.15"
+    assert (v4.ClientBuildNumber, v4.HRes, v4.VRes, v4.ColorDepth) == (0, 0, 0, 0)
+    v6 = S.WTSCLIENTW.from_buffer_copy(query(lib, None, 3, S.WTSClientInfo))
+    assert v6.ClientAddressFamily == S.AF_INET6
+    assert bytes(v6)[1172 : 1172 + 16] == ipaddress.ip_address("fd00::1:42").packed  # AF_INET6: binary
+    assert wchars(v6.ClientName) == BOB_CLIENT
+
+
+def test_query_config_info(lib) -> None:
+    c = S.WTSCONFIGINFOW.from_buffer_copy(query(lib, None, 2, S.WTSConfigInfo))
+    assert c.version == 1
+    assert (wchars(c.LogonUserName), wchars(c.LogonDomain)) == ("alice", "CONTOSO")
+    assert wchars(c.InitialProgram) == wchars(c.ApplicationName) == ""
 
 
 def test_query_client_address_ipv4(lib) -> None:

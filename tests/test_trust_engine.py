@@ -172,3 +172,54 @@ def test_late_return_window_under_asan(tmp_path: Path) -> None:
     run = subprocess.run([str(exe), "0"], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert run.returncode == 0 and "AddressSanitizer" not in run.stderr, run.stdout + run.stderr
     assert "late-return window: 4 calls freed by the owner while their worker was in it" in run.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# Info classes as Windows answers them (issue 12, items 22 and 23)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, remote",
+    [(b"\x00", False), (b"\x01", True), (b"\x00\x00\x00\x00", False), (b"\x01\x00\x00\x00", True)],
+    ids=["BOOLEAN-false", "BOOLEAN-true", "BOOL-false", "BOOL-true"],
+)
+def test_is_remote_session_decodes_the_one_byte_windows_answers(raw: bytes, remote: bool) -> None:
+    # Windows answers WTSIsRemoteSession with one byte (a BOOLEAN); bool(b"\x00") is True, so reading
+    # the raw byte made every session look remote.  A 4-byte BOOL is accepted too.
+    assert _wts.decode_query(int(wts.InfoClass.IS_REMOTE_SESSION), raw) is remote
+
+
+@pytest.mark.parametrize(
+    "raw, text", [(b"ABCD", "ABCD"), (b"AB\x00\x00", "AB"), (b"\x00\x00\x00\x00", ""), (b"XY", "XY")]
+)
+def test_oem_id_is_ansi(raw: bytes, text: str) -> None:
+    # As UTF-16, b"ABCD" would read as two CJK characters.
+    assert _wts.decode_query(int(wts.InfoClass.OEM_ID), raw) == text
+
+
+def test_the_sim_answers_is_remote_session_in_one_byte_and_it_reads_right(farm: object) -> None:
+    with wts.Server(provider="sim") as s:
+        assert [s.query(sid, wts.InfoClass.IS_REMOTE_SESSION) for sid in (0, 1, 2)] == [False, False, True]
+        assert s.query(2, wts.InfoClass.OEM_ID) == ""
+    # The bulk engine decodes the same way.
+    engine = _wts.Engine(2)
+    host = _wts.Host(SIM, None)
+    try:
+        for sid in (1, 2):
+            engine.query(host, sid, int(wts.InfoClass.IS_REMOTE_SESSION), sid, 5.0)
+        got = {tag: payload for tag, _, status, _, payload, _ in collect(engine, 2) if status == _wts.CALL_OK}
+        assert got == {1: False, 2: True}
+    finally:
+        engine.close()
+
+
+def test_client_and_config_info_have_the_sdk_sizes(farm: object) -> None:
+    # WTSCLIENTW and WTSCONFIGINFOW come back as their bytes (wts does not decode them).
+    with wts.Server(provider="sim") as s:
+        client = s.query(2, wts.InfoClass.CLIENT_INFO)
+        config = s.query(2, wts.InfoClass.CONFIG_INFO)
+    assert isinstance(client, bytes) and len(client) == 2304
+    assert client[:16].decode("utf-16-le") == "ALICE-PC"
+    assert isinstance(config, bytes) and len(config) == 1668
+    assert int.from_bytes(config[:4], "little") == 1

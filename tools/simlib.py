@@ -106,6 +106,8 @@ WINSTATIONNAME_LENGTH = 32
 DOMAIN_LENGTH = 17
 USERNAME_LENGTH = 20
 CLIENTNAME_LENGTH = 20
+CLIENTADDRESS_LENGTH = 30
+MAX_PATH = 260
 
 # WTS_CONNECTSTATE_CLASS
 (
@@ -291,6 +293,50 @@ class WTSINFOEXW(ctypes.Structure):
     _fields_ = [
         ("Level", DWORD),
         ("Data", WTSINFOEX_LEVEL_W),
+    ]
+
+
+class WTSCLIENTW(ctypes.Structure):
+    """2304 bytes, no pointers (the same on every architecture): what WTSClientInfo answers."""
+
+    _fields_ = [
+        ("ClientName", WCHAR * (CLIENTNAME_LENGTH + 1)),
+        ("Domain", WCHAR * (DOMAIN_LENGTH + 1)),
+        ("UserName", WCHAR * (USERNAME_LENGTH + 1)),
+        ("WorkDirectory", WCHAR * (MAX_PATH + 1)),
+        ("InitialProgram", WCHAR * (MAX_PATH + 1)),
+        ("EncryptionLevel", c_ubyte),
+        ("ClientAddressFamily", ULONG),
+        ("ClientAddress", USHORT * (CLIENTADDRESS_LENGTH + 1)),  # AF_INET as text, AF_INET6 binary
+        ("HRes", USHORT),
+        ("VRes", USHORT),
+        ("ColorDepth", USHORT),
+        ("ClientDirectory", WCHAR * (MAX_PATH + 1)),
+        ("ClientBuildNumber", ULONG),
+        ("ClientHardwareId", ULONG),
+        ("ClientProductId", USHORT),
+        ("OutBufCountHost", USHORT),
+        ("OutBufCountClient", USHORT),
+        ("OutBufLength", USHORT),
+        ("DeviceId", WCHAR * (MAX_PATH + 1)),
+    ]
+
+
+class WTSCONFIGINFOW(ctypes.Structure):
+    """1668 bytes, no pointers: what WTSConfigInfo answers."""
+
+    _fields_ = [
+        ("version", ULONG),
+        ("fConnectClientDrivesAtLogon", ULONG),
+        ("fConnectPrinterAtLogon", ULONG),
+        ("fDisablePrinterRedirection", ULONG),
+        ("fDisableDefaultMainClientPrinter", ULONG),
+        ("ShadowSettings", ULONG),
+        ("LogonUserName", WCHAR * (USERNAME_LENGTH + 1)),
+        ("LogonDomain", WCHAR * (DOMAIN_LENGTH + 1)),
+        ("WorkDirectory", WCHAR * (MAX_PATH + 1)),
+        ("InitialProgram", WCHAR * (MAX_PATH + 1)),
+        ("ApplicationName", WCHAR * (MAX_PATH + 1)),
     ]
 
 

@@ -179,6 +179,48 @@ HANDLE WINAPI WTSOpenServerExW(LPWSTR);
 #  endif
 #endif /* WTS_SEAM_DECLARE_EX */
 
+/* What WTSQuerySessionInformationW returns for WTSClientInfo (the SDK's WTSCLIENTW) and WTSConfigInfo
+ * (WTSCONFIGINFOW), under seam names: mingw-w64 10 lacks WTSCONFIGINFOW, and off Windows neither
+ * exists.  The layouts are the SDK's (no pointers: the same on every architecture), checked against
+ * the SDK's own types below wherever the build has them. */
+#define WTS_SEAM_MAX_PATH 260
+#define WTS_SEAM_CLIENTADDRESS_LENGTH 30
+typedef struct wts_client_w {
+    WCHAR ClientName[CLIENTNAME_LENGTH + 1];
+    WCHAR Domain[DOMAIN_LENGTH + 1];
+    WCHAR UserName[USERNAME_LENGTH + 1];
+    WCHAR WorkDirectory[WTS_SEAM_MAX_PATH + 1];
+    WCHAR InitialProgram[WTS_SEAM_MAX_PATH + 1];
+    BYTE EncryptionLevel;
+    ULONG ClientAddressFamily;
+    USHORT ClientAddress[WTS_SEAM_CLIENTADDRESS_LENGTH + 1]; /* AF_INET: the address as text; AF_INET6: binary */
+    USHORT HRes;
+    USHORT VRes;
+    USHORT ColorDepth;
+    WCHAR ClientDirectory[WTS_SEAM_MAX_PATH + 1];
+    ULONG ClientBuildNumber;
+    ULONG ClientHardwareId;
+    USHORT ClientProductId;
+    USHORT OutBufCountHost;
+    USHORT OutBufCountClient;
+    USHORT OutBufLength;
+    WCHAR DeviceId[WTS_SEAM_MAX_PATH + 1];
+} wts_client_w;
+
+typedef struct wts_config_info_w {
+    ULONG version;
+    ULONG fConnectClientDrivesAtLogon;
+    ULONG fConnectPrinterAtLogon;
+    ULONG fDisablePrinterRedirection;
+    ULONG fDisableDefaultMainClientPrinter;
+    ULONG ShadowSettings;
+    WCHAR LogonUserName[USERNAME_LENGTH + 1];
+    WCHAR LogonDomain[DOMAIN_LENGTH + 1];
+    WCHAR WorkDirectory[WTS_SEAM_MAX_PATH + 1];
+    WCHAR InitialProgram[WTS_SEAM_MAX_PATH + 1];
+    WCHAR ApplicationName[WTS_SEAM_MAX_PATH + 1];
+} wts_config_info_w;
+
 /* Win32 error codes the seam produces or maps (winerror.h values).  src/wts/_winerror.py is the same table
  * for Python; tests/test_winerror.py checks that every WTS_<SDK name> here equals its member there. */
 #define WTS_ERROR_SUCCESS 0u
@@ -232,6 +274,12 @@ WTS_SEAM_ASSERT(offsetof(WTSINFOEX_LEVEL1_W, CurrentTime) == 192, "WTSINFOEX_LEV
 WTS_SEAM_ASSERT(sizeof(WTS_CLIENT_ADDRESS) == 24, "WTS_CLIENT_ADDRESS is 24 bytes");
 #endif
 #define WTS_SEAM_ASSERT_ALWAYS(c, m) WTS_SEAM_STATIC_ASSERT(c, m)
+/* No pointers in these two: the SDK's sizes on every architecture. */
+WTS_SEAM_ASSERT_ALWAYS(sizeof(wts_client_w) == 2304, "WTSCLIENTW is 2304 bytes");
+WTS_SEAM_ASSERT_ALWAYS(offsetof(wts_client_w, ClientAddressFamily) == 1168, "WTSCLIENTW.ClientAddressFamily");
+WTS_SEAM_ASSERT_ALWAYS(offsetof(wts_client_w, ClientDirectory) == 1240, "WTSCLIENTW.ClientDirectory");
+WTS_SEAM_ASSERT_ALWAYS(offsetof(wts_client_w, DeviceId) == 1780, "WTSCLIENTW.DeviceId");
+WTS_SEAM_ASSERT_ALWAYS(sizeof(wts_config_info_w) == 1668, "WTSCONFIGINFOW is 1668 bytes");
 WTS_SEAM_ASSERT_ALWAYS(sizeof(DWORD) == 4 && sizeof(ULONG) == 4 && sizeof(WCHAR) == 2, "Win32 widths");
 WTS_SEAM_ASSERT_ALWAYS(WTSInit == 9 && WTSListen == 6 && WTSDisconnected == 4, "connect states");
 WTS_SEAM_ASSERT_ALWAYS(WTSSessionInfoEx == 25 && WTSClientProtocolType == 16 && WTSIsRemoteSession == 29,
@@ -247,6 +295,12 @@ WTS_SEAM_ASSERT_ALWAYS(RPC_S_SERVER_UNAVAILABLE == WTS_RPC_S_SERVER_UNAVAILABLE,
 WTS_SEAM_ASSERT_ALWAYS(ERROR_INVALID_USER_BUFFER == WTS_ERROR_INVALID_USER_BUFFER, "1784");
 WTS_SEAM_ASSERT_ALWAYS(ERROR_TIMEOUT == WTS_ERROR_TIMEOUT, "1460");
 WTS_SEAM_ASSERT_ALWAYS(IDTIMEOUT == WTS_IDTIMEOUT && IDASYNC == WTS_IDASYNC, "message answers");
+WTS_SEAM_ASSERT_ALWAYS(sizeof(WTSCLIENTW) == sizeof(wts_client_w), "WTSCLIENTW as the SDK has it");
+WTS_SEAM_ASSERT_ALWAYS(offsetof(WTSCLIENTW, ClientAddress) == offsetof(wts_client_w, ClientAddress), "WTSCLIENTW");
+WTS_SEAM_ASSERT_ALWAYS(offsetof(WTSCLIENTW, ClientBuildNumber) == offsetof(wts_client_w, ClientBuildNumber), "WTSCLIENTW");
+#  ifdef _MSC_VER
+WTS_SEAM_ASSERT_ALWAYS(sizeof(WTSCONFIGINFOW) == sizeof(wts_config_info_w), "WTSCONFIGINFOW as the SDK has it");
+#  endif
 #endif
 
 /*

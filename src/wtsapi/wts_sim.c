@@ -1087,6 +1087,33 @@ static void fill_info_ex(const sim_session *x, int64_t now, WTSINFOEXW *w)
     l->CurrentTime.QuadPart = now;
 }
 
+/* WTSCLIENTW: what the sim models of the client (name, the session's user and domain, address);
+ * build, product and hardware ids and display are zero, as the single-value classes report them. */
+static void fill_client(const sim_session *x, wts_client_w *c)
+{
+    wcopy(c->ClientName, CLIENTNAME_LENGTH + 1, x->client);
+    wcopy(c->Domain, DOMAIN_LENGTH + 1, x->domain);
+    wcopy(c->UserName, USERNAME_LENGTH + 1, x->user);
+    c->ClientAddressFamily = x->family;
+    if (x->family == 2) {
+        /* AF_INET comes as text ("10.0.0.5"), in the USHORT array (Microsoft's WTSCLIENT remarks). */
+        char text[16];
+        int n = snprintf(text, sizeof text, "%u.%u.%u.%u", x->address[2], x->address[3], x->address[4], x->address[5]);
+        for (int i = 0; i < n && i < WTS_SEAM_CLIENTADDRESS_LENGTH; i++) c->ClientAddress[i] = (USHORT)text[i];
+    } else if (x->family == 23) {
+        memcpy(c->ClientAddress, x->address + 2, 16); /* AF_INET6 comes in binary: the 16 bytes, first */
+    }
+}
+
+/* WTSCONFIGINFOW: version 1, no redirection flags or shadowing set, the session's user and domain as
+ * the logon user, no initial program. */
+static void fill_config(const sim_session *x, wts_config_info_w *c)
+{
+    c->version = 1;
+    wcopy(c->LogonUserName, USERNAME_LENGTH + 1, x->user);
+    wcopy(c->LogonDomain, DOMAIN_LENGTH + 1, x->domain);
+}
+
 SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD SessionId, WTS_INFO_CLASS WTSInfoClass,
                                                       LPWSTR *ppBuffer, DWORD *pBytesReturned)
 {
@@ -1108,26 +1135,43 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
     else {
         static const WCHAR empty[1] = { 0 };
         const WCHAR *str = NULL;
+        /* Each class answers with the size and type Windows gives it (docs/sim.md, "Info classes"). */
         switch ((unsigned)WTSInfoClass) {
-        case WTSInitialProgram: case WTSApplicationName: case WTSWorkingDirectory: case WTSOEMId:
-        case WTSClientDirectory:
+        case WTSInitialProgram: case WTSApplicationName: case WTSWorkingDirectory: case WTSClientDirectory:
             str = empty; /* RD sessions report these empty */
+            break;
+        case WTSOEMId:
+            /* Not UTF-16: the WinStation's OEM id is CHAR[4] (ANSI), and an RDP listener has none. */
+            size = 4;
+            out = block_alloc(BLOCK_PLAIN, size, 0);
             break;
         case WTSUserName: str = x->user; break;
         case WTSWinStationName: str = x->station; break;
         case WTSDomainName: str = x->domain; break;
         case WTSClientName: str = x->client; break;
-        case WTSSessionId: case WTSConnectState: case WTSClientBuildNumber: case WTSClientHardwareId:
-        case WTSIsRemoteSession: {
-            DWORD v = WTSInfoClass == WTSSessionId ? x->id
-                    : WTSInfoClass == WTSConnectState ? (DWORD)x->state
-                    : WTSInfoClass == WTSIsRemoteSession ? (DWORD)(!is_console(x) && x->id != 0)
-                    : 0;
+        case WTSSessionId: case WTSConnectState: case WTSClientBuildNumber: case WTSClientHardwareId: {
+            DWORD v = WTSInfoClass == WTSSessionId ? x->id : WTSInfoClass == WTSConnectState ? (DWORD)x->state : 0;
             size = sizeof(DWORD);
             out = block_alloc(BLOCK_PLAIN, size, 0);
             if (out) *(DWORD *)out = v;
             break;
         }
+        case WTSIsRemoteSession:
+            /* One byte, a BOOLEAN, although Microsoft's page reads as if it were a BOOL (pywin32 #2152). */
+            size = 1;
+            out = block_alloc(BLOCK_PLAIN, size, 0);
+            if (out) *(BYTE *)out = (BYTE)(!is_console(x) && x->id != 0);
+            break;
+        case WTSClientInfo:
+            size = sizeof(wts_client_w);
+            out = block_alloc(BLOCK_PLAIN, size, 0);
+            if (out) fill_client(x, (wts_client_w *)out);
+            break;
+        case WTSConfigInfo:
+            size = sizeof(wts_config_info_w);
+            out = block_alloc(BLOCK_PLAIN, size, 0);
+            if (out) fill_config(x, (wts_config_info_w *)out);
+            break;
         case WTSClientProductId: case WTSClientProtocolType: {
             /* Console 0, RDP 2 (WTS_PROTOCOL_TYPE_*); no product id. */
             USHORT v = WTSInfoClass == WTSClientProductId ? 0 : (USHORT)(is_console(x) || x->id == 0 ? 0 : 2);
@@ -1158,7 +1202,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
             if (out) fill_info_ex(x, now, (WTSINFOEXW *)out);
             break;
         default:
-            err = WTS_ERROR_NOT_SUPPORTED; /* classes the sim does not model; see docs/sim.md */
+            /* 17-22: Windows answers ERROR_NOT_SUPPORTED (Microsoft's page); 27 WTSValidationInfo is not
+             * supported; 28 WTSSessionAddressV4 fails so for a session without a virtual IP, as all are. */
+            err = WTS_ERROR_NOT_SUPPORTED;
             break;
         }
         if (str) {
