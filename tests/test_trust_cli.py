@@ -208,10 +208,13 @@ def test_item6_connect_on_a_hung_local_server_ends_at_its_timeout(tmp_path: Path
 
 @POSIX_ONLY
 def test_item6_ctrl_c_during_tsdiscon_returns_at_once_and_says_the_outcome_is_unknown(faults: Path) -> None:
-    argv = ["tsdiscon", "5", "/server:HANG01"]
+    argv = ["tsdiscon", "5", "/server:HANG01", "/v"]
     proc = spawn(["--sim-state", str(faults), "--timeout", "600", *argv])
     try:
-        time.sleep(1.5)  # the call is in flight (the server never answers)
+        assert proc.stdout is not None
+        said = proc.stdout.readline()  # /v says it, flushed, just before the call (which never returns)
+        assert said.startswith("Disconnecting session 5 on HANG01"), said
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)  # at once, not after --timeout (600 s)
     finally:
