@@ -89,11 +89,13 @@ def test_sim_farm_env_ignored_when_a_farm_is_loaded(
 
 @off_windows
 @pytest.mark.parametrize("env", [None, ""], ids=["unset", "empty"])
-def test_nothing_chosen_off_windows_says_how_to_use_sim(
-    farm: object, monkeypatch: pytest.MonkeyPatch, env: str | None
-) -> None:
+def test_nothing_chosen_off_windows_says_how_to_use_sim(monkeypatch: pytest.MonkeyPatch, env: str | None) -> None:
     if env is not None:
         monkeypatch.setenv("WTS_PROVIDER", env)
+    else:
+        monkeypatch.delenv("WTS_PROVIDER", raising=False)
+    # No farm loaded in this process: nothing to reach (with one, the sim is used: test_trust_input).
+    monkeypatch.setattr(wts._provider._wts, "sim_loaded", lambda: False)
     with pytest.raises(ProviderError) as info:
         wts.Server("RDS01")
     text = str(info.value)

@@ -9,6 +9,7 @@ is the DLL's and these functions drive it.)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -123,13 +124,35 @@ def dump() -> dict[str, Any]:
 def save(path: str | os.PathLike[str]) -> None:
     """Write the farm's current state as a farm file, so a later process can carry on from it."""
     import json
+    import tempfile
 
     data = dump()
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)  # never leave a half-written farm behind
+    target = os.path.abspath(os.fspath(path))
+    # A unique temporary name beside the target, then one rename: two processes saving at once never
+    # write into each other's file, and a reader sees the old farm or the new one, never half of one.
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(target) + ".", suffix=".tmp", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        os.chmod(tmp, _mode_for(target))  # mkstemp makes 0600: keep the file's own mode
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _mode_for(target: str) -> int:
+    """The permission bits a saved farm gets: the existing file's, else what open() would give."""
+    import stat
+
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def messages() -> list[dict[str, Any]]:
