@@ -28,6 +28,28 @@ def engine_threads():
     return wts_engine_threads(), wts_engine_stuck()
 
 
+def engine_abandoned():
+    """Threads in abandoned calls: stuck past their deadline, or still in a call when its engine was
+    closed.  Each keeps its thread until its server answers."""
+    return wts_engine_abandoned()
+
+
+def engine_abandoned_limit(limit=None):
+    """The most abandoned threads this process allows (default 1024); with ``limit``, sets it.
+    Returns the limit that was in force.
+
+    At the limit no engine starts another worker: calls wait for the workers an engine still has, and
+    an engine with none fails its calls at once, unsent, with RPC_S_CALL_FAILED_DNE (1727).  As stuck
+    calls return, their threads go back to work.  Threads stay below the limit plus the concurrency of
+    the engines running at the time.
+    """
+    if limit is None:
+        return wts_engine_set_abandoned_limit(0)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1_000_000:
+        raise ValueError(f"the abandoned-thread limit must be an int from 1 to 1000000, not {limit!r}")
+    return wts_engine_set_abandoned_limit(limit)
+
+
 cdef class Host:
     """A server as the engine sees it: an open handle (WTSOpenServerW, no network traffic) shared by
     every call aimed at the server, and closed when the last of them is done."""

@@ -223,3 +223,138 @@ def test_client_and_config_info_have_the_sdk_sizes(farm: object) -> None:
     assert client[:16].decode("utf-16-le") == "ALICE-PC"
     assert isinstance(config, bytes) and len(config) == 1668
     assert int.from_bytes(config[:4], "little") == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Abandoned threads (issue 12, item 5): small stacks, and a bound
+# ------------------------------------------------------------------------------------------------
+
+
+def hung_farm(hung: int, healthy: int = 0) -> list[str]:
+    names = [f"H{i:04d}" for i in range(hung)] + [f"OK{i:02d}" for i in range(healthy)]
+    servers: list[dict[str, object]] = [{"name": n, "fault": "hang"} for n in names[:hung]]
+    servers += [
+        {"name": n, "sessions": [{"id": 2, "station": "RDP-Tcp#0", "state": "Active", "user": "u"}]}
+        for n in names[hung:]
+    ]
+    wts.sim.load({"now": "2026-11-21T12:00:00Z", "servers": servers})
+    return names
+
+
+@pytest.fixture
+def limit() -> Iterator[None]:
+    before = _wts.engine_abandoned_limit()
+    yield
+    _wts.engine_abandoned_limit(before)
+
+
+def test_the_default_limit() -> None:
+    assert _wts.engine_abandoned_limit() == 1024
+    with pytest.raises(ValueError):
+        _wts.engine_abandoned_limit(0)
+    with pytest.raises(ValueError):
+        _wts.engine_abandoned_limit(True)
+
+
+def test_at_the_limit_no_worker_starts_and_an_engine_without_one_refuses_at_once(limit: None) -> None:
+    hung_farm(3, healthy=1)
+    _wts.engine_abandoned_limit(2)
+    engine = _wts.Engine(1)
+    hosts = [_wts.Host(SIM, name) for name in ("H0000", "H0001", "H0002", "OK00")]
+    try:
+        for tag, host in enumerate(hosts):
+            engine.enumerate(host, tag, 0.05)
+        got = {tag: (status, err) for tag, _, status, err, _, _ in collect(engine, 4)}
+        # H0000 and H0001 hang past their deadline (two stuck threads: the limit); the engine may
+        # not replace them, so it has no worker left, and the rest come back at once, unsent.
+        assert got == {
+            0: (_wts.CALL_TIMEDOUT, 1460),
+            1: (_wts.CALL_TIMEDOUT, 1460),
+            2: (_wts.CALL_FAILED, 1727),
+            3: (_wts.CALL_FAILED, 1727),
+        }
+        assert _wts.engine_threads() == (2, 2) and _wts.engine_abandoned() == 2
+        assert wts.sim.hung_calls() == 2
+        # A new engine (a wts.Server call makes one) starts no thread either: refused at once.
+        other = _wts.Engine(4)
+        try:
+            other.enumerate(hosts[3], 9, 5.0)
+            assert collect(other, 1)[0][2:4] == (_wts.CALL_FAILED, 1727)
+            assert _wts.engine_threads()[0] == 2
+        finally:
+            other.close()
+        # When the stuck calls return, their threads go back to work (or leave) and the limit frees up.
+        wts.sim.release_hangs()
+        deadline = time.monotonic() + 10
+        while _wts.engine_abandoned() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        engine.enumerate(hosts[3], 5, 5.0)
+        [(tag, _, status, _, rows, _)] = collect(engine, 1)
+        assert (tag, status) == (5, _wts.CALL_OK) and isinstance(rows, list) and len(rows) == 1
+    finally:
+        engine.close()
+
+
+def test_threads_of_a_closed_engine_count_as_abandoned(limit: None) -> None:
+    hung_farm(1)
+    engine = _wts.Engine(1)
+    engine.enumerate(_wts.Host(SIM, "H0000"), 1, 0)  # no deadline: it hangs until released
+    deadline = time.monotonic() + 10
+    while wts.sim.hung_calls() < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    engine.close()  # the owner lets go while the call runs (Ctrl-C twice, an error)
+    assert _wts.engine_threads() == (1, 0)  # not stuck past a deadline ...
+    assert _wts.engine_abandoned() == 1  # ... but abandoned all the same
+    wts.sim.release_hangs()
+    while _wts.engine_threads()[0] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _wts.engine_abandoned() == 0
+
+
+def test_many_hung_servers_hold_no_more_threads_than_the_limit(limit: None) -> None:
+    """N dead hosts used to mean N stuck threads, without end; now at most the limit plus the
+    concurrency, and every server still gets its answer: a timeout, or 1727 (not sent)."""
+    names = hung_farm(40, healthy=2)
+    _wts.engine_abandoned_limit(10)
+    peak = 0
+
+    def watch(_: object) -> None:
+        nonlocal peak
+        peak = max(peak, _wts.engine_threads()[0])
+
+    result = wts.Farm(names, provider="sim", concurrency=4, timeout=0.05, retries=0).sessions(progress=watch)
+    peak = max(peak, _wts.engine_threads()[0])
+    assert peak <= 10 + 4
+    codes = {f.server: f.error.winerror for f in result.failures}
+    assert set(codes) | {s.server for s in result} == set(names)
+    assert set(codes.values()) <= {1460, 1727}
+    assert sum(1 for c in codes.values() if c == 1460) <= 10 + 4
+    assert _wts.engine_abandoned() <= 10 + 4
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmSize from /proc (Linux)")
+def test_worker_stacks_are_small() -> None:
+    """Each stuck worker costs its 256 KiB stack in address space, not the platform default (8 MiB
+    on Linux, 1 MiB or more on Windows)."""
+
+    def vm_kib() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmSize")
+
+    names = hung_farm(64)
+    before = vm_kib()
+    engine = _wts.Engine(64)
+    try:
+        for tag, name in enumerate(names):
+            engine.enumerate(_wts.Host(SIM, name), tag, 0)
+        deadline = time.monotonic() + 10
+        while wts.sim.hung_calls() < 64 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _wts.engine_threads()[0] == 64
+        grown = vm_kib() - before
+    finally:
+        engine.close()
+        wts.sim.release_hangs()
+    assert grown < 64 * 1024, f"64 workers took {grown} KiB of address space: more than 1 MiB each"

@@ -120,7 +120,11 @@ int main(int argc, char **argv)
     printf("late-return window: %d calls freed by the owner while their worker was in it\n",
            (int)(sizeof windows / sizeof windows[0]));
     const char *names[] = { "A", "B", "H", "U", "F" };
+    int refused = 0;
     for (int r = 0; r < rounds; r++) {
+        /* Every 9th round runs at a tiny abandoned-thread limit: workers are not replaced, and an
+         * engine left with none refuses its queue (1727). */
+        wts_engine_set_abandoned_limit(r % 9 == 3 ? 1 + r % 2 : WTS_ENGINE_ABANDONED_LIMIT);
         wts_engine *e = wts_engine_new(1 + r % 8);
         wts_host *hosts[5];
         for (int i = 0; i < 5; i++) {
@@ -152,6 +156,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < n; i++) {
                 wts_job *job = out[i];
                 if (job->state == WTS_JOB_DONE && job->ok && job->op <= WTS_OP_QUERY && !job->buf) return 5;
+                if (job->state == WTS_JOB_DONE && !job->ok && job->error == WTS_RPC_S_CALL_FAILED_DNE) refused++;
                 if (r % 4 == 0 && job->state == WTS_JOB_DONE && !job->ok && job->error == 1723) {
                     wts_job_clear(job);
                     if (wts_engine_submit(e, &job, 1) != 1) return 6; /* a retry reuses the job */
@@ -167,9 +172,10 @@ int main(int argc, char **argv)
         wts_engine_close(e);
     }
     /* Let stuck and orphaned workers return and clean up. */
-    int left = wait_threads_gone();
-    printf("rounds %d, late returns %d, threads %lld, stuck %lld, outstanding %lld\n", rounds,
-           __atomic_load_n(&g_window_late, __ATOMIC_RELAXED), (long long)wts_engine_threads(),
-           (long long)wts_engine_stuck(), (long long)wtssim_outstanding());
+    int left = wait_threads_gone() || wts_engine_abandoned();
+    printf("rounds %d, late returns %d, refused at the limit %d, threads %lld, stuck %lld, abandoned %lld, "
+           "outstanding %lld\n", rounds, __atomic_load_n(&g_window_late, __ATOMIC_RELAXED), refused,
+           (long long)wts_engine_threads(), (long long)wts_engine_stuck(), (long long)wts_engine_abandoned(),
+           (long long)wtssim_outstanding());
     return left ? 1 : 0;
 }

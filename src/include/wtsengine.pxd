@@ -55,3 +55,5 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
     void wts_engine_close(wts_engine *e)
     int64_t wts_engine_threads()
     int64_t wts_engine_stuck()
+    int64_t wts_engine_abandoned()
+    int64_t wts_engine_set_abandoned_limit(int64_t limit)

@@ -39,10 +39,23 @@ struct wts_engine {
 /* Jobs a worker finished after the owner stopped waiting for them. */
 enum { WTS_JOB_ORPHANED = 100 };
 
-static wts_atomic64 g_threads, g_stuck;
+/* Threads alive; those stuck in calls past their deadline; those in calls of a closed engine (an
+ * owner that let go before the deadline: Ctrl-C twice, or an error).  The last two are abandoned:
+ * nobody waits for them, yet each keeps its thread until the server answers, perhaps never. */
+static wts_atomic64 g_threads, g_stuck, g_orphaned;
+/* At most this many abandoned threads per process (wts_engine_set_abandoned_limit). */
+static wts_atomic64 g_abandoned_limit = WTS_ENGINE_ABANDONED_LIMIT;
 
 int64_t wts_engine_threads(void) { return wts_atomic_load(&g_threads); }
 int64_t wts_engine_stuck(void) { return wts_atomic_load(&g_stuck); }
+int64_t wts_engine_abandoned(void) { return wts_atomic_load(&g_stuck) + wts_atomic_load(&g_orphaned); }
+
+int64_t wts_engine_set_abandoned_limit(int64_t limit)
+{
+    int64_t old = wts_atomic_load(&g_abandoned_limit);
+    if (limit > 0) wts_atomic_store(&g_abandoned_limit, limit);
+    return old;
+}
 
 /* --- hosts ------------------------------------------------------------------------------------ */
 
@@ -301,8 +314,10 @@ static WTS_THREAD_FN(worker_main, arg)
         int op = job->op;
         int was_stuck = job->state == WTS_JOB_TIMEDOUT;
         int last = --job->refs == 0;
+        if (job->state == WTS_JOB_ORPHANED) wts_atomic_add(&g_orphaned, -1);
         if (was_stuck) {
             wts_atomic_add(&g_stuck, -1);
+            /* Back to work if the engine has room: it may have been short of workers at the limit. */
             counted = !e->closing && e->workers < e->concurrency;
             if (counted) e->workers++;
         }
@@ -322,9 +337,11 @@ static WTS_THREAD_FN(worker_main, arg)
     WTS_THREAD_RETURN;
 }
 
-/* Starts one counted worker (engine lock held); -1 when the OS refuses a thread. */
+/* Starts one counted worker (engine lock held); -1 when the OS refuses a thread, -2 when the process
+ * is at its limit of abandoned threads. */
 static int spawn(wts_engine *e)
 {
+    if (wts_engine_abandoned() >= wts_atomic_load(&g_abandoned_limit)) return -2;
     e->workers++;
     e->threads++;
     wts_atomic_add(&g_threads, 1);
@@ -337,7 +354,22 @@ static int spawn(wts_engine *e)
     return 0;
 }
 
-/* Enough workers for the queue, within the limit (engine lock held). */
+/* Every queued job comes back failed, unsent: RPC_S_CALL_FAILED_DNE ("did not execute"), which is
+ * true, and which callers may retry (engine lock held). */
+static void refuse_queued(wts_engine *e)
+{
+    wts_job *job;
+    while ((job = pop(&e->q_head, &e->q_tail)) != NULL) {
+        job->ok = FALSE;
+        job->error = WTS_RPC_S_CALL_FAILED_DNE;
+        finish(e, job, WTS_JOB_DONE);
+    }
+    e->queued = 0;
+}
+
+/* Enough workers for the queue, within the limit (engine lock held).  The number started, or -1 when
+ * the OS refused a thread and none runs.  At the process's limit of abandoned threads no worker
+ * starts; an engine left without any then refuses its queue at once rather than hold it for ever. */
 static int staff(wts_engine *e)
 {
     if (e->queued <= 0) return 0;
@@ -347,7 +379,9 @@ static int staff(wts_engine *e)
     }
     int started = 0;
     for (int64_t want = e->queued - e->idle; want > 0 && e->workers < e->concurrency; want--) {
-        if (spawn(e) != 0) return e->workers > 0 ? started : -1;
+        int rc = spawn(e);
+        if (rc == -2 && e->workers == 0) refuse_queued(e);
+        if (rc != 0) return rc == -1 && e->workers == 0 ? -1 : started;
         started++;
     }
     return started;
@@ -485,6 +519,7 @@ void wts_engine_close(wts_engine *e)
     for (job = e->r_head; job; job = job->next) {
         job->state = WTS_JOB_ORPHANED; /* its worker frees the result, and the job when last */
         job->refs--;
+        wts_atomic_add(&g_orphaned, 1); /* abandoned, as a call past its deadline is */
     }
     e->r_head = e->r_tail = NULL; /* workers do not unlink orphans: their state says so */
     e->queued = 0;

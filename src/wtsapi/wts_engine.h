@@ -79,10 +79,12 @@ void wts_job_clear(wts_job *job);
 /* The owner is done with the job (its result is freed too). */
 void wts_job_release(wts_engine *e, wts_job *job);
 
-/* At most concurrency calls run at once (not counting calls abandoned at their deadline). */
+/* At most concurrency calls run at once (not counting calls abandoned at their deadline, whose
+ * workers are replaced while the process is under its abandoned-thread limit). */
 wts_engine *wts_engine_new(int concurrency);
 /* Queue jobs (FIFO).  Returns the number queued (n), or -1 if a worker thread could not be started
- * and none is running (the jobs stay with the caller). */
+ * and none is running (the jobs stay with the caller).  At the abandoned-thread limit with no worker,
+ * the jobs are queued and come back at once, failed with 1727 (see wts_engine_set_abandoned_limit). */
 int wts_engine_submit(wts_engine *e, wts_job **jobs, int n);
 /* Collects up to max finished jobs (DONE, TIMEDOUT or CANCELLED), waiting at most wait_ns for the
  * first.  Returns how many were stored in out. */
@@ -98,5 +100,18 @@ void wts_engine_close(wts_engine *e);
 /* Worker threads alive in all engines, and those of them stuck in calls past their deadline. */
 int64_t wts_engine_threads(void);
 int64_t wts_engine_stuck(void);
+
+/*
+ * Abandoned threads: those stuck in calls past their deadline, plus those still in a call when its
+ * engine was closed.  Each keeps its thread (and stack) until its server answers, perhaps never, so
+ * the process bounds them: with `limit` of them, no engine starts another worker.  Calls then wait
+ * for the workers an engine still has; an engine with none fails its queued and new calls at once
+ * with RPC_S_CALL_FAILED_DNE (1727: not sent).  As stuck calls return, their threads go back to work
+ * and the limit frees up.  WTS_ENGINE_ABANDONED_LIMIT is the default.
+ */
+#define WTS_ENGINE_ABANDONED_LIMIT 1024
+int64_t wts_engine_abandoned(void);
+/* Sets the limit when limit > 0; returns the limit that was in force. */
+int64_t wts_engine_set_abandoned_limit(int64_t limit);
 
 #endif /* WTS_ENGINE_H */

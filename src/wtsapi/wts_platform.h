@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 
+/* Each engine worker's stack (a reservation on Windows): see wts_thread_start. */
+#define WTS_WORKER_STACK (256 * 1024)
+
 #ifdef _WIN32
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
@@ -43,8 +46,15 @@ static inline int64_t wts_monotonic_ns(void)
 /* Starts a detached thread; 0 on success. */
 static inline int wts_thread_start(DWORD (WINAPI *fn)(void *), void *arg)
 {
-    /* The default stack: the real wtsapi32 runs the RPC runtime on this thread. */
-    HANDLE t = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)fn, arg, 0, NULL);
+    /* The real wtsapi32 runs the RPC runtime on this thread (NDR, the named-pipe transport, SSPI's
+     * client side), so its stack must be one Windows' own RPC clients run on, not a minimal one.
+     * WTS_WORKER_STACK (256 KiB) is a *reservation*: address space, with pages committed only as the
+     * call touches them.  It is what IIS gives every thread of its worker processes (w3wp.exe,
+     * inetinfo.exe: Microsoft KB 932909), which make RPC, DCOM and SSPI calls all day.  The default
+     * (the executable's: 1 MiB from the linker, more for python.exe) is what let a 32-bit process run
+     * out of address space near a thousand stuck calls.  See docs/bulk.md, "The engine". */
+    HANDLE t = CreateThread(NULL, WTS_WORKER_STACK, (LPTHREAD_START_ROUTINE)fn, arg,
+                            STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
     if (!t) return -1;
     CloseHandle(t);
     return 0;
@@ -124,7 +134,9 @@ static inline int wts_thread_start(void *(*fn)(void *), void *arg)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024); /* the sim's calls need little; hundreds may run */
+    /* The sim's calls need little (and off Windows there is nothing else); hundreds may run or be
+     * stuck.  glibc carves static TLS out of this too, hence not the 16 KiB minimum. */
+    pthread_attr_setstacksize(&attr, WTS_WORKER_STACK);
     int rc = pthread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
     return rc ? -1 : 0;
