@@ -423,4 +423,5 @@ def test_reason_is_public_and_its_values_are_stable_strings() -> None:
         "call-failed",
         "abandoned",
         "no-answer",
+        "in-transit",
     }

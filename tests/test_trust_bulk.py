@@ -278,7 +278,8 @@ def test_an_application_handler_that_returns_lets_the_run_finish() -> None:
 
 def test_an_action_that_fails_in_transit_1726_is_not_retried() -> None:
     """Item 4: RPC_S_CALL_FAILED (1726) may come after the call ran: an action is never sent again on
-    it (a message could be shown twice).  The logoff hangs, then fails with 1726 when released."""
+    it (a message could be shown twice), and its outcome is unknown (item 2: neither done nor failed).
+    The logoff hangs, then fails with 1726 when released."""
     names, hang_once = reload_while_listing({"name": "X1", "sessions": [user(2, "ann")]}, fault="hang", fault_rpcs=1)
     releaser = release_when_hung()
     try:
@@ -286,7 +287,9 @@ def test_an_action_that_fails_in_transit_1726_is_not_retried() -> None:
     finally:
         releaser.join()
     [o] = result.outcomes
-    assert (o.status, o.why, o.winerror) == ("failed", Reason.CALL_FAILED, 1726)
+    assert (o.status, o.why, o.winerror) == ("unknown", Reason.IN_TRANSIT, 1726)
+    assert "outcome unknown" in o.reason
+    assert result.unknown == [o] and not result.ok
     assert wts.sim.rpc_counts()["X1"] == 1  # since the reload: the one logoff, not retried
 
 

@@ -608,6 +608,8 @@ def test_item29_no_provider_names_the_commands_options(monkeypatch: pytest.Monke
         pytest.skip("Windows has a provider")
     for name in ("WTS_PROVIDER", "WTS_SIM_FARM", "WTS_SIM_STATE"):
         monkeypatch.delenv(name, raising=False)
+    # As in a fresh process: no farm loaded (an earlier test's farm would be what a bare run reaches).
+    monkeypatch.setattr(wts._wts, "sim_loaded", lambda: False)
     r = run("ls")
     assert r.status == 2
     line = one_line(r)

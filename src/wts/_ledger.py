@@ -9,6 +9,7 @@ from typing import Any
 from ._errors import WTSError
 from ._results import Failure, Item, Outcome, Reason
 from ._types import MessageResponse, Session, SessionInfo
+from ._winerror import WinError
 
 __all__ = ["Ledger", "ServerState", "Target", "error_text"]
 
@@ -95,7 +96,14 @@ class Ledger:
             self.outcome(t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {error_text(err)}")
         else:
             # The action call itself failed, or its server failed before the action was sent.
-            why = Reason.CALL_FAILED if sent and t.stage == "act" else Reason.NOT_REACHED
+            acted = sent and t.stage == "act"
+            if acted and err.winerror == WinError.RPC_S_CALL_FAILED:
+                # Failed in transit, after it may have run (and it is not retried): neither done nor
+                # failed.  List the session again to see.
+                text = f"{error_text(err)}: the call may have run; outcome unknown"
+                self.outcome(t, "unknown", Reason.IN_TRANSIT, err.winerror, text)
+                return
+            why = Reason.CALL_FAILED if acted else Reason.NOT_REACHED
             self.outcome(t, "failed", why, err.winerror, error_text(err))
 
     def outcome_for(

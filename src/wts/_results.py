@@ -70,6 +70,9 @@ class Reason(str, Enum):
     #: unknown: the action call was sent but no answer came by its deadline; whether it took effect is
     #: unknown (``winerror`` 1460, ERROR_TIMEOUT).
     NO_ANSWER = "no-answer"
+    #: unknown: the action call failed in transit (RPC_S_CALL_FAILED, 1726), after it may have run;
+    #: it is not retried, and whether it took effect is unknown.
+    IN_TRANSIT = "in-transit"
 
     @property
     def protected(self) -> bool:
@@ -102,8 +105,9 @@ class Outcome(NamedTuple):
 
     ``status``: "done", "failed", "skipped" (never sent: protected, already in that state, gone,
     changed or cancelled), "planned" (a dry run's "would do") or "unknown" (the action call was sent
-    but its answer never came: its deadline passed, ``Reason.NO_ANSWER``, or a second Ctrl-C abandoned
-    it, ``Reason.ABANDONED``; it may well have taken effect: list the session again to see).
+    but its answer never came: its deadline passed, ``Reason.NO_ANSWER``, it failed in transit after it
+    may have run, ``Reason.IN_TRANSIT`` (1726), or a second Ctrl-C abandoned it, ``Reason.ABANDONED``;
+    it may well have taken effect: list the session again to see).
     ``why`` says which, for programs (a ``Reason``: ``Reason.LISTENER``, ``Reason.GONE``, ...);
     ``reason`` says it for people.
     """
