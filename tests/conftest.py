@@ -17,6 +17,7 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,30 @@ def provider(request: pytest.FixtureRequest) -> str:
     else:
         request.getfixturevalue("farm")
     return name
+
+
+def _retry_wine_process_starts() -> None:
+    """Under Wine, CreateProcess now and then fails with ERROR_INTERNAL_ERROR (1359) on a loaded
+    machine (seen once in CI's Wine run: `python -m wts` never started).  That is Wine's, not ours: a
+    test that starts a process tries again, up to four times.  Popen.__init__ cleans up after a failed
+    start, so calling it again on the same object starts from scratch."""
+    import subprocess
+    import time
+
+    start = subprocess.Popen.__init__
+
+    def start_again_on_wine_flakes(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        for attempt in range(4):
+            try:
+                start(self, *args, **kwargs)
+                return
+            except OSError as exc:
+                if getattr(exc, "winerror", None) != 1359 or attempt == 3:
+                    raise
+                time.sleep(0.25 * (attempt + 1))
+
+    subprocess.Popen.__init__ = start_again_on_wine_flakes  # type: ignore[method-assign]
+
+
+if wine_version() is not None:
+    _retry_wine_process_starts()
