@@ -20,7 +20,11 @@ if not (SRC / "__init__.py").is_file():  # pragma: no cover - the suite run agai
 
 # Modules allowed past the size limit, each with the reason its docstring also gives.
 SIZE_LIMIT = 520
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    # One state machine (submit, answer, decide): split further, each answer's handling would sit
+    # apart from the state it changes.
+    "wts._bulk": "so it stays whole",
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -531,3 +531,28 @@ def test_a_spec_is_not_one_server_name(spec: str) -> None:
     load({"name": "RDS01", "sessions": []})
     with pytest.raises(ValueError):
         wts.Server(spec, provider="sim")
+
+
+# --- stopping a stream without a Ctrl-C (the CLI's full audit log, item 8) --------------------------
+
+
+def test_stop_ends_a_stream_as_a_first_ctrl_c_without_interrupting() -> None:
+    names = latency_farm()
+    before = {(n, s.id): s for n in names for s in wts.Server(n, provider="sim", timeout=None).sessions()}
+    farm = wts.Farm(names, provider="sim", concurrency=2)
+    items = farm.stream("logoff", allow_own=True)
+    outcomes: list[Outcome] = []
+    failures: list[wts.Failure] = []
+    for item in items:  # no wts.Interrupted: the stop was the caller's, not a Ctrl-C
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+            if len(outcomes) == 1:
+                items.stop()
+        else:
+            failures.append(item)  # a server whose listing was never sent: cancelled
+    result = ActionResult("logoff", outcomes, failures, 0.0, False)
+    check_accounts(result, names, before)  # one outcome per session of every listed server
+    counts = result.counts()
+    assert counts["done"] >= 1 and counts["skipped"] + len(failures) >= 1, counts  # stopped early
+    assert {o.why for o in outcomes if o.status == "skipped"} <= {Reason.CANCELLED}
+    assert all(f.error.winerror == 1223 for f in failures)

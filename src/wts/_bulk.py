@@ -8,7 +8,9 @@ blocks except in Engine.wait.
 
 What the run decides without an RPC (explicit targets, the safety rules) is in ``_selection``, the
 filters in ``_filters``, which failures are retried in ``_retry``, its state and what it reports in
-``_ledger``, Ctrl-C in ``_sigint``.  What is left is one state machine (``Run``: submit, answer, decide).
+``_ledger``, Ctrl-C in ``_sigint``.  What is left is one state machine (``Run``: submit, answer, decide),
+a little over 500 lines: split further, each answer's handling would sit apart from the state it
+changes, so it stays whole.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class Run:
         self.started = time.perf_counter()
         self.last_progress = 0.0
         self.interrupts = 0  # Ctrl-C presses seen by the loop (reported through Progress)
+        self.stopping = False  # stop() was called: as a first Ctrl-C, but not an interrupt
         self.own: OwnSession | None = None  # the caller's session, once the local server said which
         self.own_pending = False  # the own-session query is in flight: decisions wait for it
         self.undecided: list[Target] = []
@@ -162,12 +165,17 @@ class Run:
             self._on(*inbox.popleft())
         self._due_retries()
 
+    def stop(self) -> None:
+        """Stop as a first Ctrl-C does, without being one (no ``Interrupted``): the caller's reason."""
+        self.stopping = True
+
     def _on_interrupts(self, count: int) -> None:
-        """First press: nothing new is sent (a listing stops at once: nothing is at risk); second: the
-        calls in flight are abandoned."""
-        if count and not self.cancelling:
+        """First press (or stop()): nothing new is sent (a listing stops at once: nothing is at risk);
+        second: the calls in flight are abandoned."""
+        first = count or self.stopping
+        if first and not self.cancelling:
             self._cancel()
-        if (count >= 2 or (count and self.action == "sessions")) and not self.abandoned:
+        if (count >= 2 or (first and self.action == "sessions")) and not self.abandoned:
             self._abandon()
         if count != self.interrupts:
             self.interrupts = count

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _wts
 from ._provider import resolve_provider
@@ -30,7 +30,36 @@ from ._results import ActionResult, Failure, Interrupted, Item, ProgressCallback
 from ._serverspec import parse_servers
 from ._types import MAX_DWORD
 
+if TYPE_CHECKING:
+    from ._bulk import Run
+
 __all__ = ["Farm"]
+
+
+class Stream(Iterator[Item]):
+    """What ``Farm.stream()`` returns: an iterator of items, with ``stop()``."""
+
+    __slots__ = ("_items", "_run")
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._items = iter(run)
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)
+
+    def stop(self) -> None:
+        """Stop as a first Ctrl-C does: nothing new is sent; what is in flight still reports."""
+        self._run.stop()
+
+    def close(self) -> None:
+        """Stop at once, reading nothing more (as for a generator)."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
 
 
 class Farm:
@@ -97,12 +126,15 @@ class Farm:
         message_timeout: int = 0,
         progress: ProgressCallback | None = None,
         **filters: Any,
-    ) -> Iterator[Item]:
+    ) -> Stream:
         """The items of an operation as they arrive, for farms too big to hold twice: records (for
         "sessions") or Outcomes (for "disconnect", "logoff", "message"), and Failures.
 
         Arguments are checked here, before any RPC; the work starts on the first ``next()``.
-        An interrupt ends the iteration with ``wts.Interrupted`` after the last item.
+        An interrupt ends the iteration with ``wts.Interrupted`` after the last item.  ``stop()`` on
+        the returned ``Stream`` stops it as a first Ctrl-C does (nothing new is sent, the calls in
+        flight finish and their outcomes still come, the rest are skipped as cancelled), without an
+        ``Interrupted``: for a caller that has its own reason (a full audit log, say).
         """
         if action not in ("sessions", "disconnect", "logoff", "message"):
             raise ValueError(f"unknown action {action!r}: expected sessions, disconnect, logoff or message")
@@ -145,7 +177,7 @@ class Farm:
             message=message,
             progress=progress,
         )
-        return iter(run)
+        return Stream(run)
 
     def _collect(self, action: str, **kwargs: Any) -> SessionsResult | ActionResult:
         started = time.perf_counter()

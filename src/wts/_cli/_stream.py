@@ -7,8 +7,6 @@ printed, and the command ends with one error line and status 1."""
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from typing import Any, NamedTuple
 
@@ -91,28 +89,13 @@ def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, *
                     f"--audit-log: cannot write {log.path}: {exc.strerror or exc}; stopping: nothing new is sent, "
                     "and what was done so far is printed"
                 )
-                if presses == 0 and not _stop():
-                    break  # no way to stop the run gently: stop reading it (nothing more is sent)
+                if presses == 0:
+                    items_in.stop()  # as a first Ctrl-C: nothing new is sent, what is in flight reports
     except Interrupted:
         interrupted = True
     finally:
         bar.close()
-        close = getattr(items_in, "close", None)
-        if close is not None:
-            close()
+        items_in.close()
     if audit_failed:
         interrupted = False  # the stop was ours: status 1 for the lost audit, not 130
     return StreamResult(items, failures, interrupted, time.perf_counter() - started, audit_failed)
-
-
-def _stop() -> bool:
-    """Stop a run as a first Ctrl-C does (nothing new is sent; the calls in flight are waited for and
-    their outcomes still come): by handing the run's own SIGINT handler one press.  False when the
-    run has none (not the main thread, or an application's handler): the caller stops reading."""
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    handler = signal.getsignal(signal.SIGINT)
-    if not callable(handler) or handler is signal.default_int_handler:
-        return False
-    handler(signal.SIGINT, None)
-    return True
