@@ -93,7 +93,7 @@ def test_names_codes_and_texts_are_unique() -> None:
     texts = [m.text for m in members]
     assert len(set(texts)) == len(texts), "two codes share one text"
     for member in members:
-        assert member.name.startswith(("ERROR_", "RPC_S_", "WAIT_")), member.name
+        assert member.name.startswith(("ERROR_", "RPC_S_", "EPT_S_", "WAIT_")), member.name
         assert member.text and member.text.endswith("."), member.name
         assert name_of(int(member)) == member.name
         assert text_of(int(member)) == member.text
