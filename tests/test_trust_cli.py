@@ -641,3 +641,17 @@ def test_item29_narrow_tables_keep_names_apart(names: Path, monkeypatch: pytest.
     users = [line.split()[3] for line in lines[1:] if line.split()[1] in ("4", "5")]
     assert len(set(users)) == 2, lines  # administrator1 and administrator2 stay told apart
     assert any(line.split()[-1] == "Disc" for line in lines)
+
+
+def test_item24_the_1722_hint_once_for_a_farm_and_on_a_single_server_error(demo: Path) -> None:
+    # What usually causes 1722 (off, firewall on 445, AllowRemoteRPC = 0): on a one-server error's line;
+    # for a farm, with -v, once after the failure lines, not once per dead server.
+    r = run("--sim-state", str(demo), "tsdiscon", "3", "/server:RDS99")
+    line = one_line(r)
+    assert "1722" in line and "AllowRemoteRPC" in line
+    r = run("--sim-state", str(demo), "-v", "ls", "-s", "RDS01,RDS98,RDS99")
+    hints = [x for x in r.err.splitlines() if "AllowRemoteRPC" in x]
+    assert len(hints) == 1 and "RPC_S_SERVER_UNAVAILABLE 1722" in hints[0]
+    assert sum("RDS9" in x for x in r.err.splitlines()) == 2
+    r = run("--sim-state", str(demo), "ls", "-s", "RDS01,RDS98,RDS99")
+    assert "AllowRemoteRPC" not in r.err  # without -v: one line per dead server, as before

@@ -22,7 +22,7 @@ from ._prompt import confirm
 from ._status import ExitStatus, UsageError
 from ._stream import StreamResult, stream
 from ._terminal import terminal_width
-from ._text import VERBS, failure_line, outcome_detail, outcome_result, unknown_hint
+from ._text import VERBS, failure_lines, outcome_detail, outcome_result, unknown_hint
 
 __all__ = ["run"]
 
@@ -50,8 +50,8 @@ def run(ctx: Context) -> ExitStatus:
         ctx.error(f"stdout: the outcomes could not be written ({exc.strerror or exc}); {summary}")
         stdout_to_devnull(ctx.stdout)
         return ExitStatus.FAILED
-    for f in result.failures:
-        ctx.error(failure_line(f))
+    for line in failure_lines(result.failures, hints=ctx.verbose > 0):
+        ctx.error(line)
     for line in unknown_hint(outcomes):
         ctx.error(line)
     ctx.info(_summary(ctx, outcomes, result, hidden, servers))

@@ -26,7 +26,7 @@ from ._output import (
 from ._status import ExitStatus, UsageError
 from ._stream import stream
 from ._terminal import terminal_width
-from ._text import failure_line
+from ._text import failure_lines
 
 __all__ = ["run"]
 
@@ -55,8 +55,8 @@ def run(ctx: Context) -> ExitStatus:
         rows = [session_record(r) for r in records] + [failure_session_record(f) for f in result.failures]
         write_records(ctx.stdout, a.format, rows, SESSION_CSV_FIELDS if a.format == "csv" else SESSION_FIELDS)
     ctx.stdout.flush()
-    for f in result.failures:
-        ctx.error(failure_line(f))
+    for line in failure_lines(result.failures, hints=ctx.verbose > 0):
+        ctx.error(line)
 
     where = ctx.where(servers) if ctx.local_only else ""
     ctx.info(_summary(records, result.failures, len(servers), result.elapsed, result.interrupted, where))

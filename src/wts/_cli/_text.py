@@ -21,6 +21,7 @@ __all__ = [
     "error_line",
     "error_name",
     "failure_line",
+    "failure_lines",
     "not_found",
     "outcome_detail",
     "outcome_result",
@@ -82,13 +83,29 @@ def error_line(err: WTSError) -> str:
     where = err.server or "the local server"
     if err.session_id is not None:
         where += f" session {err.session_id}"
-    return f"{where}: {err.summary}: {describe_error(err, with_function=True)}"
+    hint = f"; {err.hint}" if err.hint else ""
+    return f"{where}: {err.summary}: {describe_error(err, with_function=True)}{hint}"
 
 
 def failure_line(f: Failure) -> str:
     """A server (or a session's details) that failed in a bulk run, as one line."""
     where = f.server if f.session_id is None else f"{f.server} session {f.session_id}"
     return f"{where}: {f.error.summary}: {describe_error(f.error, with_function=True)}"
+
+
+def failure_lines(failures: list[Failure], hints: bool) -> list[str]:
+    """One line per failure; with ``hints`` (-v), then once per code that has one, what usually causes
+    it (WTSError.hint): forty dead servers are forty lines and one hint, not forty hints."""
+    lines = [failure_line(f) for f in failures]
+    if not hints:
+        return lines
+    seen: set[int] = set()
+    for f in failures:
+        code, hint = f.error.winerror, f.error.hint
+        if hint and code not in seen:
+            seen.add(code)
+            lines.append(f"{win_tag(code)}: {hint}")
+    return lines
 
 
 def not_found(server: str, missing: list[str], suffix: str = "") -> str:
