@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import _thread
 import gc
-import os
 import random
 import signal
 import threading
@@ -190,7 +189,7 @@ def check_accounts(result: ActionResult, names: list[str], before: dict[tuple[st
 @pytest.mark.parametrize("handler_kind", ["application", "default"])
 def test_ctrl_c_at_any_moment_loses_no_outcome(handler_kind: str) -> None:
     """Item 3: the application installed its own SIGINT handler that raises KeyboardInterrupt (as the
-    default one does), and Ctrl-C comes from another thread (os.kill) at a random moment, once or
+    default one does), and Ctrl-C comes from another thread (signal.raise_signal) at a random moment, once or
     twice.  Whatever the moment, every selected session is accounted for exactly once and the run
     ends with wts.Interrupted holding the result.  ("default" pins the same with wts' own handling.)"""
     if threading.current_thread() is not threading.main_thread():
@@ -221,7 +220,9 @@ def test_ctrl_c_at_any_moment_loses_no_outcome(handler_kind: str) -> None:
                 for d in delays:
                     time.sleep(max(0.0, t0 + d - time.monotonic()))
                     if in_run[0]:
-                        os.kill(os.getpid(), signal.SIGINT)
+                        # raise_signal, not os.kill: on Windows os.kill(pid, SIGINT) terminates the
+                        # process.  Raised in this thread, the handler still runs in the main one.
+                        signal.raise_signal(signal.SIGINT)
 
             presser = threading.Thread(target=press)
             presser.start()

@@ -136,11 +136,26 @@ def save(path: str | os.PathLike[str]) -> None:
             json.dump(data, f, indent=1)
             f.write("\n")
         os.chmod(tmp, _mode_for(target))  # mkstemp makes 0600: keep the file's own mode
-        os.replace(tmp, target)
+        _replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _replace(tmp: str, target: str) -> None:
+    """os.replace, which on Windows fails (access denied) while another process or thread holds the
+    target open or is renaming onto it: tried again for up to about two seconds there."""
+    import time
+
+    for attempt in range(100):
+        try:
+            os.replace(tmp, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == 99:
+                raise
+            time.sleep(0.02)
 
 
 def _mode_for(target: str) -> int:
