@@ -51,8 +51,9 @@ static inline int wts_thread_start(DWORD (WINAPI *fn)(void *), void *arg)
      * WTS_WORKER_STACK (256 KiB) is a *reservation*: address space, with pages committed only as the
      * call touches them.  It is what IIS gives every thread of its worker processes (w3wp.exe,
      * inetinfo.exe: Microsoft KB 932909), which make RPC, DCOM and SSPI calls all day.  The default
-     * (the executable's: 1 MiB from the linker, more for python.exe) is what let a 32-bit process run
-     * out of address space near a thousand stuck calls.  See docs/bulk.md, "The engine". */
+     * is the executable's (1 MiB from the linker; python.exe's header asks for 2,000,000 bytes): a
+     * 32-bit process ran out of address space near a thousand stuck calls.  See docs/bulk.md, "The
+     * engine". */
     HANDLE t = CreateThread(NULL, WTS_WORKER_STACK, (LPTHREAD_START_ROUTINE)fn, arg,
                             STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
     if (!t) return -1;
