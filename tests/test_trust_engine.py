@@ -330,6 +330,9 @@ def test_many_hung_servers_hold_no_more_threads_than_the_limit(limit: None) -> N
     assert set(codes.values()) <= {1460, 1727}
     assert sum(1 for c in codes.values() if c == 1460) <= 10 + 4
     assert _wts.engine_abandoned() <= 10 + 4
+    refused = [f.error for f in result.failures if f.error.winerror == 1727]
+    assert refused, "some servers were refused at the limit"
+    assert all("engine_abandoned_limit()" in str(err) for err in refused)  # says why, and where to look
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads VmSize from /proc (under Wine that is not the process)")

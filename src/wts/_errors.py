@@ -138,6 +138,12 @@ _HINTS: dict[int, str] = {
         "usually: the server is off or unreachable, a firewall blocks TCP 445, or remote RPC is "
         "disallowed: AllowRemoteRPC = 0 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server"
     ),
+    # The engine answers 1727 itself, unsent, when the process holds its limit of threads stuck on
+    # hung servers (docs/bulk.md, "Stuck threads, bounded").
+    WinError.RPC_S_CALL_FAILED_DNE: (
+        "the call did not run; if many servers hang, this process may be at its limit of calls stuck "
+        "on them: see wts._wts.engine_abandoned() and engine_abandoned_limit()"
+    ),
 }
 
 
