@@ -557,3 +557,21 @@ def test_stop_ends_a_stream_as_a_first_ctrl_c_without_interrupting() -> None:
     assert counts["done"] >= 1 and counts["skipped"] + len(failures) >= 1, counts  # stopped early
     assert {o.why for o in outcomes if o.status == "skipped"} <= {Reason.CANCELLED}
     assert all(f.error.winerror == 1223 for f in failures)
+
+
+# --- 26. the lock flag of Windows 7 / Server 2008 R2 ---------------------------------------------------
+
+
+def test_api_docs_say_windows_7_reports_the_lock_flag_reversed() -> None:
+    """Item 26: Microsoft documents that Windows 7 and Server 2008 R2 report WTS_SESSIONSTATE_LOCK and
+    UNLOCK reversed; where docs/api.md describes ``locked``, it says so."""
+    from pathlib import Path
+
+    api = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+    if not api.is_file():  # pragma: no cover - the suite run beside an installed wheel carries docs/
+        pytest.skip("needs docs/api.md")
+    text = api.read_text(encoding="utf-8")
+    at = text.find("locked")
+    assert at != -1
+    nearby = text[max(0, at - 600) : at + 900]
+    assert "2008 R2" in nearby and "Windows 7" in nearby and "reversed" in nearby
