@@ -87,3 +87,56 @@ def test_tsdiscon_server_is_one_name_or_invalid(value: str, switch: str) -> None
         return
     assert (status, out) == (2, ""), err
     assert err.startswith("Invalid parameter(s)\n"), err
+
+
+# -- durations and moments on the command line (--idle-over, --logon-before, ...) ---------------------
+
+_DURATION_TEXT = st.one_of(
+    st.text(max_size=16),
+    st.from_regex(r"\A\s*(\d{1,12}(\.\d{0,6})?\s*[smhdSMHD]\s*){1,3}\Z"),
+    st.sampled_from(["1000000000d", "800000d", "36525d", "36526d", "1e9s", "nan", "inf", "1.5h", "90"]),
+)
+_MOMENT_TEXT = st.one_of(
+    _DURATION_TEXT,
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-11-20", "2026-11-20 08:00Z"]),
+)
+
+
+@given(_DURATION_TEXT)
+def test_a_duration_is_a_bounded_timedelta_or_a_usage_error(text: str) -> None:
+    from datetime import timedelta
+
+    from wts._cli._args import parse_duration
+    from wts._cli._status import UsageError
+
+    try:
+        value = parse_duration(text, "--idle-over")
+    except UsageError as exc:
+        assert str(exc).startswith("--idle-over: ") and "\n" not in str(exc)
+    else:
+        assert timedelta(0) <= value <= timedelta(days=36525)
+
+
+@given(_MOMENT_TEXT)
+def test_a_moment_is_utc_or_a_duration_or_a_usage_error(text: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from wts._cli._args import parse_moment
+    from wts._cli._status import UsageError
+
+    try:
+        value = parse_moment(text, "--logon-before")
+    except UsageError as exc:
+        assert str(exc).startswith("--logon-before: ") and "\n" not in str(exc)
+    else:
+        if isinstance(value, datetime):
+            assert value.tzinfo is timezone.utc  # nothing left to overflow when compared later
+        else:
+            assert timedelta(0) <= value <= timedelta(days=36525)
+
+
+@given(st.sampled_from(["--idle-over", "--idle-under", "--disconnected-over", "--logon-before"]), _MOMENT_TEXT)
+def test_any_time_filter_on_the_command_line_ends_cleanly(option: str, text: str) -> None:
+    status, _out, err = _run(["ls", "-s", "RDS01", "-q", f"{option}={text}"])
+    _check(status, err)
