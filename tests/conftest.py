@@ -15,7 +15,10 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,50 @@ def _no_leaks() -> Iterator[None]:
     wts.sim.release_hangs()
     gc.collect()
     assert wts.sim.outstanding() == 0, "the test leaked sim allocations (handles, buffers or strings)"
+
+
+#: "It finished": a bound no healthy run comes near, however loaded the machine.
+ENGINE_SLACK = 5.0
+
+
+def engine_threads_settle(limit: float = ENGINE_SLACK) -> tuple[int, int]:
+    """The engine's (alive, stuck) threads once they are (0, 0), or after ``limit`` seconds: calls
+    stuck on hanging servers are released, and abandoned streams collected, while it waits."""
+    deadline = time.monotonic() + limit
+    while True:
+        wts.sim.release_hangs()
+        gc.collect()  # an abandoned stream closes its engine when collected
+        state = _wts.engine_threads()
+        if state == (0, 0) or time.monotonic() > deadline:
+            return tuple(state)  # type: ignore[return-value]
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def engine_idle(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests of the bulk engine (``pytestmark = pytest.mark.usefixtures("engine_idle")``): no
+    engine thread may outlive a test, since a stuck worker still holds its server's handle when the
+    leak check counts them; a run may not leave its SIGINT handler installed; and a run that ignores
+    its deadline (waiting on a hanging server for ever) fails its test, not the whole suite, because
+    past every bound the tests allow a watchdog keeps releasing the hangs."""
+    request.getfixturevalue("_no_leaks")  # set up first, so that its check runs after this teardown
+    assert engine_threads_settle() == (0, 0), "engine threads left over from an earlier test"
+    stop = threading.Event()
+
+    def watchdog() -> None:
+        if not stop.wait(ENGINE_SLACK + 1):
+            while not stop.wait(0.2):
+                wts.sim.release_hangs()
+
+    dog = threading.Thread(target=watchdog, daemon=True)
+    dog.start()
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    stop.set()
+    dog.join()
+    assert signal.getsignal(signal.SIGINT) is handler, "a run left its SIGINT handler installed"
+    state = engine_threads_settle()
+    assert state == (0, 0), f"engine threads (alive, stuck) {ENGINE_SLACK:g} s after the test: {state}"
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _thread
 import copy
-import gc
 import signal
 import threading
 import time
@@ -25,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from conftest import engine_threads_settle  # tests/ is on sys.path (pytest's rootdir conftest)
 
 import wts
 from wts import (
@@ -57,43 +57,9 @@ OWN_LOOKUP = 1
 # --- fixtures ------------------------------------------------------------------------------------
 
 
-def _engine_threads_settle(limit: float) -> tuple[int, int]:
-    deadline = time.monotonic() + limit
-    while True:
-        state = wts._wts.engine_threads()
-        if state == (0, 0) or time.monotonic() > deadline:
-            return state
-        time.sleep(0.005)
-
-
-@pytest.fixture(autouse=True)
-def _engine_idle(request: pytest.FixtureRequest) -> Iterator[None]:
-    """No engine thread may outlive a test: calls stuck on a hanging server are released, and every
-    worker must have exited before conftest's leak check counts the sim's handles and buffers (a stuck
-    worker still holds its server's handle)."""
-    if "_no_leaks" in request.fixturenames:
-        request.getfixturevalue("_no_leaks")  # set up first, so that its check runs after this one
-    assert _engine_threads_settle(SLACK) == (0, 0), "engine threads left over from an earlier test"
-    stop = threading.Event()
-
-    def watchdog() -> None:
-        # A run that ignores its deadline would wait on a hanging server for ever: past every bound
-        # these tests allow, keep releasing hangs, so such a regression fails a test, not the suite.
-        if not stop.wait(SLACK + 1):
-            while not stop.wait(0.2):
-                wts.sim.release_hangs()
-
-    dog = threading.Thread(target=watchdog, daemon=True)
-    dog.start()
-    handler = signal.getsignal(signal.SIGINT)
-    yield
-    stop.set()
-    dog.join()
-    assert signal.getsignal(signal.SIGINT) is handler, "a run left its SIGINT handler installed"
-    wts.sim.release_hangs()
-    gc.collect()  # an abandoned stream closes its engine when collected
-    state = _engine_threads_settle(SLACK)
-    assert state == (0, 0), f"engine threads (alive, stuck) {SLACK:g} s after the test: {state}"
+# No engine thread may outlive a test, no run may leave its SIGINT handler, and a run that ignores its
+# deadline fails its test, not the suite (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_idle")
 
 
 def ago(delta: timedelta) -> str:
@@ -1474,7 +1440,7 @@ def assert_interrupted_result_adds_up(
         if o.status == "skipped" and o.winerror == 1223:
             assert o.reason == "cancelled: interrupted before it was sent"
     if abandoned:  # the calls abandoned still run to their end: let them, before looking
-        _engine_threads_settle(SLACK)
+        engine_threads_settle(SLACK)
     after = enumerate_servers(names)
     done = set(keys(result.with_status("done")))
     unknown = set(keys(result.unknown))

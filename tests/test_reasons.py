@@ -7,7 +7,6 @@ people) is what it always was, and that the two never disagree.
 
 from __future__ import annotations
 
-import gc
 import signal
 import threading
 import time
@@ -43,26 +42,13 @@ WHY_BY_STATUS = {
     },
     "failed": {Reason.NOT_REACHED, Reason.NO_DETAILS, Reason.CALL_FAILED},
     # Sent, never answered (issue 12, item 2): neither done nor failed.
-    "unknown": {Reason.ABANDONED, Reason.NO_ANSWER},
+    "unknown": {Reason.ABANDONED, Reason.NO_ANSWER, Reason.IN_TRANSIT},
 }
 
 
-@pytest.fixture(autouse=True)
-def _engine_idle(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Calls abandoned by a run (a hung server, a second Ctrl-C) still hold their server's handle until
-    they return: release them and wait for every engine worker to exit before conftest's leak check."""
-    request.getfixturevalue("_no_leaks")  # set up first, so that its check runs after this teardown
-    handler = signal.getsignal(signal.SIGINT)
-    yield
-    assert signal.getsignal(signal.SIGINT) is handler, "a run left its SIGINT handler installed"
-    deadline = time.monotonic() + SLACK
-    while True:
-        wts.sim.release_hangs()
-        gc.collect()
-        if wts._wts.engine_threads() == (0, 0) or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    assert wts._wts.engine_threads() == (0, 0)
+# Calls abandoned by a run (a hung server, a second Ctrl-C) still hold their server's handle until they
+# return: every engine worker must have exited before the leak check (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_idle")
 
 
 def ago(delta: timedelta) -> str:

@@ -17,16 +17,15 @@ Only loose "it finished" bounds are clocks here (SLACK), never speed.
 from __future__ import annotations
 
 import _thread
-import gc
 import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from conftest import engine_threads_settle  # tests/ is on sys.path (pytest's rootdir conftest)
 
 import wts
 from wts import ActionResult, Outcome, Progress, Reason
@@ -36,37 +35,11 @@ TIMEOUT = 0.3  # a deadline where a server hangs
 SLACK = 5.0  # "it finished": a bound no healthy run comes near, however loaded the machine
 
 
-@pytest.fixture(autouse=True)
-def _engine_idle(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Calls left hanging are released, SIGINT is as it was, and every engine worker has exited before
-    conftest's leak check; a regression that waits on a hang for ever fails the test, not the suite."""
-    request.getfixturevalue("_no_leaks")  # set up first, so that its check runs after this teardown
-    handler = signal.getsignal(signal.SIGINT)
-    stop = threading.Event()
-
-    def watchdog() -> None:
-        if not stop.wait(SLACK + 1):
-            while not stop.wait(0.2):
-                wts.sim.release_hangs()
-
-    dog = threading.Thread(target=watchdog, daemon=True)
-    dog.start()
-    yield
-    stop.set()
-    dog.join()
-    assert signal.getsignal(signal.SIGINT) is handler, "a run left its SIGINT handler installed"
-    settle()
+pytestmark = pytest.mark.usefixtures("engine_idle")  # no engine thread outlives a test (conftest)
 
 
 def settle() -> None:
-    deadline = time.monotonic() + SLACK
-    while True:
-        wts.sim.release_hangs()
-        gc.collect()
-        if wts._wts.engine_threads() == (0, 0) or time.monotonic() > deadline:
-            break
-        time.sleep(0.005)
-    assert wts._wts.engine_threads() == (0, 0)
+    assert engine_threads_settle(SLACK) == (0, 0)
 
 
 def user(sid: int, name: str, state: str = "Active") -> dict[str, Any]:
