@@ -104,3 +104,28 @@ cdef object _decode(int info_class, LPWSTR buf, DWORD size):
                 l1.ConnectTime.QuadPart, l1.DisconnectTime.QuadPart, l1.LastInputTime.QuadPart,
                 l1.CurrentTime.QuadPart)
     return bytes((<char *>buf)[:size])
+
+
+cdef list _process_rows(wts_process_list *plist):
+    """Rows of a process list (wts_accounts.h): (session id, pid, image name, user, domain, sid, threads,
+    handles, pagefile, peak pagefile, working set, peak working set, user time, kernel time), times in
+    100 ns units; user, domain and sid '' where the process has no SID or it could not be named.
+    wts._types.process_from_row makes them Process records."""
+    cdef list out = []
+    cdef list accounts = []
+    cdef WTS_PROCESS_INFO_EXW *r
+    cdef size_t a
+    cdef DWORD i
+    for a in range(plist.naccounts):
+        accounts.append((_str16(plist.accounts[a].user), _str16(plist.accounts[a].domain),
+                         _str16(plist.accounts[a].sid)))
+    cdef tuple none = ("", "", "")
+    cdef tuple acc
+    for i in range(plist.count):
+        r = &plist.rows[i]
+        a = plist.account_of[i]
+        acc = accounts[a - 1] if a else none
+        out.append((r.SessionId, r.ProcessId, _str16(r.pProcessName), acc[0], acc[1], acc[2], r.NumberOfThreads,
+                    r.HandleCount, r.PagefileUsage, r.PeakPagefileUsage, r.WorkingSetSize, r.PeakWorkingSetSize,
+                    r.UserTime.QuadPart, r.KernelTime.QuadPart))
+    return out

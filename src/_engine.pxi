@@ -17,6 +17,8 @@ OP_DISCONNECT = WTS_OP_DISCONNECT
 OP_LOGOFF = WTS_OP_LOGOFF
 OP_MESSAGE = WTS_OP_MESSAGE
 OP_CONNECT = WTS_OP_CONNECT
+OP_PROCESSES = WTS_OP_PROCESSES
+OP_TERMINATE = WTS_OP_TERMINATE
 
 cdef enum:
     _WAIT_BATCH = 512  # finished calls taken per wait
@@ -188,6 +190,20 @@ cdef class Engine:
         job.wait = wait
         self._submit(job)
 
+    def processes(self, Host host not None, int64_t tag, double timeout, DWORD session_id=WTS_ANY_SESSION):
+        """WTSEnumerateProcessesExW level 1 on host (ANY_SESSION: every session's), then a LookupAccountSidW
+        on host per distinct SID (the well-known service accounts without one), all in the worker and
+        within the deadline; the payload is the list of rows ServerHandle.processes returns
+        (wts._types.process_from_row makes them Process records)."""
+        self._submit(self._job(WTS_OP_PROCESSES, host, session_id, timeout, tag))
+
+    def terminate(self, Host host not None, DWORD process_id, DWORD exit_code, int64_t tag, double timeout):
+        """WTSTerminateProcess(process_id, exit_code) on host; no payload."""
+        cdef wts_job *job = self._job(WTS_OP_TERMINATE, host, 0, timeout, tag)
+        job.process_id = process_id
+        job.exit_code = exit_code
+        self._submit(job)
+
     def wait(self, double seconds):
         """Finished calls, waiting at most ``seconds`` (GIL released) for the first of them:
         a list of (tag, op, status, winerror, payload, elapsed seconds), in the order they finished.
@@ -227,6 +243,8 @@ cdef class Engine:
                             payload = _decode(<int>job.info_class, <LPWSTR>job.buf, job.count)
                         elif job.op == WTS_OP_MESSAGE:
                             payload = job.response
+                        elif job.op == WTS_OP_PROCESSES:
+                            payload = _process_rows(<wts_process_list *>job.buf)
                     if job.op == WTS_OP_ENUMERATE:
                         self.labels.pop(job.tag, None)
                     out.append((job.tag, job.op, status, job.error if status != CALL_OK else 0, payload,

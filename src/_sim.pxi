@@ -15,6 +15,9 @@ ctypedef char *(*_sim_text_fn)(size_t *) noexcept nogil
 ctypedef void (*_sim_free_text_fn)(char *) noexcept nogil
 ctypedef int64_t (*_sim_count_fn)() noexcept nogil
 ctypedef void (*_sim_action_fn)() noexcept nogil
+ctypedef BOOL (*_sim_lookup_fn)(const WCHAR *, PVOID, LPWSTR, DWORD *, LPWSTR, DWORD *, DWORD *) noexcept nogil
+ctypedef BOOL (*_sim_sid_text_fn)(PVOID, LPWSTR *) noexcept nogil
+ctypedef void (*_sim_free_sid_fn)(LPWSTR) noexcept nogil
 
 cdef struct _SimControls:
     _sim_load_fn load
@@ -81,8 +84,33 @@ cdef Provider _named(const wts_provider *p, str name):
     return prov
 
 
+# The sim in wtsapi32.dll: the win32 table, but with the DLL's account lookups.  The farm's SIDs are its
+# own, and the process's advapi32 (Wine's) knows none of them.
+_SIM_LOOKUPS = ("wtssim_LookupAccountSidW", "wtssim_ConvertSidToStringSidW", "wtssim_FreeSidString")
+cdef wts_provider _sim_dll_table
+
+
+cdef int _sim_dll_lookups() except -1:
+    cdef void *f[3]
+    cdef Py_ssize_t i
+    missing = []
+    for i, name in enumerate(_SIM_LOOKUPS):
+        f[i] = wts_win32_sim_export(name.encode("ascii"))
+        if f[i] == NULL:
+            missing.append(name)
+    if missing:
+        raise ImportError(f"wtsapi32.dll is the simulator but does not export {', '.join(missing)}: "
+                          "rebuild it from src/wtsapi/wts_sim.c with -DWTSSIM_AS_WTSAPI")
+    _sim_dll_table = wts_provider_win32[0]
+    _sim_dll_table.LookupAccountSidW = <_sim_lookup_fn>f[0]
+    _sim_dll_table.ConvertSidToStringSidW = <_sim_sid_text_fn>f[1]
+    _sim_dll_table.FreeSidString = <_sim_free_sid_fn>f[2]
+    return 0
+
+
 if wts_provider_win32 != NULL and _sim_from_wtsapi32():
-    _SIM = _named(wts_provider_win32, "sim")
+    _sim_dll_lookups()
+    _SIM = _named(&_sim_dll_table, "sim")
     _sim_home = "wtsapi32.dll"
 
 

@@ -27,10 +27,11 @@ include "_decode.pxi"  # UTF-16 and the SDK's structs <-> Python values and reco
 __all__ = [
     "Provider", "ServerHandle", "get_provider", "available_providers", "connect_session",
     "sim_load", "sim_loaded", "sim_dump", "sim_rpc_counts", "sim_outstanding", "sim_rpc_total",
-    "sim_reset_counters", "sim_release_hangs", "sim_hung_calls", "CURRENT_SESSION",
+    "sim_reset_counters", "sim_release_hangs", "sim_hung_calls", "CURRENT_SESSION", "ANY_SESSION",
 ]
 
 CURRENT_SESSION = WTS_CURRENT_SESSION
+ANY_SESSION = WTS_ANY_SESSION
 
 cdef object _raise(DWORD err, str function, object server, object session_id):
     raise _error_from_winerror(err, function, server, session_id)
@@ -279,6 +280,45 @@ cdef class ServerHandle:
         if not ok:
             _raise(err, "WTSSendMessageW", self.name, session_id)
         return response
+
+    def processes(self, DWORD session_id=WTS_ANY_SESSION):
+        """WTSEnumerateProcessesExW level 1 (one RPC; ANY_SESSION: every session's) and a LookupAccountSidW
+        on this server per distinct SID, except the well-known service accounts (src/wtsapi/wts_accounts.h):
+        rows as _process_rows makes them.  The array is freed with WTSFreeMemoryExW(WTSTypeProcessInfoLevel1)."""
+        cdef HANDLE h
+        cdef bytes w = _wide(self.name) if self.name is not None else None
+        cdef const WCHAR *server = <const WCHAR *><char *>w if w is not None else NULL
+        cdef wts_process_list *plist = NULL
+        cdef DWORD err = 0
+        self._enter(&h)
+        try:
+            with nogil:
+                plist = wts_process_list_get(self.p, h, server, session_id, &err)
+        finally:
+            self._leave()
+        if plist == NULL:
+            _raise(err, "WTSEnumerateProcessesExW", self.name,
+                   None if session_id == WTS_ANY_SESSION else session_id)
+        try:
+            return _process_rows(plist)
+        finally:
+            wts_process_list_free(self.p, plist)
+
+    def terminate_process(self, DWORD process_id, DWORD exit_code=0):
+        """WTSTerminateProcess (one RPC)."""
+        cdef HANDLE h
+        cdef DWORD err = 0
+        cdef BOOL ok
+        self._enter(&h)
+        try:
+            with nogil:
+                ok = self.p.TerminateProcess(h, process_id, exit_code)
+                if not ok:
+                    err = wts_get_last_error()
+        finally:
+            self._leave()
+        if not ok:
+            _raise(err, "WTSTerminateProcess", self.name, None)
 
     def __repr__(self):
         state = "closed" if not self.opened else "open"

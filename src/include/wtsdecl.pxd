@@ -79,8 +79,24 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
         DWORD Level
         WTSINFOEX_LEVEL_W Data
 
+    ctypedef struct WTS_PROCESS_INFO_EXW:
+        DWORD SessionId
+        DWORD ProcessId
+        LPWSTR pProcessName
+        PVOID pUserSid
+        DWORD NumberOfThreads
+        DWORD HandleCount
+        DWORD PagefileUsage
+        DWORD PeakPagefileUsage
+        DWORD WorkingSetSize
+        DWORD PeakWorkingSetSize
+        LARGE_INTEGER UserTime
+        LARGE_INTEGER KernelTime
+
     WTS_TYPE_CLASS WTSTypeSessionInfoLevel1
+    WTS_TYPE_CLASS WTSTypeProcessInfoLevel1
     DWORD WTS_CURRENT_SESSION
+    DWORD WTS_ANY_SESSION
 
     ctypedef struct wts_provider:
         const char *name
@@ -96,6 +112,11 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
         BOOL (*SendMessageW)(HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, DWORD *, BOOL) noexcept nogil
         void (*FreeMemory)(PVOID) noexcept nogil
         BOOL (*FreeMemoryExW)(WTS_TYPE_CLASS, PVOID, ULONG) noexcept nogil
+        BOOL (*EnumerateProcessesExW)(HANDLE, DWORD *, DWORD, LPWSTR *, DWORD *) noexcept nogil
+        BOOL (*TerminateProcess)(HANDLE, DWORD, DWORD) noexcept nogil
+        BOOL (*LookupAccountSidW)(const WCHAR *, PVOID, LPWSTR, DWORD *, LPWSTR, DWORD *, DWORD *) noexcept nogil
+        BOOL (*ConvertSidToStringSidW)(PVOID, LPWSTR *) noexcept nogil
+        void (*FreeSidString)(LPWSTR) noexcept nogil
 
     const wts_provider wts_provider_sim
     const wts_provider *const wts_provider_win32
@@ -105,3 +126,21 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
 cdef extern from "wtsapi/wts_seam.h" nogil:
     # wtsapi32.dll's export of that name when the DLL is our simulator (-DWTSSIM_AS_WTSAPI), else NULL.
     void *wts_win32_sim_export(const char *name)
+
+
+cdef extern from "wtsapi/wts_accounts.h" nogil:
+    # A server's processes with their accounts: one WTSEnumerateProcessesExW and a LookupAccountSidW
+    # per distinct SID (src/wtsapi/wts_accounts.h).
+    ctypedef struct wts_account:
+        WCHAR *sid
+        WCHAR *user
+        WCHAR *domain
+    ctypedef struct wts_process_list:
+        WTS_PROCESS_INFO_EXW *rows
+        DWORD count
+        wts_account *accounts
+        size_t naccounts
+        size_t *account_of
+    wts_process_list *wts_process_list_get(const wts_provider *p, HANDLE h, const WCHAR *server, DWORD session,
+                                           DWORD *error)
+    void wts_process_list_free(const wts_provider *p, wts_process_list *list)

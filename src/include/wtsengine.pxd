@@ -16,6 +16,8 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
         DWORD style
         DWORD msg_timeout
         DWORD target_id
+        DWORD process_id
+        DWORD exit_code
         int64_t tag
         int state
         BOOL ok
@@ -33,6 +35,8 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
         WTS_OP_LOGOFF
         WTS_OP_MESSAGE
         WTS_OP_CONNECT
+        WTS_OP_PROCESSES
+        WTS_OP_TERMINATE
     enum:
         WTS_JOB_QUEUED
         WTS_JOB_RUNNING

@@ -22,12 +22,14 @@ __all__ = [
     "ConnectState",
     "InfoClass",
     "MessageResponse",
+    "Process",
     "Protocol",
     "Session",
     "SessionInfo",
     "datetime_to_filetime",
     "filetime_to_datetime",
     "idle_time",
+    "process_from_row",
     "session_info_from_ex",
     "session_info_from_v1",
     "state_of",
@@ -271,3 +273,56 @@ def session_info_from_v1(server: str | None, raw: tuple[Any, ...]) -> SessionInf
     """The SessionInfo of WTSINFOW, which has no lock state."""
     sid, state, station, user, domain, *times = raw
     return _session_info(server, sid, state, station, user, domain, tuple(times), None)
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+class Process(NamedTuple):
+    """One process as WTSEnumerateProcessesExW (level 1) lists it, with the account its SID names
+    (LookupAccountSidW on the same server, once per distinct SID of the listing)."""
+
+    server: str | None  #: the server it runs on; None for the local server
+    session_id: int
+    pid: int
+    name: str  #: the image name as Windows reports it, e.g. 'EXCEL.EXE'
+    user: str  #: '' when the process has no SID or the server could not name it
+    domain: str  #: '' likewise; 'NT AUTHORITY' for SYSTEM, LOCAL SERVICE and NETWORK SERVICE
+    sid: str  #: 'S-1-5-21-...', or '' when the process has none
+    threads: int
+    handles: int
+    pagefile_bytes: int
+    peak_pagefile_bytes: int
+    working_set_bytes: int
+    peak_working_set_bytes: int
+    user_time: timedelta  #: CPU time in user mode
+    kernel_time: timedelta  #: CPU time in kernel mode
+
+
+def _cpu_time(ticks: int) -> timedelta:
+    # 100 ns units (Microsoft's page says milliseconds; the values are the kernel's, docs/sim.md).
+    return timedelta(microseconds=max(ticks, 0) // 10)
+
+
+def process_from_row(server: str | None, row: tuple[Any, ...]) -> Process:
+    """The Process of one row as wts._wts decodes a process listing (``ServerHandle.processes`` and the
+    engine's process jobs return the same rows)."""
+    (session_id, pid, name, user, domain, sid, threads, handles, pagefile, peak_pagefile, working_set,
+     peak_working_set, user_ticks, kernel_ticks) = row  # fmt: skip
+    return Process(
+        server,
+        session_id,
+        pid,
+        name,
+        user,
+        domain,
+        sid,
+        threads,
+        handles,
+        pagefile,
+        peak_pagefile,
+        working_set,
+        peak_working_set,
+        _cpu_time(user_ticks),
+        _cpu_time(kernel_ticks),
+    )

@@ -7,6 +7,7 @@ from typing import Any
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "ANY_SESSION",
     "CURRENT_SESSION",
     "Provider",
     "ServerHandle",
@@ -25,6 +26,11 @@ __all__ = [
 ]
 
 CURRENT_SESSION: int
+ANY_SESSION: int
+
+# A row of a process listing: (session id, pid, image name, user, domain, sid, threads, handles, pagefile,
+# peak pagefile, working set, peak working set, user time, kernel time), times in 100 ns units.
+ProcessRow = tuple[int, int, str, str, str, str, int, int, int, int, int, int, int, int]
 
 @disjoint_base
 class Provider:
@@ -55,6 +61,8 @@ class ServerHandle:
     def send_message(
         self, session_id: int, title: str, text: str, style: int = 0, timeout: int = 0, wait: bool = False
     ) -> int: ...
+    def processes(self, session_id: int = ...) -> list[ProcessRow]: ...
+    def terminate_process(self, process_id: int, exit_code: int = 0) -> None: ...
 
 def decode_query(info_class: int, raw: bytes) -> Any: ...
 def connect_session(
@@ -82,6 +90,8 @@ OP_DISCONNECT: int
 OP_LOGOFF: int
 OP_MESSAGE: int
 OP_CONNECT: int
+OP_PROCESSES: int
+OP_TERMINATE: int
 
 def engine_threads() -> tuple[int, int]: ...
 def engine_abandoned() -> int: ...
@@ -122,5 +132,7 @@ class Engine:
     def connect(
         self, host: Host, logon_id: int, target_id: int, password: str, wait: bool, tag: int, timeout: float
     ) -> None: ...
+    def processes(self, host: Host, tag: int, timeout: float, session_id: int = ...) -> None: ...
+    def terminate(self, host: Host, process_id: int, exit_code: int, tag: int, timeout: float) -> None: ...
     def wait(self, seconds: float) -> list[tuple[int, int, int, int, Any, float]]: ...
     def cancel_queued(self) -> None: ...

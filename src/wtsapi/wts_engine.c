@@ -70,9 +70,19 @@ wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
     host->p = p;
     host->refs = 1;
     if (name) {
+        size_t n = 0;
+        while (name[n]) n++;
+        host->name = (WCHAR *)malloc((n + 1) * sizeof(WCHAR));
+        if (!host->name) {
+            *error = WTS_ERROR_NOT_ENOUGH_MEMORY;
+            free(host);
+            return NULL;
+        }
+        memcpy(host->name, name, (n + 1) * sizeof(WCHAR));
         host->h = p->OpenServerW((LPWSTR)name);
         if (!host->h) {
             *error = wts_get_last_error();
+            free(host->name);
             free(host);
             return NULL;
         }
@@ -84,6 +94,7 @@ void wts_host_release(wts_host *host)
 {
     if (host && wts_atomic_add(&host->refs, -1) == 0) {
         if (host->h) host->p->CloseServer(host->h);
+        free(host->name);
         free(host);
     }
 }
@@ -150,6 +161,8 @@ static void free_result(const wts_provider *p, int op, void *buf, DWORD count)
     if (!buf) return;
     if (op == WTS_OP_ENUMERATE)
         p->FreeMemoryExW(WTSTypeSessionInfoLevel1, buf, count); /* plain WTSFreeMemory leaks the strings */
+    else if (op == WTS_OP_PROCESSES)
+        wts_process_list_free(p, (wts_process_list *)buf); /* FreeMemoryExW(WTSTypeProcessInfoLevel1) inside */
     else
         p->FreeMemory(buf);
 }
@@ -252,6 +265,16 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
         *ok = p->ConnectSessionW(job->session_id, job->target_id, job->password ? job->password : none, job->wait);
         break;
     }
+    case WTS_OP_PROCESSES: {
+        DWORD err = 0;
+        wts_process_list *list = wts_process_list_get(p, h, job->host->name, job->session_id, &err);
+        *ok = list != NULL;
+        *buf = list;
+        *count = list ? list->count : 0;
+        if (!list) wts_set_last_error(err);
+        break;
+    }
+    case WTS_OP_TERMINATE: *ok = p->TerminateProcess(h, job->process_id, job->exit_code); break;
     default: *ok = FALSE; wts_set_last_error(WTS_ERROR_INVALID_PARAMETER);
     }
     *error = *ok ? WTS_ERROR_SUCCESS : wts_get_last_error();

@@ -14,11 +14,13 @@
 
 #include "wts_seam.h"
 #include "wts_platform.h"
+#include "wts_accounts.h"
 
 /* One open server handle, shared by every job aimed at it and closed when the last one lets go. */
 typedef struct wts_host {
     const wts_provider *p;
     HANDLE h;
+    WCHAR *name; /* the server's name (NULL: this machine), for the account lookups of WTS_OP_PROCESSES */
     wts_atomic64 refs;
     wts_atomic64 dead; /* set by the owner, or by a deadline passing: jobs not yet started come back CANCELLED */
 } wts_host;
@@ -29,7 +31,10 @@ enum wts_op {
     WTS_OP_DISCONNECT,    /* WTSDisconnectSession */
     WTS_OP_LOGOFF,        /* WTSLogoffSession */
     WTS_OP_MESSAGE,       /* WTSSendMessageW -> response */
-    WTS_OP_CONNECT        /* WTSConnectSessionW(session_id, target_id, password): local only, the host's provider */
+    WTS_OP_CONNECT,       /* WTSConnectSessionW(session_id, target_id, password): local only, the host's provider */
+    WTS_OP_PROCESSES,     /* WTSEnumerateProcessesExW level 1 (session_id: WTS_ANY_SESSION or one) and the
+                             LookupAccountSidW of each distinct SID -> buf (a wts_process_list), count (rows) */
+    WTS_OP_TERMINATE      /* WTSTerminateProcess(process_id, exit_code) */
 };
 
 enum wts_job_state { WTS_JOB_QUEUED, WTS_JOB_RUNNING, WTS_JOB_DONE, WTS_JOB_TIMEDOUT, WTS_JOB_CANCELLED };
@@ -46,6 +51,7 @@ typedef struct wts_job {
     WCHAR *title, *text; /* one allocation owned by the job (title first) */
     DWORD title_bytes, text_bytes;
     DWORD target_id;     /* WTS_OP_CONNECT: the session to take over (WTS_LOGONID_CURRENT: the caller's) */
+    DWORD process_id, exit_code; /* WTS_OP_TERMINATE */
     WCHAR *password;     /* WTS_OP_CONNECT: owned by the job, wiped when freed; NULL passes "" */
     DWORD password_bytes;
     int64_t timeout_ns;  /* the call's deadline, counted from when a worker starts it; <= 0: none */

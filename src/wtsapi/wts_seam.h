@@ -112,6 +112,19 @@ typedef struct _WTSINFOW {
     LARGE_INTEGER CurrentTime;
 } WTSINFOW, *PWTSINFOW;
 
+typedef struct _WTS_PROCESS_INFOW {
+    DWORD SessionId;
+    DWORD ProcessId;
+    LPWSTR pProcessName;
+    PVOID pUserSid; /* PSID */
+} WTS_PROCESS_INFOW, *PWTS_PROCESS_INFOW;
+
+/* advapi32's SID_NAME_USE, as LookupAccountSidW reports it. */
+typedef enum _SID_NAME_USE {
+    SidTypeUser = 1, SidTypeGroup, SidTypeDomain, SidTypeAlias, SidTypeWellKnownGroup, SidTypeDeletedAccount,
+    SidTypeInvalid, SidTypeUnknown, SidTypeComputer, SidTypeLabel, SidTypeLogonSession
+} SID_NAME_USE;
+
 #  define WTS_SEAM_DECLARE_EX 1
 #endif /* _WIN32 */
 
@@ -165,6 +178,28 @@ typedef struct _WTSINFOEXW {
     WTSINFOEX_LEVEL_W Data;
 } WTSINFOEXW, *PWTSINFOEXW;
 
+/* WTSEnumerateProcessesExW level 1 (Windows 7 / 2008 R2 and later).  Microsoft's page gives UserTime and
+ * KernelTime in milliseconds; they are the kernel's SYSTEM_PROCESS_INFORMATION times, in 100 ns units
+ * (docs/sim.md, "Processes"). */
+typedef struct _WTS_PROCESS_INFO_EXW {
+    DWORD SessionId;
+    DWORD ProcessId;
+    LPWSTR pProcessName;
+    PVOID pUserSid; /* PSID */
+    DWORD NumberOfThreads;
+    DWORD HandleCount;
+    DWORD PagefileUsage;
+    DWORD PeakPagefileUsage;
+    DWORD WorkingSetSize;
+    DWORD PeakWorkingSetSize;
+    LARGE_INTEGER UserTime;
+    LARGE_INTEGER KernelTime;
+} WTS_PROCESS_INFO_EXW, *PWTS_PROCESS_INFO_EXW;
+
+#  ifndef WTS_ANY_SESSION
+#    define WTS_ANY_SESSION ((DWORD)-2)
+#  endif
+
 #  ifdef _WIN32
 /* Info classes newer than mingw-w64 10's WTS_INFO_CLASS (values from the SDK's wtsapi32.h). */
 #    define WTSSessionInfoEx ((WTS_INFO_CLASS)25)
@@ -176,6 +211,7 @@ typedef struct _WTSINFOEXW {
 BOOL WINAPI WTSEnumerateSessionsExW(HANDLE, DWORD *, DWORD, PWTS_SESSION_INFO_1W *, DWORD *);
 BOOL WINAPI WTSFreeMemoryExW(WTS_TYPE_CLASS, PVOID, ULONG);
 HANDLE WINAPI WTSOpenServerExW(LPWSTR);
+BOOL WINAPI WTSEnumerateProcessesExW(HANDLE, DWORD *, DWORD, LPWSTR *, DWORD *);
 #  endif
 #endif /* WTS_SEAM_DECLARE_EX */
 
@@ -229,6 +265,8 @@ typedef struct wts_config_info_w {
 #define WTS_ERROR_NOT_ENOUGH_MEMORY 8u
 #define WTS_ERROR_NOT_SUPPORTED 50u
 #define WTS_ERROR_INVALID_PARAMETER 87u
+#define WTS_ERROR_INSUFFICIENT_BUFFER 122u
+#define WTS_ERROR_NONE_MAPPED 1332u /* LookupAccountSidW: no account has this SID */
 #define WTS_ERROR_LOGON_FAILURE 1326u
 #define WTS_ERROR_TIMEOUT 1460u /* the engine's: a call abandoned at its deadline */
 #define WTS_RPC_S_SERVER_UNAVAILABLE 1722u
@@ -273,6 +311,15 @@ WTS_SEAM_ASSERT(offsetof(WTSINFOEX_LEVEL1_W, WinStationName) == 12, "WTSINFOEX_L
 WTS_SEAM_ASSERT(offsetof(WTSINFOEX_LEVEL1_W, LogonTime) == 160, "WTSINFOEX_LEVEL1_W.LogonTime");
 WTS_SEAM_ASSERT(offsetof(WTSINFOEX_LEVEL1_W, CurrentTime) == 192, "WTSINFOEX_LEVEL1_W.CurrentTime");
 WTS_SEAM_ASSERT(sizeof(WTS_CLIENT_ADDRESS) == 24, "WTS_CLIENT_ADDRESS is 24 bytes");
+WTS_SEAM_ASSERT(sizeof(WTS_PROCESS_INFOW) == 24, "WTS_PROCESS_INFOW is 24 bytes on x64");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFOW, pUserSid) == 16, "WTS_PROCESS_INFOW.pUserSid");
+WTS_SEAM_ASSERT(sizeof(WTS_PROCESS_INFO_EXW) == 64, "WTS_PROCESS_INFO_EXW is 64 bytes on x64");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, pProcessName) == 8, "WTS_PROCESS_INFO_EXW.pProcessName");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, pUserSid) == 16, "WTS_PROCESS_INFO_EXW.pUserSid");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, NumberOfThreads) == 24, "WTS_PROCESS_INFO_EXW.NumberOfThreads");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, PeakWorkingSetSize) == 44, "WTS_PROCESS_INFO_EXW.PeakWorkingSetSize");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, UserTime) == 48, "WTS_PROCESS_INFO_EXW.UserTime");
+WTS_SEAM_ASSERT(offsetof(WTS_PROCESS_INFO_EXW, KernelTime) == 56, "WTS_PROCESS_INFO_EXW.KernelTime");
 #endif
 #define WTS_SEAM_ASSERT_ALWAYS(c, m) WTS_SEAM_STATIC_ASSERT(c, m)
 /* No pointers in these two: the SDK's sizes on every architecture. */
@@ -285,7 +332,9 @@ WTS_SEAM_ASSERT_ALWAYS(sizeof(DWORD) == 4 && sizeof(ULONG) == 4 && sizeof(WCHAR)
 WTS_SEAM_ASSERT_ALWAYS(WTSInit == 9 && WTSListen == 6 && WTSDisconnected == 4, "connect states");
 WTS_SEAM_ASSERT_ALWAYS(WTSSessionInfoEx == 25 && WTSClientProtocolType == 16 && WTSIsRemoteSession == 29,
                        "info classes");
-WTS_SEAM_ASSERT_ALWAYS(WTSTypeSessionInfoLevel1 == 2, "WTS_TYPE_CLASS");
+WTS_SEAM_ASSERT_ALWAYS(WTSTypeSessionInfoLevel1 == 2 && WTSTypeProcessInfoLevel1 == 1, "WTS_TYPE_CLASS");
+WTS_SEAM_ASSERT_ALWAYS(WTS_ANY_SESSION == 0xFFFFFFFEu, "WTS_ANY_SESSION");
+WTS_SEAM_ASSERT_ALWAYS(SidTypeUser == 1 && SidTypeWellKnownGroup == 5, "SID_NAME_USE");
 #ifdef _WIN32
 WTS_SEAM_ASSERT_ALWAYS(WTS_CURRENT_SESSION == 0xFFFFFFFFu, "WTS_CURRENT_SESSION");
 WTS_SEAM_ASSERT_ALWAYS(ERROR_CTX_WINSTATION_NOT_FOUND == WTS_ERROR_CTX_WINSTATION_NOT_FOUND, "7022");
@@ -296,6 +345,8 @@ WTS_SEAM_ASSERT_ALWAYS(RPC_S_SERVER_UNAVAILABLE == WTS_RPC_S_SERVER_UNAVAILABLE,
 WTS_SEAM_ASSERT_ALWAYS(RPC_S_CALL_FAILED_DNE == WTS_RPC_S_CALL_FAILED_DNE, "1727");
 WTS_SEAM_ASSERT_ALWAYS(ERROR_INVALID_USER_BUFFER == WTS_ERROR_INVALID_USER_BUFFER, "1784");
 WTS_SEAM_ASSERT_ALWAYS(ERROR_TIMEOUT == WTS_ERROR_TIMEOUT, "1460");
+WTS_SEAM_ASSERT_ALWAYS(ERROR_INSUFFICIENT_BUFFER == WTS_ERROR_INSUFFICIENT_BUFFER, "122");
+WTS_SEAM_ASSERT_ALWAYS(ERROR_NONE_MAPPED == WTS_ERROR_NONE_MAPPED, "1332");
 WTS_SEAM_ASSERT_ALWAYS(IDTIMEOUT == WTS_IDTIMEOUT && IDASYNC == WTS_IDASYNC, "message answers");
 WTS_SEAM_ASSERT_ALWAYS(sizeof(WTSCLIENTW) == sizeof(wts_client_w), "WTSCLIENTW as the SDK has it");
 WTS_SEAM_ASSERT_ALWAYS(offsetof(WTSCLIENTW, ClientAddress) == offsetof(wts_client_w, ClientAddress), "WTSCLIENTW");
@@ -328,6 +379,19 @@ typedef struct wts_provider {
                                 DWORD *pResponse, BOOL bWait);
     void (WINAPI *FreeMemory)(PVOID pMemory);
     BOOL (WINAPI *FreeMemoryExW)(WTS_TYPE_CLASS WTSTypeClass, PVOID pMemory, ULONG NumberOfEntries);
+    /* WTSEnumerateProcessesExW: *pLevel 0 or 1 in, the level returned out; SessionId or WTS_ANY_SESSION.
+     * Free with FreeMemoryExW(WTSTypeProcessInfoLevel<level>, ...), which frees the names and SIDs too. */
+    BOOL (WINAPI *EnumerateProcessesExW)(HANDLE hServer, DWORD *pLevel, DWORD SessionId, LPWSTR *ppProcessInfo,
+                                         DWORD *pCount);
+    BOOL (WINAPI *TerminateProcess)(HANDLE hServer, DWORD ProcessId, DWORD ExitCode);
+    /* advapi32's LookupAccountSidW (an RPC to lpSystemName's LSA; NULL: this machine), peUse a SID_NAME_USE;
+     * the sim answers for the SIDs of its own farm. */
+    BOOL (WINAPI *LookupAccountSidW)(const WCHAR *lpSystemName, PVOID Sid, LPWSTR Name, DWORD *cchName,
+                                     LPWSTR ReferencedDomainName, DWORD *cchReferencedDomainName, DWORD *peUse);
+    /* advapi32's ConvertSidToStringSidW ("S-1-5-..."), no RPC; the string is freed with FreeSidString
+     * (LocalFree on Windows). */
+    BOOL (WINAPI *ConvertSidToStringSidW)(PVOID Sid, LPWSTR *StringSid);
+    void (WINAPI *FreeSidString)(LPWSTR StringSid);
 } wts_provider;
 
 /* The simulated farm: always compiled. */

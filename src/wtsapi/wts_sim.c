@@ -54,12 +54,16 @@ static BOOL fail(DWORD err) { wts_set_last_error(err); return FALSE; }
 #define BLOCK_MAGIC 0x57545342u /* "WTSB" */
 #define BLOCK_DEAD 0x44454144u
 #define HANDLE_MAGIC 0x57545348u /* "WTSH" */
-enum { BLOCK_PLAIN = 1, BLOCK_SESSION_INFO_1 = 2, BLOCK_STRING = 3 };
+enum {
+    BLOCK_PLAIN = 1, BLOCK_SESSION_INFO_1 = 2, BLOCK_STRING = 3,
+    BLOCK_PROCESS_INFO_0 = 4, BLOCK_PROCESS_INFO_1 = 5, /* WTSEnumerateProcessesExW arrays, by level */
+    BLOCK_SID = 6                                      /* a SID inside a process array */
+};
 
 typedef struct block_header {
     uint32_t magic;
     uint32_t kind;
-    uint64_t count; /* entries, for BLOCK_SESSION_INFO_1 */
+    uint64_t count; /* entries, for the Ex arrays (BLOCK_SESSION_INFO_1, BLOCK_PROCESS_INFO_*) */
 } block_header;     /* 16 bytes: keeps the payload 16-aligned on x64 */
 
 static wts_atomic64 g_outstanding;
@@ -227,7 +231,8 @@ static void tb_wstr(textbuf *b, const WCHAR *s, size_t n)
 enum { FAULT_NONE, FAULT_UNREACHABLE, FAULT_HANG, FAULT_BUSY };
 static const char *const fault_names[] = { "none", "unreachable", "hang", "busy" };
 
-enum { DENY_QUERY = 1, DENY_DISCONNECT = 2, DENY_LOGOFF = 4, DENY_MESSAGE = 8, DENY_CONNECT = 16 };
+enum { DENY_QUERY = 1, DENY_DISCONNECT = 2, DENY_LOGOFF = 4, DENY_MESSAGE = 8, DENY_CONNECT = 16, DENY_TERMINATE = 32 };
+#define DENY_ALL 63
 
 #define STATION_CAP (WINSTATIONNAME_LENGTH + 1)
 #define USER_CAP (USERNAME_LENGTH + 1)
@@ -235,6 +240,25 @@ enum { DENY_QUERY = 1, DENY_DISCONNECT = 2, DENY_LOGOFF = 4, DENY_MESSAGE = 8, D
 #define CLIENT_CAP (CLIENTNAME_LENGTH + 1)
 #define PASSWORD_CAP 257
 #define SERVER_CAP 256
+
+/* A process: its image name and account (an index into the farm's accounts, or -1: no SID). */
+typedef struct sim_process {
+    DWORD pid;
+    WCHAR *name; /* malloc'd */
+    long account;
+    DWORD threads, handles, pagefile, peak_pagefile, working_set, peak_working_set;
+    int64_t user_time, kernel_time; /* 100 ns units */
+} sim_process;
+
+#define SID_MAX_SUB 15
+#define SID_MAX_BYTES (8 + 4 * SID_MAX_SUB)
+
+/* An account the farm's processes run as: what LookupAccountSidW answers for its SID. */
+typedef struct sim_account {
+    BYTE sid[SID_MAX_BYTES];
+    size_t sid_len;
+    WCHAR *user, *domain; /* malloc'd */
+} sim_account;
 
 typedef struct sim_session {
     DWORD id;
@@ -250,6 +274,8 @@ typedef struct sim_session {
     unsigned deny;
     DWORD reply;
     WCHAR *password; /* NULL when none */
+    sim_process *procs; /* the session's processes, in load order */
+    size_t nprocs, capprocs;
 } sim_session;
 
 typedef struct sim_server {
@@ -290,6 +316,10 @@ typedef struct sim_farm {
     wts_cond hang_cond;
     uint64_t hang_generation;
     int closing;
+    sim_account *accounts; /* read-only once loaded */
+    size_t naccounts, capaccounts;
+    size_t *account_index; /* open-addressing hash of SIDs -> index + 1 */
+    size_t account_mask;
 } sim_farm;
 
 static wts_mutex g_farm_lock = WTS_MUTEX_INIT;
@@ -310,12 +340,19 @@ static size_t name_hash(const WCHAR *s)
     return (size_t)h;
 }
 
+static void session_free(sim_session *x)
+{
+    free(x->password);
+    for (size_t k = 0; k < x->nprocs; k++) free(x->procs[k].name);
+    free(x->procs);
+}
+
 static void farm_free(sim_farm *f)
 {
     if (!f) return;
     for (size_t i = 0; i < f->nservers; i++) {
         sim_server *s = &f->servers[i];
-        for (size_t j = 0; j < s->count; j++) free(s->sessions[j].password);
+        for (size_t j = 0; j < s->count; j++) session_free(&s->sessions[j]);
         free(s->sessions);
         wts_mutex_destroy(&s->lock);
     }
@@ -327,6 +364,12 @@ static void farm_free(sim_farm *f)
     }
     free(f->servers);
     free(f->index);
+    for (size_t i = 0; i < f->naccounts; i++) {
+        free(f->accounts[i].user);
+        free(f->accounts[i].domain);
+    }
+    free(f->accounts);
+    free(f->account_index);
     wts_mutex_destroy(&f->msg_lock);
     wts_mutex_destroy(&f->hang_lock);
     wts_cond_destroy(&f->hang_cond);
@@ -516,7 +559,7 @@ static int parse_session(parse_ctx *c, sim_server *s, char **fl, size_t nf)
     }
     if (field_i64(c, fl[13], 0, 1, &v, "locked")) return -1;
     x->locked = (int)v;
-    if (field_i64(c, fl[14], 0, 31, &v, "deny")) return -1;
+    if (field_i64(c, fl[14], 0, DENY_ALL, &v, "deny")) return -1;
     x->deny = (unsigned)v;
     if (field_i64(c, fl[15], 0, 0xFFFFFFFFLL, &v, "reply")) return -1;
     x->reply = v ? (DWORD)v : WTS_IDOK;
@@ -530,6 +573,230 @@ static int parse_session(parse_ctx *c, sim_server *s, char **fl, size_t nf)
         }
     }
     s->count++;
+    return 0;
+}
+
+/* ---- processes and their accounts ---- */
+
+static size_t sid_hash(const BYTE *sid, size_t n)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (size_t i = 0; i < n; i++) h = (h ^ sid[i]) * UINT64_C(1099511628211);
+    return (size_t)h;
+}
+
+static size_t sid_length(const BYTE *sid) { return 8 + 4 * (size_t)sid[1]; }
+
+/* "S-1-<authority>-<sub>..." (1 to 15 subauthorities) -> the binary SID; its length, or 0 when malformed. */
+static size_t sid_parse(const char *text, BYTE *out)
+{
+    const char *p = text;
+    if (p[0] != 'S' || p[1] != '-' || p[2] != '1' || p[3] != '-') return 0;
+    p += 4;
+    unsigned long long parts[SID_MAX_SUB + 1];
+    size_t n = 0;
+    for (;;) {
+        if (*p < '0' || *p > '9' || n > SID_MAX_SUB) return 0;
+        unsigned long long v = 0;
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (unsigned)(*p++ - '0');
+            if (v > UINT64_C(0xFFFFFFFFFFFF)) return 0;
+        }
+        parts[n++] = v;
+        if (!*p) break;
+        if (*p++ != '-') return 0;
+    }
+    if (n < 2) return 0; /* the authority and at least one subauthority */
+    for (size_t k = 1; k < n; k++)
+        if (parts[k] > 0xFFFFFFFFu) return 0;
+    out[0] = 1;
+    out[1] = (BYTE)(n - 1);
+    for (int k = 0; k < 6; k++) out[2 + k] = (BYTE)(parts[0] >> (8 * (5 - k))); /* big-endian */
+    for (size_t k = 1; k < n; k++) {
+        DWORD sub = (DWORD)parts[k];
+        memcpy(out + 8 + 4 * (k - 1), &sub, 4); /* little-endian, as on x86 and x64 */
+    }
+    return 8 + 4 * (n - 1);
+}
+
+/* The binary SID as "S-1-..." into out (at least 192 chars: 15 subauthorities of 10 digits). */
+static size_t sid_format(const BYTE *sid, char *out, size_t cap)
+{
+    unsigned long long authority = 0;
+    for (int k = 0; k < 6; k++) authority = (authority << 8) | sid[2 + k];
+    size_t n = (size_t)snprintf(out, cap, "S-%u-%llu", sid[0], authority);
+    for (size_t k = 0; k < sid[1] && n < cap; k++) {
+        DWORD sub;
+        memcpy(&sub, sid + 8 + 4 * k, 4);
+        n += (size_t)snprintf(out + n, cap - n, "-%lu", (unsigned long)sub);
+    }
+    return n < cap ? n : cap - 1;
+}
+
+static long account_find(const sim_farm *f, const BYTE *sid, size_t n)
+{
+    if (!f->account_index) return -1;
+    for (size_t i = sid_hash(sid, n) & f->account_mask;; i = (i + 1) & f->account_mask) {
+        size_t v = f->account_index[i];
+        if (!v) return -1;
+        const sim_account *a = &f->accounts[v - 1];
+        if (a->sid_len == n && !memcmp(a->sid, sid, n)) return (long)(v - 1);
+    }
+}
+
+static int account_reindex(sim_farm *f, size_t slots)
+{
+    size_t *idx = (size_t *)calloc(slots, sizeof(size_t));
+    if (!idx) return -1;
+    free(f->account_index);
+    f->account_index = idx;
+    f->account_mask = slots - 1;
+    for (size_t a = 0; a < f->naccounts; a++) {
+        size_t i = sid_hash(f->accounts[a].sid, f->accounts[a].sid_len) & f->account_mask;
+        while (idx[i]) i = (i + 1) & f->account_mask;
+        idx[i] = a + 1;
+    }
+    return 0;
+}
+
+static WCHAR *field_wdup(parse_ctx *c, char *field, size_t cap, const char *what)
+{
+    WCHAR *w = (WCHAR *)malloc(cap * sizeof(WCHAR));
+    if (!w) { perr(c, "out of memory"); return NULL; }
+    if (field_wstr(c, field, w, cap, what)) { free(w); return NULL; }
+    return w;
+}
+
+#define IMAGE_CAP 261   /* MAX_PATH + 1 */
+#define ACCOUNT_CAP 257 /* UNLEN + 1; domains (DNLEN 15, or names such as "Font Driver Host") fit too */
+
+/* The account of a process line (SID, domain, user): found or added; -1 on error (reported). */
+static int process_account(parse_ctx *c, sim_farm *f, char *sid_text, char *domain, char *user, long *out)
+{
+    BYTE sid[SID_MAX_BYTES];
+    *out = -1;
+    if (!sid_text[0]) {
+        if (domain[0] || user[0]) return perr(c, "an account name without a SID");
+        return 0;
+    }
+    size_t n = sid_parse(sid_text, sid);
+    if (!n) return perr(c, "SID is not S-1-<authority>-<subauthority>... with 1 to 15 subauthorities");
+    WCHAR wu[ACCOUNT_CAP], wd[ACCOUNT_CAP];
+    if (field_wstr(c, user, wu, ACCOUNT_CAP, "account user") || field_wstr(c, domain, wd, ACCOUNT_CAP, "account domain"))
+        return -1;
+    if (!wu[0]) return perr(c, "a SID without an account name");
+    long a = account_find(f, sid, n);
+    if (a >= 0) {
+        if (!wequal_nocase(f->accounts[a].user, wu) || !wequal_nocase(f->accounts[a].domain, wd))
+            return perr(c, "this SID already names another account");
+        *out = a;
+        return 0;
+    }
+    if (f->naccounts == f->capaccounts) {
+        size_t cap = f->capaccounts ? f->capaccounts * 2 : 16;
+        sim_account *p = (sim_account *)realloc(f->accounts, cap * sizeof *p);
+        if (!p) return perr(c, "out of memory");
+        f->accounts = p;
+        f->capaccounts = cap;
+    }
+    sim_account *acc = &f->accounts[f->naccounts];
+    memset(acc, 0, sizeof *acc);
+    memcpy(acc->sid, sid, n);
+    acc->sid_len = n;
+    size_t lu = wlen(wu), ld = wlen(wd);
+    acc->user = (WCHAR *)malloc((lu + 1) * sizeof(WCHAR));
+    acc->domain = (WCHAR *)malloc((ld + 1) * sizeof(WCHAR));
+    if (!acc->user || !acc->domain) {
+        free(acc->user);
+        free(acc->domain);
+        return perr(c, "out of memory");
+    }
+    memcpy(acc->user, wu, (lu + 1) * sizeof(WCHAR));
+    memcpy(acc->domain, wd, (ld + 1) * sizeof(WCHAR));
+    f->naccounts++;
+    /* Keep the hash at most half full. */
+    if (f->naccounts * 2 > f->account_mask + 1 || !f->account_index) {
+        size_t slots = f->account_index ? (f->account_mask + 1) * 2 : 64;
+        if (account_reindex(f, slots)) return perr(c, "out of memory");
+    } else {
+        size_t i = sid_hash(sid, n) & f->account_mask;
+        while (f->account_index[i]) i = (i + 1) & f->account_mask;
+        f->account_index[i] = f->naccounts;
+    }
+    *out = (long)(f->naccounts - 1);
+    return 0;
+}
+
+/* process <pid> <image> <sid> <domain> <user> <threads> <handles> <pagefile> <peak pagefile> <working set>
+ * <peak working set> <user time> <kernel time>: a process of the session on the line before it. */
+static int parse_process(parse_ctx *c, sim_farm *f, sim_session *x, char **fl, size_t nf)
+{
+    long long v;
+    if (nf != 14) return perr(c, "a process line has 14 fields");
+    if (x->nprocs == x->capprocs) {
+        size_t cap = x->capprocs ? x->capprocs * 2 : 4;
+        sim_process *p = (sim_process *)realloc(x->procs, cap * sizeof *p);
+        if (!p) return perr(c, "out of memory");
+        x->procs = p;
+        x->capprocs = cap;
+    }
+    sim_process *pr = &x->procs[x->nprocs];
+    memset(pr, 0, sizeof *pr);
+    if (field_i64(c, fl[1], 0, 0xFFFFFFFFLL, &v, "process id")) return -1;
+    pr->pid = (DWORD)v;
+    if (process_account(c, f, fl[3], fl[4], fl[5], &pr->account)) return -1;
+    DWORD *counts[6] = { &pr->threads, &pr->handles, &pr->pagefile, &pr->peak_pagefile, &pr->working_set,
+                         &pr->peak_working_set };
+    static const char *const count_names[6] = { "thread count", "handle count", "pagefile usage",
+                                                "peak pagefile usage", "working set", "peak working set" };
+    for (int k = 0; k < 6; k++) {
+        if (field_i64(c, fl[6 + k], 0, 0xFFFFFFFFLL, &v, count_names[k])) return -1;
+        *counts[k] = (DWORD)v;
+    }
+    if (field_i64(c, fl[12], 0, INT64_MAX, &v, "user time")) return -1;
+    pr->user_time = v;
+    if (field_i64(c, fl[13], 0, INT64_MAX, &v, "kernel time")) return -1;
+    pr->kernel_time = v;
+    pr->name = field_wdup(c, fl[2], IMAGE_CAP, "image name");
+    if (!pr->name) return -1;
+    if (!pr->name[0]) {
+        free(pr->name);
+        return perr(c, "empty image name");
+    }
+    x->nprocs++;
+    return 0;
+}
+
+static int cmp_dword(const void *a, const void *b)
+{
+    DWORD x = *(const DWORD *)a, y = *(const DWORD *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Process ids are unique per server, as on Windows. */
+static int check_pids(parse_ctx *c, const sim_server *s)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < s->count; j++) n += s->sessions[j].nprocs;
+    if (n < 2) return 0;
+    DWORD *pids = (DWORD *)malloc(n * sizeof(DWORD));
+    if (!pids) return perr(c, "out of memory");
+    size_t k = 0;
+    for (size_t j = 0; j < s->count; j++)
+        for (size_t i = 0; i < s->sessions[j].nprocs; i++) pids[k++] = s->sessions[j].procs[i].pid;
+    qsort(pids, n, sizeof(DWORD), cmp_dword);
+    long dup = -1;
+    for (k = 1; k < n && dup < 0; k++)
+        if (pids[k] == pids[k - 1]) dup = (long)pids[k];
+    free(pids);
+    if (dup >= 0) {
+        char name[SERVER_CAP * 3 + 1];
+        size_t w = 0;
+        for (const WCHAR *q = s->name; *q && w + 1 < sizeof name; q++) name[w++] = *q < 0x80 ? (char)*q : '?';
+        name[w] = 0;
+        snprintf(c->err, c->errlen, "server %s: process id %ld is used twice", name, dup);
+        return -1;
+    }
     return 0;
 }
 
@@ -581,6 +848,10 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
         } else if (!strcmp(fl[0], "session")) {
             if (!f->nservers) return perr(c, "session before any server");
             if (parse_session(c, &f->servers[f->nservers - 1], fl, nf)) return -1;
+        } else if (!strcmp(fl[0], "process")) {
+            sim_server *ps = f->nservers ? &f->servers[f->nservers - 1] : NULL;
+            if (!ps || !ps->count) return perr(c, "process before any session of its server");
+            if (parse_process(c, f, &ps->sessions[ps->count - 1], fl, nf)) return -1;
         } else if (!strcmp(fl[0], "message")) {
             /* Dumps carry the message log; it is output only and not loaded back. */
         } else {
@@ -589,6 +860,8 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
     }
     if (!have_farm) return perr(c, "no farm line");
     if (!f->nservers) return perr(c, "a farm needs at least one server");
+    for (size_t i = 0; i < f->nservers; i++)
+        if (check_pids(c, &f->servers[i])) return -1;
     f->local = 0;
     if (local_name && *local_name) {
         WCHAR w[SERVER_CAP];
@@ -695,6 +968,35 @@ static void dump_session(textbuf *b, const sim_session *x)
     tb_str(b, "\n");
 }
 
+static void dump_process(textbuf *b, const sim_farm *f, const sim_process *p)
+{
+    tb_str(b, "process\t");
+    tb_fmt_u64(b, p->pid);
+    tb_str(b, "\t");
+    tb_wstr(b, p->name, wlen(p->name));
+    tb_str(b, "\t");
+    if (p->account >= 0) {
+        const sim_account *a = &f->accounts[p->account];
+        char text[200];
+        size_t n = sid_format(a->sid, text, sizeof text);
+        tb_put(b, text, n);
+        tb_str(b, "\t");
+        tb_wstr(b, a->domain, wlen(a->domain));
+        tb_str(b, "\t");
+        tb_wstr(b, a->user, wlen(a->user));
+    } else {
+        tb_str(b, "\t\t");
+    }
+    const DWORD counts[6] = { p->threads, p->handles, p->pagefile, p->peak_pagefile, p->working_set,
+                              p->peak_working_set };
+    for (int k = 0; k < 6; k++) { tb_str(b, "\t"); tb_fmt_u64(b, counts[k]); }
+    tb_str(b, "\t");
+    tb_fmt_i64(b, p->user_time);
+    tb_str(b, "\t");
+    tb_fmt_i64(b, p->kernel_time);
+    tb_str(b, "\n");
+}
+
 char *wtssim_dump(size_t *len)
 {
     sim_farm *f = farm_acquire();
@@ -726,7 +1028,10 @@ char *wtssim_dump(size_t *len)
         }
         tb_str(&b, "\n");
         wts_mutex_lock(&s->lock);
-        for (size_t j = 0; j < s->count; j++) dump_session(&b, &s->sessions[j]);
+        for (size_t j = 0; j < s->count; j++) {
+            dump_session(&b, &s->sessions[j]);
+            for (size_t k = 0; k < s->sessions[j].nprocs; k++) dump_process(&b, f, &s->sessions[j].procs[k]);
+        }
         wts_mutex_unlock(&s->lock);
     }
     wts_mutex_lock(&f->msg_lock);
@@ -1281,7 +1586,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSLogoffSession)(HANDLE hServer, DWORD SessionId, BOOL
         /* The session ends and leaves the list.  If it was the caller's own, the caller has none now. */
         if (s == &t.farm->servers[t.farm->local] && x->id == t.farm->current_session)
             t.farm->current_session = WTS_CURRENT_SESSION;
-        free(x->password);
+        session_free(x); /* its processes end with it */
         size_t j = (size_t)(x - s->sessions);
         memmove(x, x + 1, (s->count - j - 1) * sizeof *x);
         s->count--;
@@ -1403,6 +1708,211 @@ SIMAPI BOOL WINAPI SIMFN(WTSConnectSessionW)(ULONG LogonId, ULONG TargetLogonId,
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* Processes.                                                                                         */
+
+static void free_process_info(void *info, int level, size_t count)
+{
+    for (size_t j = 0; j < count; j++) {
+        LPWSTR name;
+        PVOID sid;
+        if (level == 0) {
+            name = ((WTS_PROCESS_INFOW *)info)[j].pProcessName;
+            sid = ((WTS_PROCESS_INFOW *)info)[j].pUserSid;
+        } else {
+            name = ((WTS_PROCESS_INFO_EXW *)info)[j].pProcessName;
+            sid = ((WTS_PROCESS_INFO_EXW *)info)[j].pUserSid;
+        }
+        block_free(name);
+        block_free(sid);
+    }
+    block_free(info);
+}
+
+SIMAPI BOOL WINAPI SIMFN(WTSEnumerateProcessesExW)(HANDLE hServer, DWORD *pLevel, DWORD SessionId, LPWSTR *ppProcessInfo,
+                                                   DWORD *pCount)
+{
+    /* Level 0 (WTS_PROCESS_INFOW) or 1 (WTS_PROCESS_INFO_EXW), else ERROR_INVALID_PARAMETER before any RPC;
+     * outputs untouched on failure.  SessionId filters; WTS_ANY_SESSION lists every session's. */
+    if (!pLevel || *pLevel > 1 || !ppProcessInfo || !pCount) return fail(WTS_ERROR_INVALID_PARAMETER);
+    int level = (int)*pLevel;
+    target t;
+    DWORD err = SessionId == WTS_ANY_SESSION ? begin_rpc(hServer, &t) : begin_session_rpc(hServer, SessionId, &t);
+    if (err) return fail(err);
+    sim_server *s = t.server;
+    wts_mutex_lock(&s->lock);
+    DWORD only = SessionId;
+    if (only == WTS_CURRENT_SESSION) only = t.farm->current_session; /* local only: remote was refused above */
+    size_t count = 0;
+    for (size_t j = 0; j < s->count; j++)
+        if (SessionId == WTS_ANY_SESSION || s->sessions[j].id == only) count += s->sessions[j].nprocs;
+    size_t entry = level ? sizeof(WTS_PROCESS_INFO_EXW) : sizeof(WTS_PROCESS_INFOW);
+    /* Each name and SID is its own allocation, as in the session arrays: WTSFreeMemoryExW with the
+     * level's type frees them all, and plain WTSFreeMemory leaks them (Microsoft's WTSFreeMemoryExW page). */
+    void *info = block_alloc(level ? BLOCK_PROCESS_INFO_1 : BLOCK_PROCESS_INFO_0, count ? count * entry : 1, count);
+    int oom = !info;
+    size_t k = 0;
+    for (size_t j = 0; !oom && j < s->count; j++) {
+        const sim_session *x = &s->sessions[j];
+        if (SessionId != WTS_ANY_SESSION && x->id != only) continue;
+        for (size_t i = 0; !oom && i < x->nprocs; i++, k++) {
+            const sim_process *pr = &x->procs[i];
+            LPWSTR name = string_alloc(pr->name);
+            PVOID sid = NULL;
+            if (pr->account >= 0) {
+                const sim_account *a = &t.farm->accounts[pr->account];
+                sid = block_alloc(BLOCK_SID, a->sid_len, 0);
+                if (sid) memcpy(sid, a->sid, a->sid_len);
+            }
+            oom = !name || (pr->account >= 0 && !sid);
+            if (level) {
+                WTS_PROCESS_INFO_EXW *e = &((WTS_PROCESS_INFO_EXW *)info)[k];
+                e->SessionId = x->id;
+                e->ProcessId = pr->pid;
+                e->pProcessName = name;
+                e->pUserSid = sid;
+                e->NumberOfThreads = pr->threads;
+                e->HandleCount = pr->handles;
+                e->PagefileUsage = pr->pagefile;
+                e->PeakPagefileUsage = pr->peak_pagefile;
+                e->WorkingSetSize = pr->working_set;
+                e->PeakWorkingSetSize = pr->peak_working_set;
+                e->UserTime.QuadPart = pr->user_time;
+                e->KernelTime.QuadPart = pr->kernel_time;
+            } else {
+                WTS_PROCESS_INFOW *e = &((WTS_PROCESS_INFOW *)info)[k];
+                e->SessionId = x->id;
+                e->ProcessId = pr->pid;
+                e->pProcessName = name;
+                e->pUserSid = sid;
+            }
+        }
+    }
+    wts_mutex_unlock(&s->lock);
+    target_done(&t);
+    if (oom) {
+        if (info) free_process_info(info, level, k);
+        return fail(WTS_ERROR_NOT_ENOUGH_MEMORY);
+    }
+    *ppProcessInfo = (LPWSTR)info;
+    *pCount = (DWORD)count;
+    *pLevel = (DWORD)level;
+    wts_set_last_error(WTS_ERROR_SUCCESS);
+    return TRUE;
+}
+
+SIMAPI BOOL WINAPI SIMFN(WTSTerminateProcess)(HANDLE hServer, DWORD ProcessId, DWORD ExitCode)
+{
+    (void)ExitCode; /* nobody waits on a simulated process's exit code */
+    target t;
+    DWORD err = begin_rpc(hServer, &t);
+    if (err) return fail(err);
+    sim_server *s = t.server;
+    wts_mutex_lock(&s->lock);
+    sim_session *x = NULL;
+    size_t at = 0;
+    for (size_t j = 0; !x && j < s->count; j++)
+        for (size_t i = 0; i < s->sessions[j].nprocs; i++)
+            if (s->sessions[j].procs[i].pid == ProcessId) {
+                x = &s->sessions[j];
+                at = i;
+                break;
+            }
+    /* No such process: the server cannot open it, and OpenProcess on an unknown id fails with
+     * ERROR_INVALID_PARAMETER (docs/sim.md, "Processes"). */
+    if (!x) err = WTS_ERROR_INVALID_PARAMETER;
+    else if (x->deny & DENY_TERMINATE) err = WTS_ERROR_ACCESS_DENIED;
+    else {
+        free(x->procs[at].name);
+        memmove(&x->procs[at], &x->procs[at + 1], (x->nprocs - at - 1) * sizeof(sim_process));
+        x->nprocs--;
+    }
+    wts_mutex_unlock(&s->lock);
+    target_done(&t);
+    if (err) return fail(err);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
+    return TRUE;
+}
+
+/* A SID as a block of its own bytes, checked: its length, or 0 when it is not a SID. */
+static size_t sid_check(PVOID sid)
+{
+    const BYTE *b = (const BYTE *)sid;
+    if (!b || b[0] != 1 || b[1] > SID_MAX_SUB) return 0;
+    return sid_length(b);
+}
+
+/*
+ * LookupAccountSidW for the farm's SIDs: an RPC to lpSystemName (NULL or "": the local server;
+ * a leading "\\" is allowed), with its latency, faults and counters.  The answer comes from the farm's
+ * accounts (every SID its processes run as); another SID is ERROR_NONE_MAPPED.  Buffers too small get
+ * ERROR_INSUFFICIENT_BUFFER with the sizes needed (terminator included), as advapi32 does.
+ */
+WTSSIM_CONTROL BOOL WINAPI wtssim_LookupAccountSidW(const WCHAR *lpSystemName, PVOID Sid, LPWSTR Name, DWORD *cchName,
+                                                    LPWSTR ReferencedDomainName, DWORD *cchReferencedDomainName,
+                                                    DWORD *peUse)
+{
+    size_t n = sid_check(Sid);
+    if (!n || !cchName || !cchReferencedDomainName || !peUse) return fail(WTS_ERROR_INVALID_PARAMETER);
+    target t;
+    DWORD err;
+    if (!lpSystemName || !lpSystemName[0]) {
+        err = begin_rpc(WTS_CURRENT_SERVER_HANDLE, &t);
+    } else {
+        while (*lpSystemName == '\\') lpSystemName++;
+        if (wlen(lpSystemName) >= SERVER_CAP) return fail(WTS_ERROR_INVALID_PARAMETER);
+        memset(&t, 0, sizeof t);
+        t.farm = farm_acquire();
+        long i = t.farm ? farm_find(t.farm, lpSystemName) : -1;
+        if (i >= 0) t.server = &t.farm->servers[i];
+        err = rpc(&t);
+        if (err) target_done(&t);
+    }
+    if (err) return fail(err);
+    long a = account_find(t.farm, (const BYTE *)Sid, n);
+    if (a < 0) err = WTS_ERROR_NONE_MAPPED;
+    else {
+        const sim_account *acc = &t.farm->accounts[a];
+        DWORD lu = (DWORD)wlen(acc->user), ld = (DWORD)wlen(acc->domain);
+        if (!Name || *cchName <= lu || !ReferencedDomainName || *cchReferencedDomainName <= ld) {
+            *cchName = lu + 1;
+            *cchReferencedDomainName = ld + 1;
+            err = WTS_ERROR_INSUFFICIENT_BUFFER;
+        } else {
+            memcpy(Name, acc->user, (lu + 1) * sizeof(WCHAR));
+            memcpy(ReferencedDomainName, acc->domain, (ld + 1) * sizeof(WCHAR));
+            *cchName = lu;
+            *cchReferencedDomainName = ld;
+            /* Accounts of a domain of the farm are users; NT AUTHORITY's and the virtual ones are well known. */
+            const BYTE *b = acc->sid;
+            DWORD first;
+            memcpy(&first, b + 8, 4);
+            *peUse = (b[7] == 5 && first == 21) ? SidTypeUser : SidTypeWellKnownGroup;
+        }
+    }
+    target_done(&t);
+    if (err) return fail(err);
+    wts_set_last_error(WTS_ERROR_SUCCESS);
+    return TRUE;
+}
+
+/* ConvertSidToStringSidW: no RPC.  The string is a sim allocation (counted), freed by wtssim_FreeSidString. */
+WTSSIM_CONTROL BOOL WINAPI wtssim_ConvertSidToStringSidW(PVOID Sid, LPWSTR *StringSid)
+{
+    if (!sid_check(Sid) || !StringSid) return fail(WTS_ERROR_INVALID_PARAMETER);
+    char text[200];
+    size_t n = sid_format((const BYTE *)Sid, text, sizeof text);
+    WCHAR *w = (WCHAR *)block_alloc(BLOCK_STRING, (n + 1) * sizeof(WCHAR), 0);
+    if (!w) return fail(WTS_ERROR_NOT_ENOUGH_MEMORY);
+    for (size_t i = 0; i < n; i++) w[i] = (WCHAR)text[i];
+    w[n] = 0;
+    *StringSid = w;
+    wts_set_last_error(WTS_ERROR_SUCCESS);
+    return TRUE;
+}
+
+WTSSIM_CONTROL void WINAPI wtssim_FreeSidString(LPWSTR StringSid) { block_free(StringSid); }
+
+/* ------------------------------------------------------------------------------------------------ */
 /* Freeing.                                                                                           */
 
 SIMAPI void WINAPI SIMFN(WTSFreeMemory)(PVOID pMemory)
@@ -1416,12 +1926,14 @@ SIMAPI BOOL WINAPI SIMFN(WTSFreeMemoryExW)(WTS_TYPE_CLASS WTSTypeClass, PVOID pM
 {
     block_header *h = block_of(pMemory);
     if (!h || h->magic != BLOCK_MAGIC) return fail(WTS_ERROR_INVALID_PARAMETER);
-    if (WTSTypeClass != WTSTypeSessionInfoLevel1) {
-        /* The sim hands out no process lists. */
-        return fail(WTS_ERROR_INVALID_PARAMETER);
-    }
-    if (h->kind != BLOCK_SESSION_INFO_1 || h->count != NumberOfEntries) return fail(WTS_ERROR_INVALID_PARAMETER);
-    free_session_info_1((WTS_SESSION_INFO_1W *)pMemory, NumberOfEntries);
+    /* The type and the count must be those of the array: anything else is refused and frees nothing. */
+    uint32_t kind = WTSTypeClass == WTSTypeSessionInfoLevel1   ? BLOCK_SESSION_INFO_1
+                    : WTSTypeClass == WTSTypeProcessInfoLevel1 ? BLOCK_PROCESS_INFO_1
+                    : WTSTypeClass == WTSTypeProcessInfoLevel0 ? BLOCK_PROCESS_INFO_0
+                                                                : 0;
+    if (!kind || h->kind != kind || h->count != NumberOfEntries) return fail(WTS_ERROR_INVALID_PARAMETER);
+    if (kind == BLOCK_SESSION_INFO_1) free_session_info_1((WTS_SESSION_INFO_1W *)pMemory, NumberOfEntries);
+    else free_process_info(pMemory, kind == BLOCK_PROCESS_INFO_1 ? 1 : 0, NumberOfEntries);
     wts_set_last_error(WTS_ERROR_SUCCESS);
     return TRUE;
 }
@@ -1441,5 +1953,10 @@ const wts_provider wts_provider_sim = {
     SIMFN(WTSSendMessageW),
     SIMFN(WTSFreeMemory),
     SIMFN(WTSFreeMemoryExW),
+    SIMFN(WTSEnumerateProcessesExW),
+    SIMFN(WTSTerminateProcess),
+    wtssim_LookupAccountSidW,
+    wtssim_ConvertSidToStringSidW,
+    wtssim_FreeSidString,
 };
 #endif

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wts_seam.h"
+
 #if defined(WTSSIM_AS_WTSAPI) && defined(_WIN32)
 #  define WTSSIM_CONTROL __declspec(dllexport)
 #elif defined(WTSSIM_AS_WTSAPI)
@@ -39,5 +41,14 @@ WTSSIM_CONTROL void wtssim_reset_counters(void);
 WTSSIM_CONTROL void wtssim_release_hangs(void);
 /* Calls currently blocked on hang servers. */
 WTSSIM_CONTROL int64_t wtssim_hung_calls(void);
+
+/* advapi32's LookupAccountSidW and ConvertSidToStringSidW for the farm's SIDs (the seam's provider
+ * table shapes; see wts_seam.h).  Lookups are RPCs to the named server of the farm; the string is freed
+ * with wtssim_FreeSidString.  Exported by the DLL build too: Wine's advapi32 knows no sim SID. */
+WTSSIM_CONTROL BOOL WINAPI wtssim_LookupAccountSidW(const WCHAR *lpSystemName, PVOID Sid, LPWSTR Name, DWORD *cchName,
+                                                    LPWSTR ReferencedDomainName, DWORD *cchReferencedDomainName,
+                                                    DWORD *peUse);
+WTSSIM_CONTROL BOOL WINAPI wtssim_ConvertSidToStringSidW(PVOID Sid, LPWSTR *StringSid);
+WTSSIM_CONTROL void WINAPI wtssim_FreeSidString(LPWSTR StringSid);
 
 #endif /* WTS_SIM_H */

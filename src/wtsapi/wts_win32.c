@@ -5,8 +5,10 @@
 #include "wts_seam.h"
 
 #ifdef _WIN32
+#  include <sddl.h> /* ConvertSidToStringSidW */
 #  ifdef _MSC_VER
 #    pragma comment(lib, "wtsapi32.lib")
+#    pragma comment(lib, "advapi32.lib")
 #  endif
 
 /*
@@ -80,6 +82,38 @@ static BOOL WINAPI free_memory_ex(WTS_TYPE_CLASS type_class, PVOID memory, ULONG
     return WTSFreeMemoryExW(type_class, memory, entries);
 }
 
+static BOOL WINAPI enumerate_processes_ex(HANDLE server, DWORD *level, DWORD session, LPWSTR *info, DWORD *count)
+{
+    SetLastError(0);
+    return WTSEnumerateProcessesExW(server, level, session, info, count);
+}
+
+static BOOL WINAPI terminate_process(HANDLE server, DWORD pid, DWORD exit_code)
+{
+    SetLastError(0);
+    return WTSTerminateProcess(server, pid, exit_code);
+}
+
+/* advapi32, against the named server's LSA (an RPC; NULL: this machine).  SID_NAME_USE is an int-sized
+ * enum, reported through a DWORD. */
+static BOOL WINAPI lookup_account_sid(const WCHAR *system, PVOID sid, LPWSTR name, DWORD *name_len, LPWSTR domain,
+                                      DWORD *domain_len, DWORD *use)
+{
+    SID_NAME_USE u = SidTypeUnknown;
+    SetLastError(0);
+    BOOL ok = LookupAccountSidW(system, (PSID)sid, name, name_len, domain, domain_len, &u);
+    *use = (DWORD)u;
+    return ok;
+}
+
+static BOOL WINAPI sid_to_string(PVOID sid, LPWSTR *text)
+{
+    SetLastError(0);
+    return ConvertSidToStringSidW((PSID)sid, text);
+}
+
+static void WINAPI free_sid_string(LPWSTR text) { LocalFree(text); }
+
 static const wts_provider provider = {
     "win32",
     open_server,
@@ -94,6 +128,11 @@ static const wts_provider provider = {
     send_message,
     WTSFreeMemory,
     free_memory_ex,
+    enumerate_processes_ex,
+    terminate_process,
+    lookup_account_sid,
+    sid_to_string,
+    free_sid_string,
 };
 const wts_provider *const wts_provider_win32 = &provider;
 

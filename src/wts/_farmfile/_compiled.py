@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Any, NoReturn
 
-from .._types import CURRENT_SESSION, MAX_SESSION_ID
+from .._types import CURRENT_SESSION, MAX_DWORD, MAX_SESSION_ID
 from ._constants import (
     ADDRESS_OFFSET,
     AF_INET,
@@ -28,6 +28,7 @@ from ._constants import (
     MAX_SEED,
     REPLIES,
     REPLY_NAMES,
+    TICKS_PER_SECOND,
 )
 from ._errors import BadLine, FarmFileError
 from ._times import ticks_to_iso
@@ -37,7 +38,7 @@ __all__ = ["escape", "parse_compiled", "session_line"]
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _ESCAPE_SEQ = re.compile(r"\\(.?)", re.DOTALL)
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_FIELD_COUNTS = {"farm": 5, "server": 5, "session": 17, "message": 9}
+_FIELD_COUNTS = {"farm": 5, "server": 5, "session": 17, "process": 14, "message": 9}
 
 
 # -- writing -----------------------------------------------------------------
@@ -161,6 +162,20 @@ class _LineReader:
         return str(ipaddress.ip_address(ip_bytes))
 
 
+def _process(r: _LineReader) -> dict[str, Any]:
+    sid, domain, user = r.string(3, "process SID"), r.string(4, "process domain"), r.string(5, "process user")
+    process: dict[str, Any] = {"name": r.string(2, "image name"), "pid": r.integer(1, "process id", 0, MAX_DWORD)}
+    process["user"] = f"{domain}\\{user}" if sid else ""
+    if sid:
+        process["sid"] = sid
+    for index, key in enumerate(("threads", "handles", "pagefile", "peak_pagefile", "working_set", "peak_working_set")):
+        process[key] = r.integer(6 + index, key.replace("_", " "), 0, MAX_DWORD)
+    for index, key in ((12, "user_time"), (13, "kernel_time")):
+        ticks = r.integer(index, key.replace("_", " "), 0)
+        process[key] = ticks // TICKS_PER_SECOND if ticks % TICKS_PER_SECOND == 0 else ticks / TICKS_PER_SECOND
+    return process
+
+
 def _parse(text: str) -> dict[str, Any]:
     farm: dict[str, Any] | None = None
     servers: list[dict[str, Any]] = []
@@ -246,6 +261,11 @@ def _parse(text: str) -> dict[str, Any]:
                     "password": r.string(16, "password"),
                 }
             )
+        elif kind == "process":
+            sessions = servers[-1]["sessions"] if servers else []
+            if not sessions:
+                r.fail("process line before any session line of its server")
+            sessions[-1].setdefault("processes", []).append(_process(r))
         else:  # message
             messages.append(
                 {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from ._constants import (
     DOMAIN_LENGTH,
     FORMAT_MAGIC,
     FORMAT_VERSION,
+    MAX_FARM_PROCESSES,
     MAX_FARM_SERVERS,
     MAX_FARM_SESSIONS,
     MAX_FAULT_RPCS,
@@ -32,6 +33,8 @@ from ._constants import (
 from ._errors import FarmFileError, Invalid
 from ._generate import LOGON_WINDOW_S, Block, generate, has_generated_session, read_block
 from ._jsonfile import load_json
+from ._processes import SESSION_PROCESSES, SYSTEM_PROCESSES, Accounts, read_process
+from .._types import MAX_DWORD
 from ._times import now_ticks
 from ._values import (
     boolean,
@@ -83,6 +86,7 @@ _SESSION_FIELDS = (
     "deny",
     "reply",
     "password",
+    "processes",
 )
 
 
@@ -137,7 +141,13 @@ class _Compiler:
         # lower-cased name -> (user sessions, has system sessions)
         self.generated: dict[str, tuple[int, bool]] = {}
         self.session_count = 0
+        self.process_count = 0
         self.defaults: dict[str, Any] = {}
+        self.accounts = Accounts()
+        # The server being compiled: pids given in the farm file, and the next one to hand out.
+        self.pids: set[int] = set()
+        self.next_pid = 4
+        self.server_name = ""
 
     # -- top level ---------------------------------------------------------
 
@@ -187,7 +197,7 @@ class _Compiler:
                 )
         else:
             gen_now = now
-        self.session_count += generate(blocks, seed, gen_now, self.lines, self._claim_generated)
+        self.session_count += generate(blocks, seed, gen_now, self.lines, self._claim_generated, self.accounts)
 
         if not self.server_names:
             raise Invalid(None, "the farm has no servers (add 'servers' or 'generate')")
@@ -209,15 +219,24 @@ class _Compiler:
     def _check_size(self, blocks: list[Block], explicit_servers: int) -> None:
         """The farm's size, known before anything is generated: a few bytes of JSON must not ask for
         gigabytes ({"count": 100000000}).  The block that crosses a limit is named."""
-        servers, sessions = explicit_servers, self.session_count
+        servers, sessions, processes = explicit_servers, self.session_count, self.process_count
         for block in blocks:
             servers += block.count
             sessions += block.count * (block.sessions + (3 if block.system_sessions else 0))
+            if block.processes:
+                # At most: session 0's, the console's logon screen and each user session's.
+                system = SYSTEM_PROCESSES + 5 if block.system_sessions else 0
+                processes += block.count * (block.sessions * SESSION_PROCESSES + system)
             path = f"generate[{block.index}]"
             if servers > MAX_FARM_SERVERS:
                 raise Invalid(f"{path}.count", _too_big(servers, MAX_FARM_SERVERS, "servers"))
             if sessions > MAX_FARM_SESSIONS:
                 raise Invalid(f"{path}.sessions", _too_big(sessions, MAX_FARM_SESSIONS, "sessions"))
+            if processes > MAX_FARM_PROCESSES:
+                raise Invalid(
+                    f"{path}.processes",
+                    _too_big(processes, MAX_FARM_PROCESSES, "processes") + '; "processes": false generates none',
+                )
 
     def _local(self, local: str | None) -> str:
         if local is None:
@@ -267,11 +286,13 @@ class _Compiler:
         obj = json_object(value, path, _SERVER_FIELDS, required=("name",))
         name = server_name(obj["name"], f"{path}.name")
         self._claim(name, f"{path}.name", path)
+        self.server_name = name
         latency, jitter, compiled_fault = server_delays(obj, path, self.defaults)
         self.lines.append(f"server\t{escape(name)}\t{latency}\t{jitter}\t{compiled_fault}")
         ids: dict[int, str] = {}
         stations: dict[str, str] = {}
         sessions = json_array(obj.get("sessions", []), f"{path}.sessions")
+        self._given_pids(sessions, path)
         for i, session in enumerate(sessions):
             self._session(session, f"{path}.sessions[{i}]", ids, stations)
         self.explicit_ids[name.lower()] = set(ids)
@@ -313,6 +334,7 @@ class _Compiler:
         deny = deny_mask(s.get("deny", []), f"{path}.deny")
         compiled_reply = reply(s.get("reply", "ok"), f"{path}.reply")
         password = string(s.get("password", ""), f"{path}.password", MAX_PASSWORD, "passwords")
+        processes = json_array(s.get("processes", []), f"{path}.processes")
         self.lines.append(
             session_line(
                 sid,
@@ -333,3 +355,37 @@ class _Compiler:
                 escape(password),
             )
         )
+        session_user = (domain or self.server_name, user) if user else None
+        for i, process in enumerate(processes):
+            line, _ = read_process(process, f"{path}.processes[{i}]", self.accounts, session_user, self._pid())
+            self.lines.append(line)
+        self.process_count += len(processes)
+        if self.process_count > MAX_FARM_PROCESSES:
+            raise Invalid(f"{path}.processes", _too_big(self.process_count, MAX_FARM_PROCESSES, "processes"))
+
+    def _given_pids(self, sessions: Sequence[Any], path: str) -> None:
+        """The pids a server's processes give (unique per server); the others get free ones."""
+        self.pids = set()
+        self.next_pid = 4
+        where: dict[int, str] = {}
+        for i, session in enumerate(sessions):
+            processes = session.get("processes", []) if isinstance(session, Mapping) else []
+            if not isinstance(processes, list):
+                continue  # reported when the session is read
+            for k, process in enumerate(processes):
+                if isinstance(process, Mapping) and "pid" in process:
+                    at = f"{path}.sessions[{i}].processes[{k}].pid"
+                    pid = integer(process["pid"], at, 0, MAX_DWORD)
+                    if pid in where:
+                        raise Invalid(at, f"process id {pid} is already used by {where[pid]}")
+                    where[pid] = at
+        self.pids = set(where)
+
+    def _pid(self) -> int:
+        """The next process id no process of this server has (multiples of 4, as Windows gives them)."""
+        while self.next_pid in self.pids:
+            self.next_pid += 4
+        pid = self.next_pid
+        self.pids.add(pid)
+        self.next_pid += 4
+        return pid

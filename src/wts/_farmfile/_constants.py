@@ -28,6 +28,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAX_DELAY_MS",
     "MAX_FARM_FILE_BYTES",
+    "MAX_FARM_PROCESSES",
     "MAX_FARM_SERVERS",
     "MAX_FARM_SESSIONS",
     "MAX_FAULT_RPCS",
@@ -78,6 +79,7 @@ DENY_BITS: dict[str, int] = {
     "logoff": 4,
     "message": 8,
     "connect": 16,
+    "terminate": 32,  # WTSTerminateProcess of the session's processes
 }
 ALL_DENY_BITS = sum(DENY_BITS.values())
 
@@ -106,7 +108,9 @@ MAX_FAULT_RPCS = 1_000_000_000
 #: Sessions per server are bounded by the session ids (0..65536, the listener's id).
 MAX_FARM_SERVERS = 100_000
 MAX_FARM_SESSIONS = 1_000_000
-MAX_FARM_FILE_BYTES = 512 * 1024 * 1024  # a saved farm of MAX_FARM_SESSIONS is about 420 MB
+MAX_FARM_FILE_BYTES = 512 * 1024 * 1024
+#: ... and processes (generated servers and sessions count at the most the generator may give them).
+MAX_FARM_PROCESSES = 2_000_000  # a saved farm of MAX_FARM_SESSIONS is about 420 MB
 
 AF_INET = 2
 AF_INET6 = 23  # the Windows value, not Linux's 10

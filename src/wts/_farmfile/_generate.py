@@ -19,6 +19,7 @@ from .._types import FIRST_LISTENER_ID, MAX_SESSION_ID
 from ._compiled import escape, session_line
 from ._constants import AF_INET, DOMAIN_LENGTH, MAX_SERVER_NAME, REPLIES, STATE_BY_KEY, TICKS_PER_SECOND
 from ._errors import Invalid
+from ._processes import Accounts, GeneratedProcesses
 from ._values import boolean, check_name_chars, integer, json_object, number, server_delays, string, utf16_len
 
 __all__ = ["FIRST_USER_ID", "LOGON_WINDOW_S", "Block", "generate", "has_generated_session", "read_block"]
@@ -37,6 +38,7 @@ _GENERATE_FIELDS = (
     "disconnected",
     "locked",
     "system_sessions",
+    "processes",
 )
 
 # Generator tuning.  Changing any of these changes generated farms, which
@@ -75,6 +77,7 @@ class Block:
     disconnected: float
     locked: float
     system_sessions: bool
+    processes: bool
 
 
 def read_block(value: object, index: int, defaults: Mapping[str, Any]) -> Block:
@@ -85,6 +88,7 @@ def read_block(value: object, index: int, defaults: Mapping[str, Any]) -> Block:
     check_name_chars(prefix, f"{path}.prefix")
     count = integer(b["count"], f"{path}.count", 1)
     system = boolean(b.get("system_sessions", True), f"{path}.system_sessions")
+    processes = boolean(b.get("processes", True), f"{path}.processes")
     # Generated user sessions get ids 2, 3, ...; with system sessions
     # they must stay below the listener's 65536.
     max_users = FIRST_LISTENER_ID - FIRST_USER_ID if system else MAX_SESSION_ID - FIRST_USER_ID + 1
@@ -119,6 +123,7 @@ def read_block(value: object, index: int, defaults: Mapping[str, Any]) -> Block:
         disconnected=float(disconnected),
         locked=float(locked),
         system_sessions=system,
+        processes=processes,
     )
 
 
@@ -135,6 +140,7 @@ def generate(
     now: int,
     lines: list[str],
     claim: Callable[[str, Block], None],
+    accounts: Accounts,
 ) -> int:
     """Expand generate blocks into server and session lines, appended to lines; returns the number
     of sessions.  claim(name, block) registers each server name first (it raises Invalid on a clash).
@@ -172,12 +178,20 @@ def generate(
         n_disc = int(n * block.disconnected + 0.5)
         n_lock = int((n - n_disc) * block.locked + 0.5)
         server_tail = f"\t{block.latency_us}\t{block.jitter_us}\t{block.fault}"
+        procs = GeneratedProcesses(seed, block.index, accounts) if block.processes else None
         for k in range(block.count):
             name = f"{block.prefix}{block.start + k:0{block.digits}d}"
             claim(name, block)
             lines.append(f"server\t{escape(name)}{server_tail}")
+            if procs:
+                procs.new_server()
             if block.system_sessions:
-                lines.extend(system_head)
+                lines.append(system_head[0])
+                if procs:
+                    procs.services(lines)
+                lines.append(system_head[1])
+                if procs:
+                    procs.session(lines, _CONSOLE_ID, "", "", False)
             disc = set(sample(range(n), n_disc)) if n_disc else set()
             locked = set(sample(range(n - n_disc), n_lock)) if n_lock else set()
             users = sample(range(pool), n)
@@ -211,6 +225,8 @@ def generate(
                     f"{disconnect}\t{now - input_age * tick}\t"
                     f"{1 if is_locked else 0}{session_tail}"
                 )
+                if procs:
+                    procs.session(lines, i + FIRST_USER_ID, block.domain, f"user{users[i]:0{width}d}", state == active)
             if block.system_sessions:
                 lines.append(system_tail)
                 session_count += 3
