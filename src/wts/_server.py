@@ -347,7 +347,6 @@ class Server:
             )
         return MessageResponse(raw) if raw in MessageResponse._value2member_map_ else raw
 
-
     def terminate_process(self, pid: int, exit_code: int = 0) -> None:
         """End a process: one RPC (WTSTerminateProcess).  An id the server has no process for fails
         with ERROR_INVALID_PARAMETER (87), as Windows' OpenProcess does; one the caller may not end,

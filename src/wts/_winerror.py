@@ -41,6 +41,9 @@ class WinError(IntEnum):
     ERROR_CTX_CONSOLE_DISCONNECT = 7041
     ERROR_CTX_CONSOLE_CONNECT = 7042
     ERROR_CTX_WINSTATION_ACCESS_DENIED = 7045
+    # LookupAccountSidW, naming the users of processes (WTSEnumerateProcessesExW)
+    ERROR_INSUFFICIENT_BUFFER = 122
+    ERROR_NONE_MAPPED = 1332
 
     @property
     def text(self) -> str:
@@ -80,6 +83,8 @@ _TEXTS: dict[WinError, str] = {
     WinError.ERROR_CTX_CONSOLE_DISCONNECT: "Disconnecting the console session is not supported.",
     WinError.ERROR_CTX_CONSOLE_CONNECT: "Reconnecting a disconnected session to the console is not supported.",
     WinError.ERROR_CTX_WINSTATION_ACCESS_DENIED: "The requested session access is denied.",
+    WinError.ERROR_INSUFFICIENT_BUFFER: "The data area passed to a system call is too small.",
+    WinError.ERROR_NONE_MAPPED: "No mapping between account names and security IDs was done.",
 }
 
 # A WTS call that returns FALSE without setting the last error (Wine's stubs do) is still a failure;

@@ -30,7 +30,7 @@ ANY_SESSION: int
 
 # A row of a process listing: (session id, pid, image name, user, domain, sid, threads, handles, pagefile,
 # peak pagefile, working set, peak working set, user time, kernel time), times in 100 ns units.
-ProcessRow = tuple[int, int, str, str, str, str, int, int, int, int, int, int, int, int]
+_ProcessRow = tuple[int, int, str, str, str, str, int, int, int, int, int, int, int, int]
 
 @disjoint_base
 class Provider:
@@ -61,7 +61,7 @@ class ServerHandle:
     def send_message(
         self, session_id: int, title: str, text: str, style: int = 0, timeout: int = 0, wait: bool = False
     ) -> int: ...
-    def processes(self, session_id: int = ...) -> list[ProcessRow]: ...
+    def processes(self, session_id: int = ...) -> list[_ProcessRow]: ...
     def terminate_process(self, process_id: int, exit_code: int = 0) -> None: ...
 
 def decode_query(info_class: int, raw: bytes) -> Any: ...

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._types import MAX_DWORD
 from ._compiled import escape, session_line
 from ._constants import (
     CLIENTNAME_LENGTH,
@@ -34,7 +35,6 @@ from ._errors import FarmFileError, Invalid
 from ._generate import LOGON_WINDOW_S, Block, generate, has_generated_session, read_block
 from ._jsonfile import load_json
 from ._processes import SESSION_PROCESSES, SYSTEM_PROCESSES, Accounts, read_process
-from .._types import MAX_DWORD
 from ._times import now_ticks
 from ._values import (
     boolean,

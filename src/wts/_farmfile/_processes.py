@@ -17,8 +17,8 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from ._compiled import escape
 from .._types import MAX_DWORD
+from ._compiled import escape
 from ._constants import TICKS_PER_SECOND
 from ._errors import Invalid
 from ._values import integer, json_object, number, short, string
