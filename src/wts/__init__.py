@@ -7,6 +7,7 @@ See docs/ for the guide.  ``wts.Server`` talks to one server, ``wts.Farm`` to ma
 from __future__ import annotations
 
 from . import sim
+from ._credentials import Credentials
 from ._errors import (
     AccessDeniedError,
     NoSuchSessionError,
@@ -41,6 +42,7 @@ __all__ = [
     "ActionResult",
     "ClientAddress",
     "ConnectState",
+    "Credentials",
     "Failure",
     "Farm",
     "InfoClass",
