@@ -92,6 +92,8 @@ class _Context:
 
     auth_type: int
     auth_level: int
+    #: The sec_trailer's auth_context_id: the binding that uses this context sets it.
+    context_id: int = 0
     _ctx: spnego.ContextProxy
 
     def step(self, in_token: bytes | None) -> bytes | None:
@@ -158,6 +160,13 @@ class _Context:
             return stub
         except spnego_exc.SpnegoError as exc:
             raise AuthError(WinError.ERROR_ACCESS_DENIED, f"the message failed its check: {_reason(exc)}") from None
+
+    # _pdu.Protector's names for the same two operations.
+    def wrap(self, header: bytes, body: bytes, trailer: bytes) -> tuple[bytes, bytes]:
+        return self.seal(header, body, trailer)
+
+    def unwrap(self, header: bytes, body: bytes, trailer: bytes, signature: bytes) -> bytes:
+        return self.unseal(header, body, trailer, signature)
 
     @contextmanager
     def _lookup(self) -> Iterator[None]:

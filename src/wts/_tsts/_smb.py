@@ -1,0 +1,335 @@
+"""The SMB transport of the tsts provider, over smbprotocol: one connection, session and ``IPC$``
+tree per server, and the named pipes opened on it (MS-RPCE 2.1.1.2, ncacn_np).
+
+``SmbSession(server, credentials, ...)`` connects on first use: TCP to port 445, negotiate (SMB 2 to
+3.1.1, signing always; encryption when the server requires it or ``encrypt`` asks), session setup
+(NTLM with a password, else Kerberos from the ticket cache), tree connect to ``IPC$``.  The whole
+connect is bounded by ``connect_timeout``: a host that does not answer fails then, not after the
+operating system's TCP timeout, and one that answers TCP but stalls is cut off the same way.
+
+``Pipe.transceive`` is one exchange (FSCTL_PIPE_TRANSCEIVE: write a message, read the answer); when
+the answer is longer than asked for (STATUS_BUFFER_OVERFLOW) the rest is read.  Failures are
+``SmbError`` with the Win32 code wtsapi32 gives for them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from typing import Any
+
+from .._credentials import Credentials
+from .._winerror import WinError
+from ._auth import import_remote
+
+__all__ = ["PIPES", "Pipe", "SmbError", "SmbSession"]
+
+#: MS-TSTS 2.1: the pipes of its interfaces.
+PIPES = ("LSM_API_service", "TermSrv_API_service", "Ctx_WinStation_API_service")
+
+DEFAULT_PORT = 445
+#: What one read or transceive asks for: a little over the largest fragment we offer at bind.
+READ_SIZE = 16 * 1024
+#: MS-FSCC 2.3.49: FSCTL_PIPE_TRANSCEIVE.
+_FSCTL_PIPE_TRANSCEIVE = 0x0011C017
+
+
+class SmbError(Exception):
+    """An SMB failure, with the Win32 code (``winerror``) wtsapi32 reports for it."""
+
+    def __init__(self, winerror: WinError, message: str) -> None:
+        super().__init__(message)
+        self.winerror = winerror
+
+
+def _code_of(exc: BaseException, connecting: bool) -> WinError:
+    """The Win32 code for an smbprotocol failure (``connecting``: before any call was sent)."""
+    exc_mod = import_remote("smbprotocol.exceptions")
+    if isinstance(exc, (exc_mod.LogonFailure, exc_mod.WrongPassword, exc_mod.SMBAuthenticationError)):
+        return WinError.ERROR_LOGON_FAILURE
+    if isinstance(exc, (exc_mod.AccessDenied, exc_mod.PrivilegeNotHeld)):
+        return WinError.ERROR_ACCESS_DENIED
+    if isinstance(exc, exc_mod.BadNetworkName):
+        return WinError.ERROR_BAD_NETPATH
+    if connecting:
+        # No answer, refused, a name that does not resolve, a pipe nobody listens on: the RPC
+        # runtime reports all of them as "the RPC server is unavailable".
+        return WinError.RPC_S_SERVER_UNAVAILABLE
+    return WinError.RPC_S_CALL_FAILED  # sent, and then the connection failed: it may have run
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
+
+class SmbSession:
+    """One server's SMB connection, session and ``IPC$`` tree, shared by every pipe opened on it.
+
+    Thread-safe: ``open_pipe`` connects once, under a lock; each ``Pipe`` is used by one caller at a
+    time (the binding above it holds its own lock)."""
+
+    def __init__(
+        self,
+        server: str,
+        credentials: Credentials | None,
+        *,
+        port: int = DEFAULT_PORT,
+        connect_timeout: float = 5.0,
+        encrypt: bool = False,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self.encrypt = encrypt
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._session: Any = None
+        self._tree: Any = None
+        self._pipes: list[Pipe] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "connected" if self._tree is not None else "closed" if self._closed else "not connected"
+        who = self._credentials.principal if self._credentials is not None else "(ticket cache)"
+        return f"SmbSession({self.server!r}, port={self.port}, user={who!r}, {state})"
+
+    @property
+    def connected(self) -> bool:
+        return self._tree is not None
+
+    @property
+    def dialect(self) -> int | None:
+        """The SMB dialect negotiated (0x0311 for 3.1.1), None before connecting."""
+        return int(self._connection.dialect) if self._connection is not None else None
+
+    def connect(self) -> None:
+        """Connect now (``open_pipe`` does when needed); SmbError with the Win32 code on failure."""
+        with self._lock:
+            self._connect_locked()
+
+    def _connect_locked(self) -> None:
+        if self._closed:
+            raise SmbError(WinError.ERROR_INVALID_HANDLE, f"the connection to {self.server} is closed")
+        if self._tree is not None:
+            return
+        conn_mod = import_remote("smbprotocol.connection")
+        session_mod = import_remote("smbprotocol.session")
+        tree_mod = import_remote("smbprotocol.tree")
+        connection = conn_mod.Connection(uuid.uuid4(), self.server, self.port, require_signing=True)
+        # smbprotocol bounds the TCP connect and the negotiate, not the session setup or tree connect:
+        # a watchdog closes the socket at the deadline, so a server that stalls later fails too.
+        timed_out = threading.Event()
+
+        def cut_off() -> None:
+            timed_out.set()
+            _close_quietly(connection)
+
+        watchdog = threading.Timer(self.connect_timeout, cut_off)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.connect(timeout=self.connect_timeout)
+            creds = self._credentials
+            if creds is not None and creds.password is not None:
+                session = session_mod.Session(
+                    connection,
+                    creds.principal,
+                    creds.password,
+                    require_encryption=self.encrypt,
+                    auth_protocol="ntlm",
+                )
+            else:
+                session = session_mod.Session(
+                    connection,
+                    creds.principal if creds is not None else None,
+                    None,
+                    require_encryption=self.encrypt,
+                    auth_protocol="kerberos",
+                )
+            session.connect()
+            tree = tree_mod.TreeConnect(session, f"\\\\{self.server}\\IPC$")
+            tree.connect()
+        except Exception as exc:
+            _close_quietly(connection)
+            if timed_out.is_set():
+                raise SmbError(
+                    WinError.RPC_S_SERVER_UNAVAILABLE,
+                    f"{self.server}: no answer within the connect timeout ({self.connect_timeout:g} s)",
+                ) from None
+            if isinstance(exc, ImportError):
+                raise
+            raise SmbError(_code_of(exc, connecting=True), f"{self.server}: {_text(exc)}") from None
+        finally:
+            watchdog.cancel()
+        if timed_out.is_set():
+            _close_quietly(connection)
+            raise SmbError(
+                WinError.RPC_S_SERVER_UNAVAILABLE,
+                f"{self.server}: no answer within the connect timeout ({self.connect_timeout:g} s)",
+            )
+        self._connection, self._session, self._tree = connection, session, tree
+
+    def open_pipe(self, name: str) -> Pipe:
+        """Open ``\\\\pipe\\\\<name>`` on ``IPC$`` (connecting first if needed)."""
+        open_mod = import_remote("smbprotocol.open")
+        with self._lock:
+            self._connect_locked()
+            handle = open_mod.Open(self._tree, name)
+            try:
+                handle.create(
+                    open_mod.ImpersonationLevel.Impersonation,
+                    open_mod.FilePipePrinterAccessMask.FILE_READ_DATA
+                    | open_mod.FilePipePrinterAccessMask.FILE_WRITE_DATA
+                    | open_mod.FilePipePrinterAccessMask.FILE_APPEND_DATA
+                    | open_mod.FilePipePrinterAccessMask.READ_CONTROL
+                    | open_mod.FilePipePrinterAccessMask.SYNCHRONIZE,
+                    0,
+                    open_mod.ShareAccess.FILE_SHARE_READ | open_mod.ShareAccess.FILE_SHARE_WRITE,
+                    open_mod.CreateDisposition.FILE_OPEN,
+                    open_mod.CreateOptions.FILE_NON_DIRECTORY_FILE,
+                )
+            except Exception as exc:
+                if isinstance(exc, ImportError):
+                    raise
+                raise SmbError(_code_of(exc, connecting=True), f"{self.server}: pipe {name}: {_text(exc)}") from None
+            pipe = Pipe(self, handle, name)
+            self._pipes.append(pipe)
+            return pipe
+
+    def close(self) -> None:
+        """Close every pipe, log off and disconnect; safe to call twice."""
+        with self._lock:
+            self._closed = True
+            pipes, self._pipes = self._pipes, []
+            connection, self._connection, self._session, self._tree = self._connection, None, None, None
+        for pipe in pipes:
+            pipe._forget()
+        if connection is not None:
+            try:
+                connection.disconnect(close=True, timeout=self.connect_timeout)
+            except Exception:
+                _close_quietly(connection)
+
+    def __enter__(self) -> SmbSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.disconnect(close=False)
+    except Exception:
+        transport = getattr(connection, "transport", None)
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Pipe:
+    """An open named pipe: ``transceive`` (one message out, its answer back), ``write`` and ``read``."""
+
+    def __init__(self, session: SmbSession, handle: Any, name: str) -> None:
+        self.session = session
+        self.name = name
+        self._handle: Any = handle
+
+    def __repr__(self) -> str:
+        return f"Pipe({self.session.server!r}, {self.name!r}, {'open' if self._handle is not None else 'closed'})"
+
+    def _open_handle(self) -> Any:
+        if self._handle is None:
+            raise SmbError(WinError.ERROR_INVALID_HANDLE, f"{self.session.server}: pipe {self.name} is closed")
+        return self._handle
+
+    def transceive(self, data: bytes, timeout: float | None = None) -> bytes:
+        """Write ``data`` as one message and return the answer (all of it, reading on after
+        STATUS_BUFFER_OVERFLOW)."""
+        ioctl = import_remote("smbprotocol.ioctl")
+        exc_mod = import_remote("smbprotocol.exceptions")
+        handle = self._open_handle()
+        request = ioctl.SMB2IOCTLRequest()
+        request["ctl_code"] = _FSCTL_PIPE_TRANSCEIVE
+        request["file_id"] = handle.file_id
+        request["max_output_response"] = READ_SIZE
+        request["flags"] = ioctl.IOCTLFlags.SMB2_0_IOCTL_IS_FSCTL
+        request["buffer"] = data
+        connection = handle.connection
+        try:
+            sent = connection.send(request, handle.tree_connect.session.session_id, handle.tree_connect.tree_connect_id)
+        except Exception as exc:
+            raise SmbError(
+                WinError.RPC_S_CALL_FAILED_DNE, f"{self.session.server}: pipe {self.name}: {_text(exc)}"
+            ) from None
+        more = False
+        try:
+            response = connection.receive(sent, timeout=timeout)
+        except exc_mod.BufferOverflow as overflow:
+            response, more = overflow.header, True
+        except Exception as exc:
+            raise SmbError(
+                _code_of(exc, connecting=False), f"{self.session.server}: pipe {self.name}: {_text(exc)}"
+            ) from None
+        answer = ioctl.SMB2IOCTLResponse()
+        answer.unpack(response["data"].get_value())
+        out = bytes(answer["buffer"].get_value())
+        while more:
+            chunk, more = self._read_message_part(timeout)
+            out += chunk
+        return out
+
+    def _read_message_part(self, timeout: float | None) -> tuple[bytes, bool]:
+        exc_mod = import_remote("smbprotocol.exceptions")
+        open_mod = import_remote("smbprotocol.open")
+        handle = self._open_handle()
+        request, _ = handle.read(0, READ_SIZE, send=False)
+        connection = handle.connection
+        try:
+            sent = connection.send(request, handle.tree_connect.session.session_id, handle.tree_connect.tree_connect_id)
+            response = connection.receive(sent, timeout=timeout)
+            more = False
+        except exc_mod.BufferOverflow as overflow:
+            response, more = overflow.header, True
+        except Exception as exc:
+            raise SmbError(
+                _code_of(exc, connecting=False), f"{self.session.server}: pipe {self.name}: {_text(exc)}"
+            ) from None
+        read = open_mod.SMB2ReadResponse()
+        read.unpack(response["data"].get_value())
+        return bytes(read["buffer"].get_value()), more
+
+    def read(self, timeout: float | None = None) -> bytes:
+        """The next message from the pipe (all of it)."""
+        out, more = self._read_message_part(timeout)
+        while more:
+            chunk, more = self._read_message_part(timeout)
+            out += chunk
+        return out
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` as one message, no answer expected (the first fragments of a long request)."""
+        handle = self._open_handle()
+        try:
+            handle.write(data, 0)
+        except Exception as exc:
+            raise SmbError(
+                _code_of(exc, connecting=False), f"{self.session.server}: pipe {self.name}: {_text(exc)}"
+            ) from None
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                handle.close()
+            except Exception:
+                pass
+
+    def _forget(self) -> None:
+        self._handle = None  # the session's disconnect closes it with the tree
