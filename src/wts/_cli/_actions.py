@@ -28,6 +28,10 @@ __all__ = ["run"]
 
 
 def run(ctx: Context) -> ExitStatus:
+    if getattr(ctx.args, "classic_args", None) is not None:  # logoff.exe's or msg.exe's syntax
+        from ._classic_actions import run_classic
+
+        return run_classic(ctx)
     ctx.setup()
     a = ctx.args
     action = {"msg": "message"}.get(a.command, a.command)

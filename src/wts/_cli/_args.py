@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_parser",
+    "classic_form",
     "parse_duration",
     "parse_moment",
     "parse_session",
@@ -269,6 +270,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message})
 
 
+#: A Windows switch (/server:RDS01, /v, /?, and any /word, which logoff.exe then rejects), or -?:
+#: one among the words makes ``wts logoff`` the classic command.  A path (/tmp/audit.log, the value
+#: of an option given after the command) has a second slash and is not one.
+_LOGOFF_SWITCH = re.compile(r"-\?|/[?a-z][^/]*", re.IGNORECASE | re.DOTALL)
+
+
+def classic_form(command: str, words: list[str]) -> bool:
+    """Whether ``wts logoff`` / ``wts msg`` is given Windows' syntax rather than wts' own.
+
+    - ``logoff``: when one of the words is a switch written with a slash (``/server:RDS01``,
+      ``/v``, ``/vm``, ``/?``; an unknown one then gets logoff.exe's ``Invalid parameter(s)``), or
+      ``-?``; wts' own options start with -.  Without one,
+      ``wts logoff 4`` is wts' own form (which refuses to act without a session or --all).
+    - ``msg``: unless --title (or -h/--help) is among the words: wts' own form needs a title, and
+      msg.exe has none.  ``wts message`` is always wts' own form.
+    """
+    if command == "logoff":
+        return any(_LOGOFF_SWITCH.fullmatch(w) for w in words)
+    if command == "msg":
+        return not any(w in ("-h", "--help") or w == "--title" or w.startswith("--title=") for w in words)
+    return False
+
+
 class _LazySubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
     """Subcommands whose options are added only when that subcommand is parsed (``fill``): ``wts
     --help`` lists the commands without building any of their options, and a command builds only
@@ -288,6 +312,11 @@ class _LazySubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
         values: Any,
         option_string: str | None = None,
     ) -> None:
+        if classic_form(values[0], values[1:]):
+            # logoff.exe's or msg.exe's syntax: the words go to _classic_actions as they are.
+            setattr(namespace, self.dest, values[0])
+            namespace.classic_args = list(values[1:])
+            return
         chosen = self._name_parser_map.get(values[0])
         add_options = self._fillers.pop(id(chosen), None)
         if chosen is not None and add_options is not None:
@@ -371,10 +400,17 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     sub("message", "show a message box in sessions: WTSSendMessageW", _message_options, aliases=["msg"])
     sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW", _connect_options)
 
-    # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic.
+    # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic,
+    # _classic_query and _classic_actions.  (logoff and msg are above: their classic form is
+    # recognised by _LazySubParsers, see classic_form.)
     for name, what in (
         ("tsdiscon", "disconnect a session, as tsdiscon.exe"),
         ("tscon", "attach a session to another, as tscon.exe"),
+        ("qwinsta", "list sessions, as qwinsta.exe (query session)"),
+        ("quser", "list users' sessions, as quser.exe (query user)"),
+        ("query", "query session | user, as query.exe"),
+        ("rwinsta", "reset a session, as rwinsta.exe (reset session)"),
+        ("reset", "reset session, as reset.exe"),
     ):
         p = subs.add_parser(name, help=what, add_help=False, prefix_chars="\0")
         p.add_argument("classic_args", nargs="*")

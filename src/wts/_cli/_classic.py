@@ -19,6 +19,7 @@ from ._context import Context
 from ._prompt import read_password
 from ._selection import resolve_sessions
 from ._status import ExitStatus
+from ._switches import Invalid, invalid, parse, say
 from ._text import describe_error, error_line, printable, win_tag
 
 __all__ = ["TSCON_USAGE", "TSDISCON_USAGE", "run_tscon", "run_tsdiscon"]
@@ -53,40 +54,6 @@ TSCON {sessionid | sessionname} [/DEST:sessionname]
 """
 
 
-class _Invalid(Exception):
-    pass
-
-
-def _parse(args: list[str], flags: set[str], valued: set[str]) -> tuple[list[str], dict[str, str | bool]]:
-    """Positional words and /switches; raises _Invalid for anything the original rejects."""
-    words: list[str] = []
-    switches: dict[str, str | bool] = {}
-    for arg in args:
-        if arg[:1] in ("/", "-") and len(arg) > 1 and not arg[1:].isdigit():
-            body = arg[1:]
-            name, sep, value = body.partition(":")
-            key = name.lower()
-            if key == "?":
-                switches["?"] = True
-            elif key in flags and not sep:
-                switches[key] = True
-            elif key in valued and sep and value:
-                if key in switches:
-                    raise _Invalid
-                switches[key] = value
-            else:
-                raise _Invalid
-        else:
-            words.append(arg)
-    return words, switches
-
-
-def _invalid(ctx: Context, usage: str) -> ExitStatus:
-    ctx.stderr.write("Invalid parameter(s)\n" + usage)
-    ctx.stderr.flush()
-    return ExitStatus.USAGE
-
-
 def _one_server(value: str) -> str | None:
     """/SERVER:'s value: one plain server name, as tsdiscon.exe takes (None: not one).  A list or a
     range (RDS01,RDS02; RDS[01-03]) would act on the first only, and a blank names nothing."""
@@ -98,17 +65,17 @@ def _one_server(value: str) -> str | None:
 
 def run_tsdiscon(ctx: Context) -> ExitStatus:
     try:
-        words, sw = _parse(ctx.args.classic_args, {"v", "vm"}, {"server"})
+        words, sw = parse(ctx.args.classic_args, {"v", "vm"}, {"server"})
         if len(words) > 1:
-            raise _Invalid
+            raise Invalid
         server = sw.get("server")
         assert server is None or isinstance(server, str)
         if server is not None:
             server = _one_server(server)
             if server is None:
-                raise _Invalid
-    except _Invalid:
-        return _invalid(ctx, TSDISCON_USAGE)
+                raise Invalid
+    except Invalid:
+        return invalid(ctx, TSDISCON_USAGE)
     if sw.get("?"):
         ctx.stdout.write(TSDISCON_USAGE)
         return ExitStatus.OK
@@ -116,7 +83,7 @@ def run_tsdiscon(ctx: Context) -> ExitStatus:
     verbose = bool(sw.get("v") or sw.get("vm")) or ctx.verbose > 0
     if server is not None:
         server = wts.parse_servers(server, where="/SERVER")[0]
-    say = _say(ctx, verbose)
+    line = say(ctx, verbose)
     where = server or "the local server"
     with ctx.server(server) as srv:
         if not words:
@@ -131,7 +98,7 @@ def run_tsdiscon(ctx: Context) -> ExitStatus:
         else:
             value = parse_session(words[0], "tsdiscon")
             if sw.get("vm") and not isinstance(value, int):
-                return _invalid(ctx, TSDISCON_USAGE)  # /VM: "The unique ID of the session needs to be specified."
+                return invalid(ctx, TSDISCON_USAGE)  # /VM: "The unique ID of the session needs to be specified."
             if isinstance(value, int):
                 sid, label = value, f"session {value}"
             else:
@@ -144,8 +111,8 @@ def run_tsdiscon(ctx: Context) -> ExitStatus:
             srv_for_call = srv
         try:
             logged = _current_id(ctx, srv_for_call) if sid == CURRENT_SESSION else sid
-            say(f"Disconnecting {label} on {where}.")
-            return _disconnect(ctx, srv_for_call, server, sid, logged, label, say)
+            line(f"Disconnecting {label} on {where}.")
+            return _disconnect(ctx, srv_for_call, server, sid, logged, label, line)
         finally:
             if srv_for_call is not srv:
                 srv_for_call.close()
@@ -200,11 +167,11 @@ def _disconnect(
 
 def run_tscon(ctx: Context) -> ExitStatus:
     try:
-        words, sw = _parse(ctx.args.classic_args, {"v"}, {"dest", "password"})
+        words, sw = parse(ctx.args.classic_args, {"v"}, {"dest", "password"})
         if len(words) > 1 or (not words and not sw.get("?")):
-            raise _Invalid  # TSCON {sessionid | sessionname}: the session is required
-    except _Invalid:
-        return _invalid(ctx, TSCON_USAGE)
+            raise Invalid  # TSCON {sessionid | sessionname}: the session is required
+    except Invalid:
+        return invalid(ctx, TSCON_USAGE)
     if sw.get("?"):
         ctx.stdout.write(TSCON_USAGE)
         return ExitStatus.OK
@@ -219,16 +186,7 @@ def run_tscon(ctx: Context) -> ExitStatus:
     # /PASSWORD:pw is readable by every user of this computer while it runs (/proc/PID/cmdline, as
     # tscon.exe's is): docs/cli.md says so and points to /PASSWORD:* and wts connect --password-file.
     password = read_password(ctx, True, None, "/PASSWORD:*") if pw == "*" else (pw if isinstance(pw, str) else "")
-    return connect_session(ctx, session, target, password, _say(ctx, verbose))
-
-
-def _say(ctx: Context, verbose: bool) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if verbose:
-            ctx.stdout.write(text + "\n")
-            ctx.stdout.flush()
-
-    return say
+    return connect_session(ctx, session, target, password, say(ctx, verbose))
 
 
 def _audit(ctx: Context, server: str | None, session: int | None, action: str, outcome: str, error: str | None) -> None:

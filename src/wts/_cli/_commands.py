@@ -28,6 +28,11 @@ COMMANDS: dict[str, Command] = {
     "connect": Command("_connect", "run"),
     "tsdiscon": Command("_classic", "run_tsdiscon"),
     "tscon": Command("_classic", "run_tscon"),
+    "qwinsta": Command("_classic_query", "run_qwinsta"),
+    "quser": Command("_classic_query", "run_quser"),
+    "query": Command("_classic_query", "run_query"),
+    "rwinsta": Command("_classic_actions", "run_rwinsta"),
+    "reset": Command("_classic_actions", "run_reset"),
     "bench": Command("_bench", "run"),
 }
 
