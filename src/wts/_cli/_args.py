@@ -129,7 +129,8 @@ def seconds(text: str) -> float:
 
 DESCRIPTION = """\
 Remote Desktop sessions across whole farms: list, disconnect, log off, message and reconnect, with
-every RPC in flight together.  The classic tsdiscon and tscon syntax works as it does on Windows."""
+every RPC in flight together.  The classic tools' syntax (qwinsta, quser, logoff, msg, rwinsta,
+tsdiscon, tscon) works as it does on Windows, and their /server: also takes ranges."""
 
 EPILOG = """\
 servers: -s takes names, comma lists and ranges (RDS[01-40]); -s @FILE or --servers-file FILE read
