@@ -535,14 +535,35 @@ def test_msg_reads_the_message_from_stdin(wts_run: Runner) -> None:
 def test_msg_star_skips_the_protected_and_wait_reports_answers(wts_run: Runner) -> None:
     r = wts_run("msg", "*", "/w", "/v", "/time:30", "hello", "--yes")
     assert r.status == 1  # gina's session refuses messages (access denied)
-    assert r.out.splitlines() == [
+    assert [line for line in r.out.splitlines() if ": sent" in line] == [
         "RDS01: session 3 (RDP-Tcp#1), carol: sent, answered: yes",
         "RDS01: session 4, dave: sent, answered: timeout",  # disconnected: nobody to answer
         "RDS01: session 17 (RDP-Tcp#9), hank: sent, answered: ok",
     ]
+    assert "RDS01: session 2 (RDP-Tcp#0), admin: skipped: your own session (--allow-own includes it)" in r.out
     errs = r.err.splitlines()
     assert any(e.startswith("RDS01: session 6 (RDP-Tcp#3), gina: FAILED: Access is denied.") for e in errs)
     assert {m["session"] for m in wts.sim.messages()} == {3, 4, 17}  # never 0, 1, 2 (own), 65536
+
+
+def test_msg_star_is_quiet_about_the_sessions_it_never_reaches(wts_run: Runner) -> None:
+    """msg * on RDS02: session 0, the console and the listener are skipped without a word (as wts'
+    own tables leave them out); /V lists them on stdout.  Exit 0: everyone there was told."""
+    r = wts_run("msg", "*", "/server:RDS02", "hi", "--yes")
+    assert (r.status, r.out, r.err) == (0, "", "")
+    assert sorted(m["session"] for m in wts.sim.messages()) == [3, 5]
+    r = wts_run("msg", "*", "/server:RDS02", "/v", "hi", "--yes")
+    assert r.status == 0
+    assert "RDS02: session 1 (Console): skipped: the console session is never touched" in r.out.splitlines()
+    r = wts_run("msg", "1", "/server:RDS02", "hi")  # named: the skip is said, and it is a failure
+    assert r.status == 1 and r.err == "RDS02: session 1 (Console): skipped: the console session is never touched\n"
+
+
+def test_a_name_may_start_with_a_digit(wts_run: Runner) -> None:
+    r = wts_run("quser", "1stshift")
+    assert (r.status, r.err) == (1, "No User exists for 1stshift\n")
+    r = wts_run("qwinsta", "99999999999")
+    assert r.status == 2 and "out of range" in r.err
 
 
 def test_msg_at_file_and_bulk(wts_run: Runner, tmp_path: Path) -> None:

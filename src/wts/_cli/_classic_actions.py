@@ -28,7 +28,6 @@ from wts import Outcome, Session
 
 from .._types import MAX_DWORD
 from .._winerror import WinError
-from ._args import parse_session
 from ._classic_usage import LOGOFF_USAGE, MSG_USAGE, RESET_USAGE, RWINSTA_USAGE
 from ._context import Context, is_closed
 from ._order import by_server_and_id, natural_key
@@ -36,7 +35,7 @@ from ._output import OUTCOME_FIELDS, outcome_record, write_records
 from ._prompt import confirm
 from ._status import ExitStatus, UsageError
 from ._stream import StreamResult, stream
-from ._switches import Invalid, invalid, parse, say, servers_of, usage
+from ._switches import Invalid, invalid, parse, say, servers_of, session_word, usage
 from ._terminal import isatty
 from ._text import outcome_detail, outcome_result, printable
 
@@ -115,8 +114,7 @@ def _logoff(ctx: Context, tool: str, args: list[str], text: str) -> ExitStatus:
     plan = _Plan(tool, "logoff", servers, sw)
     plan.verbose = plan.verbose or bool(sw.get("vm"))
     plan.words = words
-    value = parse_session(words[0], tool)
-    return _run(ctx, plan, lambda row: row.id == value if isinstance(value, int) else _station_is(row, value))
+    return _run(ctx, plan, [_word_pick(words[0], tool, users=False)])
 
 
 def _msg(ctx: Context, args: list[str]) -> ExitStatus:
@@ -145,8 +143,7 @@ def _msg(ctx: Context, args: list[str]) -> ExitStatus:
         "message_timeout": seconds,
         "wait": bool(sw.get("w")),
     }
-    picks = [_msg_pick(w) for w in wanted]
-    return _run(ctx, plan, lambda row: any(p(row) for p in picks))
+    return _run(ctx, plan, [_word_pick(w, "msg", users=True) for w in wanted])
 
 
 def _seconds(value: str | bool | None) -> int:
@@ -204,31 +201,41 @@ def _read_message(ctx: Context) -> str:
     return text.rstrip("\n")
 
 
-def _station_is(row: Session, name: str) -> bool:
-    return bool(row.station) and row.station.casefold() == name.casefold()
+#: How a word picked a session: by its id or WinStation name (named: whatever is not done is said),
+#: or as one of many (msg *, a user's sessions: the system sessions and your own are skipped quietly).
+_NAMED, _AMONG = 2, 1
+Pick = Callable[[Session], int]
 
 
-def _msg_pick(word: str) -> Callable[[Session], bool]:
-    """What one of msg's words selects: * every session, an id that session, else the session of
-    that WinStation name or every session of that user."""
-    if word == "*":
-        return lambda row: True
-    value = parse_session(word, "msg")
+def _word_pick(word: str, tool: str, users: bool) -> Pick:
+    """What one word selects: * every session; an id that session; a name the session of that
+    WinStation name or (``users``: msg) every session of that user."""
+    if word == "*" and users:
+        return lambda row: _AMONG
+    value = session_word(word, tool)
     if isinstance(value, int):
-        return lambda row: row.id == value
+        return lambda row: _NAMED if row.id == value else 0
     key = value.casefold()
-    return lambda row: _station_is(row, value) or (bool(row.user) and row.user.casefold() == key)
+
+    def pick(row: Session) -> int:
+        if row.station and row.station.casefold() == key:
+            return _NAMED
+        return _AMONG if users and row.user and row.user.casefold() == key else 0
+
+    return pick
 
 
 # --- acting ----------------------------------------------------------------------------------------
 
 
-def _run(ctx: Context, plan: _Plan, picks: Callable[[Session], bool]) -> ExitStatus:
+def _run(ctx: Context, plan: _Plan, picks: list[Pick]) -> ExitStatus:
     """List every server, pick the sessions, act on them through Farm, report the original's way."""
     names = plan.servers if plan.servers is not None else [ctx.local_name()]
     farm = ctx.farm(names)
     listing = stream(ctx, farm, "sessions", plan.tool, False)
-    rows: list[Session] = [r for r in listing.items if picks(r)]
+    how = {_key(r.server or "", r.id): max(p(r) for p in picks) for r in listing.items}
+    rows: list[Session] = [r for r in listing.items if how[_key(r.server or "", r.id)]]
+    named = {k for k, v in how.items() if v == _NAMED}
     failures = list(listing.failures)
     found = {(r.server or "").casefold() for r in rows}
     missing = [n for n in names if n.casefold() not in found and n.casefold() not in _failed(failures)]
@@ -242,7 +249,7 @@ def _run(ctx: Context, plan: _Plan, picks: Callable[[Session], bool]) -> ExitSta
         write_records(ctx.stdout, plan.fmt, recs, OUTCOME_FIELDS)
         ctx.stdout.flush()
     else:
-        _report(ctx, plan, outcomes)
+        _report(ctx, plan, outcomes, named)
     for f in failures:
         where = f.server if f.session_id is None else f"{f.server}: session {f.session_id}"
         ctx.env.note(f"{where}: Error [{f.error.winerror}]:{f.error.strerror}")
@@ -250,8 +257,20 @@ def _run(ctx: Context, plan: _Plan, picks: Callable[[Session], bool]) -> ExitSta
         ctx.env.note(f"{printable(name)}: {', '.join(printable(w) for w in plan.words)}: {_not_found_text()}")
     if result.interrupted:
         return ExitStatus.INTERRUPTED
-    bad = failures or missing or result.audit_failed or any(o.status not in ("done", "planned") for o in outcomes)
+    bad = failures or missing or result.audit_failed or any(_not_done(o, named) for o in outcomes)
     return ExitStatus.FAILED if bad or not rows else ExitStatus.OK
+
+
+def _key(server: str, sid: int) -> tuple[str, int]:
+    return (server.casefold(), sid)
+
+
+def _not_done(o: Outcome, named: set[tuple[str, int]]) -> bool:
+    """An outcome that makes the exit status 1: not done (nor planned), unless it is a protected
+    session skipped that no word named (msg * does not reach the console: that is no failure)."""
+    if o.status in ("done", "planned"):
+        return False
+    return not (o.status == "skipped" and o.why.protected and _key(o.server, o.session_id) not in named)
 
 
 def _failed(failures: list[Any]) -> set[str]:
@@ -288,9 +307,10 @@ def _execute(ctx: Context, farm: Any, plan: _Plan, rows: list[Session]) -> Strea
     )
 
 
-def _report(ctx: Context, plan: _Plan, outcomes: list[Outcome]) -> None:
+def _report(ctx: Context, plan: _Plan, outcomes: list[Outcome], named: set[tuple[str, int]]) -> None:
     """The originals' silence: done sessions are said only with /V (stdout), a dry run's plan always
-    (stdout); what was not done is one line each on stderr."""
+    (stdout); what was not done is one line each on stderr (protected sessions no word named, only
+    with /V, on stdout)."""
     line = say(ctx, plan.verbose or plan.dry_run)
     for o in outcomes:
         what = _label(o)
@@ -298,6 +318,8 @@ def _report(ctx: Context, plan: _Plan, outcomes: list[Outcome]) -> None:
             line(f"{what}: {outcome_result(o)[0]}{_answer(o)}")
         elif o.status == "planned":
             line(f"{what}: {outcome_result(o)[0]} (dry run)")
+        elif not _not_done(o, named):
+            say(ctx, plan.verbose)(f"{what}: {outcome_result(o)[0]}: {outcome_detail(o)}")
         else:
             result = outcome_result(o)[0]
             ctx.env.note(f"{what}: {result}: {outcome_detail(o)}")

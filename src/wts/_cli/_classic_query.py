@@ -22,14 +22,13 @@ from typing import Any
 import wts
 from wts import CURRENT_SESSION, ConnectState, Failure, Session, SessionInfo, WTSError
 
-from ._args import parse_session
 from ._classic_usage import QUERY_USAGE, QUSER_USAGE, QWINSTA_USAGE
 from ._context import Context
 from ._order import natural_key
 from ._output import SESSION_CSV_FIELDS, failure_session_record, format_idle, session_record, write_records
 from ._status import ExitStatus
 from ._stream import stream
-from ._switches import Invalid, invalid, parse, servers_of, usage
+from ._switches import Invalid, invalid, parse, servers_of, session_word, usage
 from ._text import printable
 
 __all__ = [
@@ -151,7 +150,7 @@ def _listing(ctx: Context, tool: str, args: list[str]) -> ExitStatus:
         ctx.error(f"{tool}: /MODE, /FLOW, /CONNECT, /COUNTER and /VM are not supported: wts lists sessions only")
         return ExitStatus.USAGE
     ctx.setup()
-    wanted = parse_session(words[0], tool) if words else None
+    wanted = session_word(words[0], tool) if words else None
     names = servers if servers is not None else [ctx.local_name()]
     quser = tool == "quser"
     filters: dict[str, Any] = {"user": ["?*"]} if quser else {}

@@ -15,10 +15,11 @@ from collections.abc import Callable, Collection
 
 import wts
 
+from ._args import parse_session
 from ._context import Context
 from ._status import ExitStatus
 
-__all__ = ["EXTENSIONS", "FORMATS", "Invalid", "invalid", "parse", "say", "servers_of", "usage"]
+__all__ = ["EXTENSIONS", "FORMATS", "Invalid", "invalid", "parse", "say", "servers_of", "session_word", "usage"]
 
 #: wts' own options a classic command may take among its words: --format takes a value.
 EXTENSIONS = ("--format", "--dry-run", "--yes")
@@ -114,6 +115,15 @@ def servers_of(switches: dict[str, str | bool]) -> list[str] | None:
     if not names:
         raise Invalid
     return names
+
+
+def session_word(word: str, tool: str) -> int | str:
+    """A word that names a session: all digits, its id (out of range: one line, exit 2); anything
+    else a name (a WinStation or a user name, which may well start with a digit)."""
+    text = word.strip()
+    if text.isascii() and text.isdigit():
+        return parse_session(text, tool)
+    return text
 
 
 def say(ctx: Context, verbose: bool) -> Callable[[str], None]:
