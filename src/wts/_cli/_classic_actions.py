@@ -112,7 +112,6 @@ def _logoff(ctx: Context, tool: str, args: list[str], text: str) -> ExitStatus:
         )
     ctx.setup()
     plan = _Plan(tool, "logoff", servers, sw)
-    plan.verbose = plan.verbose or bool(sw.get("vm"))
     plan.words = words
     return _run(ctx, plan, [_word_pick(words[0], tool, users=False)])
 
