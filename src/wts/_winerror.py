@@ -44,6 +44,13 @@ class WinError(IntEnum):
     # LookupAccountSidW, naming the users of processes (WTSEnumerateProcessesExW)
     ERROR_INSUFFICIENT_BUFFER = 122
     ERROR_NONE_MAPPED = 1332
+    # MS-TSTS (the tsts provider): what the calls' NTSTATUS / HRESULT and the RPC faults map to
+    ERROR_GEN_FAILURE = 31
+    ERROR_INVALID_PASSWORD = 86
+    ERROR_MR_MID_NOT_FOUND = 317
+    RPC_S_UNKNOWN_IF = 1717
+    RPC_S_PROTOCOL_ERROR = 1728
+    RPC_S_PROCNUM_OUT_OF_RANGE = 1745
 
     @property
     def text(self) -> str:
@@ -85,6 +92,14 @@ _TEXTS: dict[WinError, str] = {
     WinError.ERROR_CTX_WINSTATION_ACCESS_DENIED: "The requested session access is denied.",
     WinError.ERROR_INSUFFICIENT_BUFFER: "The data area passed to a system call is too small.",
     WinError.ERROR_NONE_MAPPED: "No mapping between account names and security IDs was done.",
+    WinError.ERROR_GEN_FAILURE: "A device attached to the system is not functioning.",
+    WinError.ERROR_INVALID_PASSWORD: "The specified network password is not correct.",
+    WinError.ERROR_MR_MID_NOT_FOUND: (
+        "The system cannot find message text for message number 0x%1 in the message file for %2."
+    ),
+    WinError.RPC_S_UNKNOWN_IF: "The interface is unknown.",
+    WinError.RPC_S_PROTOCOL_ERROR: "A remote procedure call (RPC) protocol error occurred.",
+    WinError.RPC_S_PROCNUM_OUT_OF_RANGE: "The procedure number is out of range.",
 }
 
 # A WTS call that returns FALSE without setting the last error (Wine's stubs do) is still a failure;

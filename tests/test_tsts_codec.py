@@ -1,0 +1,523 @@
+"""The MS-TSTS codec (wts._tsts: _ndr, _pdu, _calls, _actions) against code we did not write.
+
+* Requests: our stub bytes equal impacket 0.13.1's ``NDRCALL.getData()`` for the same arguments,
+  except NDR's unspecified octets (alignment gaps: we write zeros, impacket 0xBF / 0xAB; referent ids:
+  any non-zero number) and the differences _calls' docstring documents (impacket marshals the
+  unmarshalled ``handle_t hBinding`` of RpcOpenEnum, RpcOpenSession, RpcWinStationOpenServer).
+* Responses: we decode what impacket's response classes encode, a 120-session answer included,
+  cut into 4,280-byte fragments by impacket's own PDU header class and reassembled by ``_pdu``.
+* Server side: impacket decodes what our server encoders write, to the same values.
+* Untrusted input: truncated, garbled or hostile stubs and PDUs raise ProtocolError (a ValueError)
+  with a one-line message, never IndexError / struct.error / MemoryError.
+
+impacket's encoder writes a fixed ``WCHAR[n]`` array only as long as the string it is given, so its
+responses are built here with NUL-padded strings (``_z``): that is impacket's caller contract.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from wts._tsts import _calls as C
+from wts._tsts import _frames, _ndr, _pdu
+from wts._tsts._ndr import ProtocolError
+from wts._winerror import WinError
+
+T: Any = pytest.importorskip("impacket.dcerpc.v5.tsts")
+rpcrt: Any = pytest.importorskip("impacket.dcerpc.v5.rpcrt")
+impacket_uuid: Any = pytest.importorskip("impacket.uuid")
+
+
+def _z(text: str, n: int) -> str:
+    """A fixed WCHAR[n] value as impacket's encoder needs it: padded with NULs to n units."""
+    return text + "\0" * (n - len(text))
+
+
+def encode_recording(encode: Callable[[], bytes]) -> tuple[bytes, list[tuple[str, int, int]]]:
+    gaps = _ndr.record_gaps()
+    try:
+        return encode(), list(gaps)
+    finally:
+        _ndr.stop_recording_gaps()
+
+
+def assert_same_ndr(ours: bytes, gaps: list[tuple[str, int, int]], theirs: bytes) -> None:
+    """Byte for byte, except alignment gaps (ours zero) and referent ids (both non-zero)."""
+    assert len(ours) == len(theirs), (len(ours), len(theirs), ours.hex(), theirs.hex())
+    free = set()
+    for kind, at, n in gaps:
+        free.update(range(at, at + n))
+        if kind == "pad":
+            assert ours[at : at + n] == bytes(n)
+        else:
+            assert ours[at : at + n] != bytes(n) and theirs[at : at + n] != bytes(n), f"null referent at {at}"
+    diff = [i for i in range(len(ours)) if i not in free and ours[i] != theirs[i]]
+    assert diff == [], f"bytes differ at {diff[:8]}: ours {ours.hex()} impacket {theirs.hex()}"
+
+
+def request_matches(encode: Callable[[], bytes], call: Any) -> None:
+    ours, gaps = encode_recording(encode)
+    assert_same_ndr(ours, gaps, call.getData())
+
+
+HANDLE = bytes(range(1, 21))
+
+
+def impacket_handle() -> Any:
+    h = T.context_handle()
+    h["context_handle_attributes"] = struct.unpack("<I", HANDLE[:4])[0]
+    h["context_handle_uuid"] = HANDLE[4:]
+    return h
+
+
+# -- requests, byte for byte ---------------------------------------------------------------------------
+
+
+def test_open_enum_request_omits_the_binding_handle_impacket_marshals() -> None:
+    call = T.RpcOpenEnum()
+    assert call.getData() == bytes(20)  # impacket's difference, documented in _calls
+    assert C.encode_open_enum_request() == b""
+    C.decode_open_enum_request(call.getData())  # our server takes impacket's form too
+    C.decode_open_enum_request(b"")
+    with pytest.raises(ProtocolError, match="RpcOpenEnum request"):
+        C.decode_open_enum_request(b"\x00" * 7)
+
+
+def test_close_enum_request() -> None:
+    call = T.RpcCloseEnum()
+    call["phEnum"] = impacket_handle()
+    request_matches(lambda: C.encode_close_enum_request(HANDLE), call)
+    assert C.decode_close_enum_request(call.getData()) == HANDLE
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_get_enum_result_request(level: int) -> None:
+    call = T.RpcGetEnumResult()
+    call["hEnum"] = impacket_handle()
+    call["Level"] = level
+    request_matches(lambda: C.encode_get_enum_result_request(HANDLE, level), call)
+    assert C.decode_get_enum_result_request(call.getData()) == (HANDLE, level)
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_get_all_sessions_request(level: int) -> None:
+    call = T.RpcGetAllSessions()
+    call["pLevel"] = level
+    request_matches(lambda: C.encode_get_all_sessions_request(level), call)
+    assert C.decode_get_all_sessions_request(call.getData()) == level
+
+
+@pytest.mark.parametrize("session_id", [0, 1, 7, 65535, -1])
+def test_get_session_information_ex_request(session_id: int) -> None:
+    call = T.RpcGetSessionInformationEx()
+    call["SessionId"] = session_id
+    call["Level"] = 1
+    request_matches(lambda: C.encode_get_session_information_ex_request(session_id), call)
+    assert C.decode_get_session_information_ex_request(call.getData()) == (session_id, 1)
+
+
+# -- responses impacket encodes, decoded by us ----------------------------------------------------------
+
+
+def impacket_all_sessions(n: int, level: int = 2, error: int = 0) -> Any:
+    resp = T.RpcGetAllSessionsResponse()
+    resp["pLevel"] = level
+    items = []
+    for i in range(n):
+        e = T.ExecEnvData_STRUCT()
+        e["Level"] = level
+        e["ExecEnvData"]["tag"] = level
+        if level == 1:
+            arm = e["ExecEnvData"]["ExecEnvEnum_Level1"]
+        else:
+            arm = e["ExecEnvData"]["ExecEnvEnum_Level2"]
+            arm["AbsSessionId"] = i + 1
+            arm["HostName"] = _z("RDS01", 33)
+            arm["UserName"] = _z(f"user{i}", 33)
+            arm["DomainName"] = _z("CONTOSO", 33)
+            arm["FarmName"] = _z("", 33)
+        arm["ExecEnvId"] = i + 1
+        arm["State"] = i % 10
+        arm["SessionName"] = _z(f"RDP-Tcp#{i}", 33)
+        items.append(e)
+    resp["ppSessionData"] = items if n else T.NULL
+    resp["pcEntries"] = n
+    resp["ErrorCode"] = error
+    return resp
+
+
+def expected_all_sessions(n: int, level: int = 2) -> list[C.ExecEnvEntry]:
+    out = []
+    for i in range(n):
+        e = C.ExecEnvEntry(i + 1, i % 10, f"RDP-Tcp#{i}")
+        if level == 2:
+            e = e._replace(abs_session_id=i + 1, host_name="RDS01", user_name=f"user{i}", domain_name="CONTOSO")
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("n", [0, 1, 25])
+def test_get_all_sessions_response_from_impacket(level: int, n: int) -> None:
+    got = C.decode_get_all_sessions_response(impacket_all_sessions(n, level).getData())
+    assert got == C.SessionsResult(level, expected_all_sessions(n, level), n, 0, 0)
+
+
+def test_get_all_sessions_error_maps_to_win32() -> None:
+    got = C.decode_get_all_sessions_response(impacket_all_sessions(0, error=0x80070005).getData())
+    assert (got.entries, got.status, got.error) == ([], 0x80070005, 5)
+
+
+def impacket_fragments(stub: bytes, call_id: int, max_frag: int) -> list[bytes]:
+    """A response cut into fragments by impacket's own PDU header class."""
+    room = max_frag - 24
+    chunks = [stub[i : i + room] for i in range(0, len(stub), room)]
+    out = []
+    for i, chunk in enumerate(chunks):
+        h = rpcrt.MSRPCRespHeader()
+        h["type"] = rpcrt.MSRPC_RESPONSE
+        h["flags"] = (rpcrt.PFC_FIRST_FRAG if i == 0 else 0) | (rpcrt.PFC_LAST_FRAG if i == len(chunks) - 1 else 0)
+        h["call_id"] = call_id
+        h["alloc_hint"] = len(stub) - i * room
+        h["pduData"] = chunk
+        h["frag_len"] = 24 + len(chunk)
+        out.append(h.getData())
+    return out
+
+
+@pytest.mark.parametrize("framer", ["impacket", "ours"])
+def test_120_sessions_in_4280_byte_fragments_reassemble(framer: str) -> None:
+    stub = impacket_all_sessions(120).getData()
+    assert len(stub) > 40_000  # about 352 bytes a session: ten fragments
+    if framer == "impacket":
+        frags = impacket_fragments(stub, 9, 4280)
+    else:
+        frags = _frames.response_fragments(9, 0, stub, max_frag=4280)
+    assert len(frags) == 10 and all(len(f) <= 4280 for f in frags)
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, call_id=9)
+    results = [assembly.add(_pdu.parse(f)) for f in frags]  # type: ignore[arg-type]
+    assert results[:-1] == [None] * 9
+    assert results[-1] == stub
+    got = C.decode_get_all_sessions_response(stub)
+    assert got.entries == expected_all_sessions(120) and got.total == 120
+
+
+def impacket_enum_result(n: int, level: int) -> Any:
+    resp = T.RpcGetEnumResultResponse()
+    items = []
+    for i in range(n):
+        e = T.SessionInfo_STRUCT()
+        e["Level"] = level
+        e["SessionInfo"]["tag"] = level
+        arm = e["SessionInfo"][f"SessionEnum_Level{level}"]
+        arm["SessionId"] = i
+        arm["State"] = 4
+        arm["Name"] = _z(f"s{i}", 33)
+        if level == 2:
+            arm["Source"] = 0
+            arm["bFullDesktop"] = 1
+            arm["SessionType"] = uuid.UUID(int=i + 1).bytes_le
+        items.append(e)
+    resp["ppSessionEnumResult"] = items
+    resp["pEntries"] = n
+    resp["ErrorCode"] = 0
+    return resp
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_get_enum_result_response_from_impacket(level: int) -> None:
+    got = C.decode_get_enum_result_response(impacket_enum_result(110, level).getData())
+    assert got.total == 110 and got.error == 0
+    for i, e in enumerate(got.entries):
+        assert (e.session_id, e.state, e.name) == (i, 4, f"s{i}")
+        if level == 2:
+            assert e.full_desktop and e.session_type == uuid.UUID(int=i + 1).bytes_le
+
+
+def impacket_info_ex() -> Any:
+    resp = T.RpcGetSessionInformationExResponse()
+    resp["LSMSessionInfoExPtr"]["tag"] = 1
+    arm = resp["LSMSessionInfoExPtr"]["LSM_SessionInfo_Level1"]
+    arm["SessionState"] = 4
+    arm["SessionFlags"] = 0
+    arm["SessionName"] = _z("RDP-Tcp#3", 33)
+    arm["DomainName"] = _z("CONTOSO", 18)
+    arm["UserName"] = _z("alice", 21)
+    arm["ConnectTime"] = 133_000_000_000_000_000
+    arm["DisconnectTime"] = 133_000_000_100_000_000
+    arm["LogonTime"] = 132_999_999_000_000_000
+    arm["LastInputTime"] = 133_000_000_050_000_000
+    arm["ProtocolDataSize"] = 5
+    arm["ProtocolData"] = b"\x01\x02\x03\x04\x05"
+    resp["ErrorCode"] = 0
+    return resp
+
+
+INFO = C.SessionInfoEx(
+    4,
+    0,
+    "RDP-Tcp#3",
+    "CONTOSO",
+    "alice",
+    133_000_000_000_000_000,
+    133_000_000_100_000_000,
+    132_999_999_000_000_000,
+    133_000_000_050_000_000,
+    b"\x01\x02\x03\x04\x05",
+)
+
+
+def test_get_session_information_ex_response_from_impacket() -> None:
+    assert C.decode_get_session_information_ex_response(impacket_info_ex().getData()) == (INFO, 0, 0)
+
+
+def test_get_session_information_ex_error_from_impacket() -> None:
+    resp = T.RpcGetSessionInformationExResponse()
+    resp["LSMSessionInfoExPtr"] = T.NULL
+    resp["ErrorCode"] = 0x80071B6E  # HRESULT_FROM_WIN32(ERROR_CTX_WINSTATION_NOT_FOUND)
+    got = C.decode_get_session_information_ex_response(resp.getData())
+    assert got.info is None and got.status == 0x80071B6E
+    assert got.error == WinError.ERROR_CTX_WINSTATION_NOT_FOUND
+
+
+# -- our server's answers, decoded by impacket ----------------------------------------------------------
+
+
+def test_our_all_sessions_answer_decodes_in_impacket_and_matches_its_bytes() -> None:
+    entries = expected_all_sessions(30)
+    ours, gaps = encode_recording(lambda: C.encode_get_all_sessions_response(entries))
+    assert_same_ndr(ours, gaps, impacket_all_sessions(30).getData())
+    parsed = T.RpcGetAllSessionsResponse(ours)
+    assert parsed["pcEntries"] == 30 and parsed["ErrorCode"] == 0
+    row = parsed["ppSessionData"][7]["ExecEnvData"]["ExecEnvEnum_Level2"]
+    assert (row["ExecEnvId"], row["SessionName"], row["UserName"], row["DomainName"]) == (
+        8,
+        "RDP-Tcp#7",
+        "user7",
+        "CONTOSO",
+    )
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_our_enum_result_answer_decodes_in_impacket(level: int) -> None:
+    theirs = impacket_enum_result(12, level).getData()
+    entries = C.decode_get_enum_result_response(theirs).entries
+    ours, gaps = encode_recording(lambda: C.encode_get_enum_result_response(entries, level))
+    if level == 2:  # bFullDesktop: a BOOL for MS-TSTS, a BOOLEAN and 3 pad bytes for impacket (see _calls)
+        gaps += [("pad", 8 + i * 108 + 8 + 80 + 1, 3) for i in range(12)]
+    assert_same_ndr(ours, gaps, theirs)
+    parsed = T.RpcGetEnumResultResponse(ours)
+    assert parsed["pEntries"] == 12
+    assert parsed["ppSessionEnumResult"][11]["SessionInfo"][f"SessionEnum_Level{level}"]["Name"] == "s11"
+
+
+def test_our_session_information_ex_answer_decodes_in_impacket() -> None:
+    ours, gaps = encode_recording(lambda: C.encode_get_session_information_ex_response(INFO))
+    theirs = impacket_info_ex().getData()
+    # Offset 0 is Level for MS-TSTS and a referent id for impacket (documented in _calls): both non-zero.
+    assert_same_ndr(ours, [*gaps, ("referent", 0, 4)], theirs)
+    arm = T.RpcGetSessionInformationExResponse(ours)["LSMSessionInfoExPtr"]["LSM_SessionInfo_Level1"]
+    assert (arm["SessionState"], arm["SessionName"], arm["DomainName"], arm["UserName"]) == (
+        4,
+        "RDP-Tcp#3",
+        "CONTOSO",
+        "alice",
+    )
+    assert arm.fields["LogonTime"].fields["Data"] == INFO.logon_time
+
+
+def test_our_session_information_ex_error_decodes_in_impacket() -> None:
+    ours = C.encode_get_session_information_ex_response(None, error=7022)
+    parsed = T.RpcGetSessionInformationExResponse(ours)
+    assert parsed["ErrorCode"] == 0x80071B6E
+    assert C.decode_get_session_information_ex_response(ours).error == 7022
+    with pytest.raises(ValueError, match="needs the session"):
+        C.encode_get_session_information_ex_response(None)
+
+
+# -- PDUs ----------------------------------------------------------------------------------------------
+
+
+def test_bind_matches_impacket() -> None:
+    item = rpcrt.CtxItem()
+    item["ContextID"] = 0
+    item["TransItems"] = 1
+    item["AbstractSyntax"] = impacket_uuid.uuidtup_to_bin(("88143fd0-c28d-4b2b-8fef-8d882f6a9390", "1.0"))
+    item["TransferSyntax"] = impacket_uuid.uuidtup_to_bin(("8a885d04-1ceb-11c9-9fe8-08002b104860", "2.0"))
+    bind = rpcrt.MSRPCBind()
+    bind["max_tfrag"] = bind["max_rfrag"] = 4280
+    bind.addCtxItem(item)
+    packet = rpcrt.MSRPCHeader()
+    packet["type"] = rpcrt.MSRPC_BIND
+    packet["call_id"] = 1
+    packet["pduData"] = bind.getData()
+    ctx = _pdu.ContextElem(0, C.TERMSRV_ENUMERATION.syntax, (_pdu.NDR_SYNTAX,))
+    ours = _frames.encode_bind(1, [ctx], max_xmit_frag=4280, max_recv_frag=4280)
+    assert ours == packet.get_packet()
+    parsed = _pdu.parse(packet.get_packet())
+    assert isinstance(parsed, _pdu.Bind) and parsed.contexts == (ctx,)
+
+
+def test_our_bind_ack_decodes_in_impacket() -> None:
+    results = [
+        _pdu.ContextResult(_pdu.RESULT_ACCEPTANCE, 0, _pdu.NDR_SYNTAX),
+        _pdu.ContextResult(_pdu.RESULT_PROVIDER_REJECTION, 2, _pdu.SyntaxId(uuid.UUID(int=0), 0)),
+    ]
+    ours = _frames.encode_bind_ack(
+        1,
+        results,
+        max_xmit_frag=4280,
+        max_recv_frag=4280,
+        assoc_group=0x1234,
+        secondary_address=r"\PIPE\LSM_API_service",
+    )
+    ack = rpcrt.MSRPCBindAck(ours)
+    assert (ack["max_tfrag"], ack["assoc_group"], ack["ctx_num"]) == (4280, 0x1234, 2)
+    assert ack["SecondaryAddr"] in (b"\\PIPE\\LSM_API_service", "\\PIPE\\LSM_API_service")
+    first = rpcrt.CtxItemResult(ack["ctx_items"][:24])
+    assert first["Result"] == 0 and first["TransferSyntax"] == _pdu.NDR_SYNTAX.pack()
+    parsed = _pdu.parse(ours)
+    assert isinstance(parsed, _pdu.BindAck) and parsed.results == tuple(results)
+    assert parsed.secondary_address == r"\PIPE\LSM_API_service"
+
+
+def test_request_fragment_matches_impacket() -> None:
+    stub = C.encode_get_all_sessions_request(2)
+    h = rpcrt.MSRPCRequestHeader()
+    h["type"] = rpcrt.MSRPC_REQUEST
+    h["call_id"] = 5
+    h["ctx_id"] = 1
+    h["op_num"] = 10
+    h["alloc_hint"] = len(stub)
+    h["pduData"] = stub
+    (ours,) = _frames.request_fragments(5, 1, 10, stub)
+    assert ours == h.get_packet()
+    parsed = _pdu.parse(ours)
+    assert isinstance(parsed, _pdu.Request) and (parsed.opnum, parsed.context_id, parsed.stub) == (10, 1, stub)
+
+
+def test_fault_decodes_in_impacket_and_maps_to_win32() -> None:
+    ours = _frames.encode_fault(3, 0x1C010002, did_not_execute=True)
+    h = rpcrt.MSRPCRespHeader(ours)
+    assert h["type"] == rpcrt.MSRPC_FAULT and h["call_id"] == 3
+    assert struct.unpack("<L", h["pduData"][:4])[0] == 0x1C010002
+    fault = _pdu.parse(ours)
+    assert isinstance(fault, _pdu.Fault) and fault.header.flags & _pdu.PFC_DID_NOT_EXECUTE
+    from wts._tsts._status import from_fault
+
+    assert from_fault(fault.status) == 1745  # RPC_S_PROCNUM_OUT_OF_RANGE
+    assert from_fault(5) == 5
+    assert from_fault(0x1C000099) == 1726  # an nca_s code we do not know: the call may have run
+
+
+# -- untrusted input: one clean exception, and round trips ---------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DECODERS: list[Callable[[bytes], object]] = [
+    C.decode_open_enum_response,
+    C.decode_close_enum_response,
+    C.decode_get_enum_result_response,
+    C.decode_get_all_sessions_response,
+    C.decode_get_session_information_ex_response,
+    C.decode_open_enum_request,
+    C.decode_close_enum_request,
+    C.decode_get_enum_result_request,
+    C.decode_get_all_sessions_request,
+    C.decode_get_session_information_ex_request,
+    _pdu.parse,
+]
+VALID = [
+    impacket_all_sessions(3).getData(),
+    impacket_enum_result(3, 2).getData(),
+    impacket_info_ex().getData(),
+    *_frames.response_fragments(1, 0, impacket_all_sessions(3).getData()),
+    _frames.encode_bind_ack(
+        1, [_pdu.ContextResult(0, 0, _pdu.NDR_SYNTAX)], max_xmit_frag=4280, max_recv_frag=4280, assoc_group=1
+    ),
+]
+
+
+def decodes_cleanly(decode: Callable[[bytes], object], data: bytes) -> None:
+    try:
+        decode(data)
+    except ProtocolError as e:
+        assert "\n" not in str(e) and str(e)
+
+
+@given(st.sampled_from(DECODERS), st.binary(max_size=600))
+def test_garbage_raises_protocol_error_only(decode: Callable[[bytes], object], data: bytes) -> None:
+    decodes_cleanly(decode, data)
+
+
+@given(st.sampled_from(DECODERS), st.sampled_from(VALID), st.data())
+def test_truncated_or_flipped_answers_raise_protocol_error_only(
+    decode: Callable[[bytes], object], valid: bytes, data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(0, len(valid)))
+    decodes_cleanly(decode, valid[:cut])
+    at = data.draw(st.integers(0, len(valid) - 1))
+    flipped = bytearray(valid)
+    flipped[at] ^= data.draw(st.integers(1, 255))
+    decodes_cleanly(decode, bytes(flipped))
+
+
+def test_a_hostile_count_is_capped_by_the_bytes_present() -> None:
+    hostile = struct.pack("<III", 2, 0x20000, 0x7FFF_FFFF) + bytes(64)
+    with pytest.raises(ProtocolError, match="session count says 2147483647 items"):
+        C.decode_get_all_sessions_response(hostile)
+    with pytest.raises(ProtocolError, match="needs 4 bytes, 0 left"):
+        C.decode_get_all_sessions_response(b"")
+
+
+# What fits a WCHAR[33] whole: up to 32 units, none astral (longer names are cut: the last test).
+names = st.text(
+    st.characters(max_codepoint=0xFFFF, blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=32
+)
+ids = st.integers(-(2**31), 2**31 - 1)
+entries2 = st.builds(C.ExecEnvEntry, ids, st.integers(0, 9), names, ids, names, names, names, names)
+
+
+@given(st.lists(entries2, max_size=40), st.integers(0, 2**31 - 1))
+def test_get_all_sessions_round_trip_through_fragments(entries: list[C.ExecEnvEntry], call_id: int) -> None:
+    stub = C.encode_get_all_sessions_response(entries)
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, call_id)
+    out = [assembly.add(_pdu.parse(f)) for f in _frames.response_fragments(call_id, 0, stub, max_frag=1432)]  # type: ignore[arg-type]
+    assert out[-1] == stub
+    got = C.decode_get_all_sessions_response(stub)
+    assert got.entries == entries and got.total == len(entries) and got.error == 0
+
+
+times = st.integers(-(2**63), 2**63 - 1)
+
+
+@given(
+    st.builds(
+        C.SessionInfoEx,
+        st.integers(0, 9),
+        st.sampled_from([0, 1, -1]),
+        names,
+        names,
+        names,
+        times,
+        times,
+        times,
+        times,
+        st.binary(max_size=64),
+    )
+)
+def test_session_information_ex_round_trip(info: C.SessionInfoEx) -> None:
+    got = C.decode_get_session_information_ex_response(C.encode_get_session_information_ex_response(info))
+    assert got == (info._replace(domain=info.domain[:17], user=info.user[:20]), 0, 0)
+
+
+def test_fixed_arrays_keep_their_nul_and_cut_longer_names() -> None:
+    info = INFO._replace(user="u" * 40, domain="d" * 40, station="s" * 40)
+    got = C.decode_get_session_information_ex_response(C.encode_get_session_information_ex_response(info)).info
+    assert got is not None and (got.user, got.domain, got.station) == ("u" * 20, "d" * 17, "s" * 32)
