@@ -22,9 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from wts._tsts import _actions as A
 from wts._tsts import _calls as C
 from wts._tsts import _frames, _ndr, _pdu
+from wts._tsts import _processes as P
 from wts._tsts._ndr import ProtocolError
 from wts._winerror import WinError
 
@@ -415,10 +419,295 @@ def test_fault_decodes_in_impacket_and_maps_to_win32() -> None:
     assert from_fault(0x1C000099) == 1726  # an nca_s code we do not know: the call may have run
 
 
+# -- session actions, RCMPublic, the legacy API ---------------------------------------------------------
+
+
+def test_open_session_request_omits_impacket_s_extra_handle() -> None:
+    call = T.RpcOpenSession()
+    call["SessionId"] = 7
+    theirs = call.getData()
+    assert theirs == struct.pack("<I", 7) + bytes(20)  # impacket's difference, documented in _actions
+    assert A.encode_open_session_request(7) == theirs[:4]
+    assert A.decode_open_session_request(theirs) == 7 == A.decode_open_session_request(theirs[:4])
+
+
+def test_open_session_response_both_ways() -> None:
+    resp = T.RpcOpenSessionResponse()
+    resp["phSession"] = impacket_handle()
+    resp["ErrorCode"] = 0x80071B6E
+    got = A.decode_open_session_response(resp.getData())
+    assert got == (HANDLE, 0x80071B6E, 7022)
+    assert A.encode_open_session_response(HANDLE, 7022) == resp.getData()
+
+
+def test_close_session_both_ways() -> None:
+    call = T.RpcCloseSession()
+    call["phSession"] = impacket_handle()
+    request_matches(lambda: A.encode_close_session_request(HANDLE), call)
+    assert A.decode_close_session_request(call.getData()) == HANDLE
+    resp = T.RpcCloseSessionResponse()
+    resp["ErrorCode"] = 0
+    assert A.decode_close_session_response(resp.getData()) == (0, 0)  # impacket's 4-byte form
+    ours = A.encode_close_session_response()
+    assert len(ours) == 24 and A.decode_close_session_response(ours) == (0, 0)
+    assert T.RpcCloseSessionResponse(ours)["ErrorCode"] == 0  # what impacket reads of ours: success
+
+
+@pytest.mark.parametrize("password", ["", "p4ss wörd"])
+def test_connect_request(password: str) -> None:
+    call = T.RpcConnect()
+    call["hSession"] = impacket_handle()
+    call["TargetSessionId"] = 3
+    call["szPassword"] = password + "\0"  # impacket's caller adds the NUL (hRpcConnect does)
+    request_matches(lambda: A.encode_connect_request(HANDLE, 3, password), call)
+    assert A.decode_connect_request(call.getData()) == (HANDLE, 3, password)
+
+
+@pytest.mark.parametrize("name", ["RpcDisconnect", "RpcLogoff"])
+def test_disconnect_and_logoff_requests(name: str) -> None:
+    call = getattr(T, name)()
+    call["hSession"] = impacket_handle()
+    encode, decode = {
+        "RpcDisconnect": (A.encode_disconnect_request, A.decode_disconnect_request),
+        "RpcLogoff": (A.encode_logoff_request, A.decode_logoff_request),
+    }[name]
+    request_matches(lambda: encode(HANDLE), call)
+    assert decode(call.getData()) == HANDLE
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(0, 0), (1, 0), (0x10000000, 0), (0x80070005, 5), (0x80071B6E, 7022), (0xD0000022, 5), (0x80004005, 317)],
+)
+def test_hresults_map_as_wtsapi32_would(status: int, error: int) -> None:
+    # 1 and 0x10000000 are what Windows answers RpcConnect and RpcLogoff with on success: impacket has
+    # to special-case them; for us every HRESULT with the severity bit clear is a success.
+    resp = T.RpcLogoffResponse()
+    resp["ErrorCode"] = status
+    assert A.decode_status_response(resp.getData()) == (status, error)
+
+
+def test_status_response_decodes_in_impacket() -> None:
+    assert T.RpcDisconnectResponse(A.encode_status_response(7022))["ErrorCode"] == 0x80071B6E
+    assert T.RpcDisconnectResponse(A.encode_status_response())["ErrorCode"] == 0
+
+
+@pytest.mark.parametrize(("title", "message"), [("", ""), ("Notice", "Saving in 5 minutes"), ("Ünïcødé", "é" * 301)])
+def test_show_message_box_request(title: str, message: str) -> None:
+    call = T.RpcShowMessageBox()
+    call["hSession"] = impacket_handle()
+    call["szTitle"] = title + "\0"
+    call["szMessage"] = message + "\0"
+    call["ulStyle"] = 0x40
+    call["ulTimeout"] = 30
+    call["bDoNotWait"] = False
+    request_matches(lambda: A.encode_show_message_box_request(HANDLE, title, message, 0x40, 30, False), call)
+    assert A.decode_show_message_box_request(call.getData()) == (HANDLE, title, message, 0x40, 30, False)
+
+
+def test_show_message_box_response_both_ways() -> None:
+    resp = T.RpcShowMessageBoxResponse()
+    resp["pulResponse"] = 32000
+    resp["ErrorCode"] = 0
+    # pulResponse is a ULONG; impacket marshals it as a 16-bit NDR enum and 2 pad bytes (see _actions)
+    assert A.decode_show_message_box_response(resp.getData()) == (32000, 0, 0)
+    ours = A.encode_show_message_box_response(32000)
+    assert_same_ndr(ours, [("pad", 2, 2)], resp.getData())
+    assert T.RpcShowMessageBoxResponse(ours)["pulResponse"] == 32000
+
+
+@pytest.mark.parametrize("name", ["RpcGetClientData", "RpcGetRemoteAddress"])
+def test_rcm_requests(name: str) -> None:
+    call = getattr(T, name)()
+    call["SessionId"] = 5
+    request_matches(lambda: A.encode_session_id_request(5), call)
+    assert A.decode_session_id_request(call.getData()) == 5
+
+
+CLIENT = A.ClientData(
+    "WS01",
+    "CONTOSO",
+    "alice",
+    "",
+    "",
+    "10.0.0.5",
+    r"C:\Windows\System32\mstscax.dll",
+    2,
+    1920,
+    1080,
+    32,
+    2,
+    22621,
+    1,
+    3,
+)
+
+
+def test_our_client_data_decodes_in_impacket() -> None:
+    ours = A.encode_get_client_data_response(CLIENT)
+    parsed = T.RpcGetClientDataResponse(ours)
+    buff = parsed["ppBuff"]
+    assert (buff["ClientName"], buff["Domain"], buff["UserName"], buff["ClientAddress"]) == (
+        "WS01",
+        "CONTOSO",
+        "alice",
+        "10.0.0.5",
+    )
+    assert (buff["HRes"], buff["VRes"], parsed["pOutBuffByteLen"], parsed["ErrorCode"]) == (1920, 1080, 2296, 0)
+    assert A.decode_get_client_data_response(ours) == (CLIENT, 0, 0)
+
+
+def test_client_data_error_and_short_image() -> None:
+    got = A.decode_get_client_data_response(A.encode_get_client_data_response(None, error=7022))
+    assert got == (None, 0x80071B6E, 7022)
+    short = struct.pack("<II", 0x20000, 8) + bytes(8) + struct.pack("<II", 8, 0)
+    with pytest.raises(ProtocolError, match="a WINSTATIONCLIENT of 8 bytes"):
+        A.decode_get_client_data_response(short)
+
+
+def test_remote_address_ipv4_decodes_in_impacket() -> None:
+    ours = A.encode_get_remote_address_response(A.AF_INET, 3389, bytes([10, 0, 0, 5]))
+    parsed = T.RpcGetRemoteAddressResponse(ours)
+    assert parsed["pRemoteAddress"]["tag"] == 2 and parsed["pRemoteAddress"]["ipv4"]["in_addr"] == "10.0.0.5"
+    assert parsed["ErrorCode"] == 0
+    assert A.decode_get_remote_address_response(ours) == (2, 3389, bytes([10, 0, 0, 5]), 0, 0)
+
+
+def test_remote_address_ipv6_round_trip() -> None:
+    address = bytes.fromhex("fe800000000000000000000000000001")
+    ours = A.encode_get_remote_address_response(A.AF_INET6, 50000, address)
+    assert A.decode_get_remote_address_response(ours) == (23, 50000, address, 0, 0)
+    with pytest.raises(ValueError, match="family-23 address of 4 bytes"):
+        A.encode_get_remote_address_response(A.AF_INET6, 1, bytes(4))
+
+
+def test_impacket_remote_address_answer_is_four_bytes_short() -> None:
+    # impacket's sockaddr arm has 4 bytes of sin_zero, MS-TSTS's 8 (documented in _actions): its answer
+    # cannot be ours, and reading it is a clean ProtocolError.
+    resp = T.RpcGetRemoteAddressResponse()
+    resp["pRemoteAddress"]["tag"] = 2
+    resp["pRemoteAddress"]["ipv4"]["in_addr"] = 0x0500000A
+    resp["ErrorCode"] = 0
+    assert len(resp.getData()) == len(A.encode_get_remote_address_response(2, 0, bytes(4))) - 4
+    with pytest.raises(ProtocolError, match="RpcGetRemoteAddress response"):
+        A.decode_get_remote_address_response(resp.getData())
+
+
+def test_open_server_both_ways() -> None:
+    call = T.RpcWinStationOpenServer()
+    assert call.getData() == bytes(20)  # impacket marshals hBinding (documented in _actions)
+    assert A.encode_open_server_request() == b""
+    A.decode_open_server_request(call.getData())
+    resp = T.RpcWinStationOpenServerResponse()
+    resp["pResult"] = 0
+    resp["phServer"] = impacket_handle()
+    resp["ErrorCode"] = True
+    assert A.decode_open_server_response(resp.getData()) == (True, 0, 0, HANDLE)
+    ours, gaps = encode_recording(lambda: A.encode_open_server_response(HANDLE))
+    assert_same_ndr(ours, gaps, resp.getData())
+    denied = A.decode_open_server_response(A.encode_open_server_response(HANDLE, error=5))
+    assert (denied.ok, denied.status, denied.error) == (False, 0xC0000022, 5)
+
+
+@pytest.mark.parametrize(("name", "opnum"), [("RpcWinStationDisconnect", 13), ("RpcWinStationReset", 14)])
+def test_winstation_actions(name: str, opnum: int) -> None:
+    call = getattr(T, name)()
+    call["hServer"] = impacket_handle()
+    call["LoginId" if name.endswith("Disconnect") else "LogonId"] = 4
+    call["bWait"] = True
+    request_matches(lambda: A.encode_winstation_action_request(HANDLE, 4, True), call)
+    assert A.decode_winstation_action_request(call.getData()) == (HANDLE, 4, True)
+    assert call.opnum == opnum == getattr(C, "RPC_" + "WINSTATION_" + name[len("RpcWinStation") :].upper()).opnum
+
+
+@pytest.mark.parametrize(("status", "ok", "error"), [(0, True, 0), (0xC00A0015, False, 7022), (0, False, 31)])
+def test_legacy_answers_both_ways(status: int, ok: bool, error: int) -> None:
+    resp = T.RpcWinStationResetResponse()
+    resp["pResult"] = status
+    resp["ErrorCode"] = ok
+    assert A.decode_legacy_response(resp.getData())[:3] == (ok, status, error)
+    if status or ok:
+        ours, gaps = encode_recording(lambda: A.encode_legacy_response(error))
+        assert_same_ndr(ours, gaps, resp.getData())
+
+
+def test_terminate_process_and_close_server_requests() -> None:
+    call = T.RpcWinStationTerminateProcess()
+    call["hServer"] = impacket_handle()
+    call["ProcessId"] = 4242
+    call["ExitCode"] = 1
+    request_matches(lambda: A.encode_terminate_process_request(HANDLE, 4242, 1), call)
+    assert A.decode_terminate_process_request(call.getData()) == (HANDLE, 4242, 1)
+    close = T.RpcWinStationCloseServer()
+    close["hServer"] = impacket_handle()
+    request_matches(lambda: A.encode_close_server_request(HANDLE), close)
+    assert A.decode_close_server_request(close.getData()) == HANDLE
+
+
+def test_get_all_processes_request() -> None:
+    call = T.RpcWinStationGetAllProcesses()
+    call["hServer"] = impacket_handle()
+    call["Level"] = 0
+    call["pNumberOfProcesses"] = 0x8000
+    request_matches(lambda: P.encode_get_all_processes_request(HANDLE), call)
+    assert P.decode_get_all_processes_request(call.getData()) == (HANDLE, 0, 0x8000)
+
+
+SID = bytes.fromhex("010500000000000515000000") + struct.pack("<IIII", 1, 2, 3, 1001)
+PROCESSES = [
+    P.Process(4, 0, "System", b"", threads=150, handles=3000),
+    P.Process(1234, 2, "explorer.exe", SID, parent_pid=1000, handles=12, create_time=133_000_000_000_000_000),
+    P.Process(77, 2, "", SID[:8]),
+]
+
+
+def impacket_processes(processes: list[P.Process]) -> Any:
+    resp = T.RpcWinStationGetAllProcessesResponse()
+    resp["pResult"] = 0
+    resp["pNumberOfProcesses"] = len(processes)
+    items = []
+    for p in processes:
+        item = T.TS_ALL_PROCESSES_INFO()
+        info = item["pTsProcessInfo"]
+        for field, value in (
+            ("NumberOfThreads", p.threads),
+            ("CreateTime", p.create_time),
+            ("UniqueProcessId", p.pid),
+            ("InheritedFromUniqueProcessId", p.parent_pid),
+            ("HandleCount", p.handles),
+            ("SessionId", p.session_id),
+        ):
+            info[field] = value
+        name = p.image_name.encode("utf-16-le")
+        info["ImageName"]["Length"] = info["ImageName"]["MaximumLength"] = len(name)
+        info["ImageName"]["Buffer"] = p.image_name
+        item["SizeOfSid"] = len(p.sid)
+        item["pSid"] = list(p.sid) if p.sid else T.NULL
+        items.append(item)
+    resp["ppTsAllProcessesInfo"] = items
+    resp["ErrorCode"] = True
+    return resp
+
+
+def test_get_all_processes_response_both_ways() -> None:
+    theirs = impacket_processes(PROCESSES).getData()
+    got = P.decode_get_all_processes_response(theirs)
+    assert got == (PROCESSES, True, 0, 0)
+    ours, gaps = encode_recording(lambda: P.encode_get_all_processes_response(PROCESSES))
+    assert_same_ndr(ours, gaps, theirs)
+    parsed = T.RpcWinStationGetAllProcessesResponse(ours)
+    second = parsed["ppTsAllProcessesInfo"][1]
+    assert second.getProcessInfo()["ImageName"].getValue() == "explorer.exe"
+    assert b"".join(second.fields["pSid"]["Data"]) == SID
+
+
+def test_get_all_processes_denied() -> None:
+    got = P.decode_get_all_processes_response(P.encode_get_all_processes_response([], error=5))
+    assert got == ([], False, 0xC0000022, 5)
+
+
 # -- untrusted input: one clean exception, and round trips ---------------------------------------------
 
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 DECODERS: list[Callable[[bytes], object]] = [
     C.decode_open_enum_response,
@@ -432,6 +721,19 @@ DECODERS: list[Callable[[bytes], object]] = [
     C.decode_get_all_sessions_request,
     C.decode_get_session_information_ex_request,
     _pdu.parse,
+    A.decode_open_session_request,
+    A.decode_open_session_response,
+    A.decode_close_session_response,
+    A.decode_connect_request,
+    A.decode_show_message_box_request,
+    A.decode_show_message_box_response,
+    A.decode_get_client_data_response,
+    A.decode_get_remote_address_response,
+    A.decode_open_server_response,
+    A.decode_legacy_response,
+    A.decode_winstation_action_request,
+    P.decode_get_all_processes_response,
+    P.decode_get_all_processes_request,
 ]
 VALID = [
     impacket_all_sessions(3).getData(),
@@ -441,6 +743,9 @@ VALID = [
     _frames.encode_bind_ack(
         1, [_pdu.ContextResult(0, 0, _pdu.NDR_SYNTAX)], max_xmit_frag=4280, max_recv_frag=4280, assoc_group=1
     ),
+    A.encode_get_client_data_response(CLIENT),
+    A.encode_show_message_box_request(HANDLE, "t", "message"),
+    P.encode_get_all_processes_response(PROCESSES),
 ]
 
 

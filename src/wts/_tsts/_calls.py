@@ -13,7 +13,7 @@ API summary (stubs are the NDR bytes of a request's or response's body, without 
   0 on success: ``_status.from_hresult``); a server encoder takes ``error`` as a Win32 code.
   Calls here: RpcOpenEnum, RpcCloseEnum, RpcGetEnumResult (levels 1, 2), RpcGetAllSessions
   (levels 1, 2), RpcGetSessionInformationEx (level 1).  Session actions, RCMPublic and the legacy
-  API are in ``_actions``.
+  API are in ``_actions`` (RpcWinStationGetAllProcesses in ``_processes``).
 * Times are FILETIME ticks (100 ns since 1601, as ints; 0 means never), states are
   WTS_CONNECTSTATE_CLASS values, handles are the 20 wire bytes of a context handle.
 
