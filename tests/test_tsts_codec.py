@@ -826,3 +826,14 @@ def test_fixed_arrays_keep_their_nul_and_cut_longer_names() -> None:
     info = INFO._replace(user="u" * 40, domain="d" * 40, station="s" * 40)
     got = C.decode_get_session_information_ex_response(C.encode_get_session_information_ex_response(info)).info
     assert got is not None and (got.user, got.domain, got.station) == ("u" * 20, "d" * 17, "s" * 32)
+
+
+def test_levels_may_differ_from_one_entry_to_the_next() -> None:
+    # The fast path reads level-2 entries with one struct call; a level-1 entry (82 bytes, then 2 of
+    # padding) before one must not shift it.
+    one, two = C.ExecEnvEntry(1, 4, "a"), expected_all_sessions(1)[0]
+    mixed = C.encode_get_all_sessions_response([one], level=1)[:-8]  # pLevel, pointer, count, entry
+    mixed = mixed[:8] + struct.pack("<I", 2) + mixed[12:]  # two entries now (the padding kept)
+    mixed += C.encode_get_all_sessions_response([two])[12:]  # a level-2 entry, pcEntries, status
+    got = C.decode_get_all_sessions_response(mixed)
+    assert got.entries == [one, two]

@@ -39,7 +39,7 @@ import struct
 from typing import NamedTuple
 
 from ._calls import HandleResult, StatusResult
-from ._ndr import Reader, Writer
+from ._ndr import Reader, Writer, utf16z
 from ._status import from_hresult, from_ntstatus, hresult_from_win32, ntstatus_from_win32
 
 __all__ = ["ClientData", "LegacyResult", "MessageResult", "RemoteAddress"]
@@ -346,7 +346,7 @@ class ClientDataResult(NamedTuple):
 
 
 def _image_string(image: bytes, at: int, units: int) -> str:
-    return image[at : at + 2 * units].decode("utf-16-le", "replace").split("\x00", 1)[0]
+    return utf16z(image[at : at + 2 * units])
 
 
 def decode_get_client_data_response(stub: bytes) -> ClientDataResult:

@@ -32,11 +32,12 @@ Documented differences from impacket 0.13.1's ``tsts`` module (tests/test_tsts_c
 
 from __future__ import annotations
 
+import struct
 import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._ndr import Reader, Writer
+from ._ndr import Reader, Writer, utf16z
 from ._pdu import SyntaxId
 from ._status import from_hresult, hresult_from_win32
 
@@ -319,6 +320,16 @@ def decode_get_all_sessions_request(stub: bytes) -> int:
     return level
 
 
+# EXECENVDATA at level 2 (Level, union discriminant, the arm), 352 bytes: one struct call a session.
+_EXEC_ENV_2 = struct.Struct("<IIii66s2xi66s66s66s66s")
+_EXEC_ENV_2_PADS = ((82, 2),)
+
+
+def _wchars(text: str) -> bytes:
+    """A WCHAR[33]'s content for struct's "66s" (which pads with NULs): at most 32 units."""
+    return text.encode("utf-16-le", "surrogatepass")[: 2 * (_NAME - 1)]
+
+
 def decode_get_all_sessions_response(stub: bytes) -> SessionsResult:
     r = Reader(stub, "RpcGetAllSessions response")
     level = r.u32("pLevel")
@@ -326,23 +337,17 @@ def decode_get_all_sessions_response(stub: bytes) -> SessionsResult:
     if r.pointer("ppSessionData"):
         n = r.count(8 + _LEVEL1_SIZE, "session count")
         for _ in range(n):
-            arm = _level(r, (1, 2))
-            env_id, state, name = r.i32("ExecEnvId"), r.i32("State"), r.wchars(_NAME, "SessionName")
-            if arm == 1:
-                entries.append(ExecEnvEntry(env_id, state, name))
-                continue
-            entries.append(
-                ExecEnvEntry(
-                    env_id,
-                    state,
-                    name,
-                    r.i32("AbsSessionId"),
-                    r.wchars(_NAME, "HostName"),
-                    r.wchars(_NAME, "UserName"),
-                    r.wchars(_NAME, "DomainName"),
-                    r.wchars(_NAME, "FarmName"),
+            r.align(4)
+            if r.remaining() >= _EXEC_ENV_2.size and stub[r.pos : r.pos + 8] == b"\x02\x00\x00\x00\x02\x00\x00\x00":
+                _, _, env_id, state, name, abs_id, host, user, domain, farm = r.unpack(_EXEC_ENV_2, 4, "session")
+                entries.append(
+                    ExecEnvEntry(
+                        env_id, state, utf16z(name), abs_id, utf16z(host), utf16z(user), utf16z(domain), utf16z(farm)
+                    )
                 )
-            )
+                continue
+            _level(r, (1,))
+            entries.append(ExecEnvEntry(r.i32("ExecEnvId"), r.i32("State"), r.wchars(_NAME, "SessionName")))
     count = r.u32("pcEntries")
     result = _status(r)
     return SessionsResult(level, entries, count, *result)
@@ -358,17 +363,27 @@ def encode_get_all_sessions_response(entries: Sequence[ExecEnvEntry], level: int
     w.referent()
     w.u32(len(entries))
     for e in entries:
+        if level == 2:
+            w.pack(
+                _EXEC_ENV_2,
+                _EXEC_ENV_2_PADS,
+                2,
+                2,
+                e.exec_env_id,
+                e.state,
+                _wchars(e.session_name),
+                e.abs_session_id,
+                _wchars(e.host_name),
+                _wchars(e.user_name),
+                _wchars(e.domain_name),
+                _wchars(e.farm_name),
+            )
+            continue
         w.u32(level)
         w.u32(level)
         w.i32(e.exec_env_id)
         w.i32(e.state)
         w.wchars(e.session_name, _NAME)
-        if level == 2:
-            w.i32(e.abs_session_id)
-            w.wchars(e.host_name, _NAME)
-            w.wchars(e.user_name, _NAME)
-            w.wchars(e.domain_name, _NAME)
-            w.wchars(e.farm_name, _NAME)
     w.u32(len(entries))
     return _encode_status(w, 0)
 

@@ -21,7 +21,9 @@ Strings decode with U+FFFD for invalid UTF-16 (as ``wts._wts`` does) and encode 
 
 from __future__ import annotations
 
+import codecs
 import struct
+from typing import Any
 
 __all__ = ["FILETIME_UNIX_EPOCH", "NULL_HANDLE", "ProtocolError", "Reader", "Writer"]
 
@@ -31,6 +33,7 @@ NULL_HANDLE = bytes(HANDLE_SIZE)
 #: 100-ns ticks from 1601-01-01 (FILETIME's epoch) to 1970-01-01.
 FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
 
+_utf16le_decode = codecs.utf_16_le_decode
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -88,6 +91,18 @@ class Writer:
 
     def raw(self, data: bytes) -> None:
         self._buf += data
+
+    def pack(self, layout: struct.Struct, pads: tuple[tuple[int, int], ...], *values: Any) -> None:
+        """A fixed-layout run of fields at once (``layout`` spells out its inner padding, which
+        ``pads`` lists as (offset, length) for ``record_gaps``): the fast path for arrays of flat
+        structs.  The caller aligns first."""
+        at = len(self._buf)
+        try:
+            self._buf += layout.pack(*values)
+        except struct.error as e:
+            raise ValueError(f"a value does not fit its field: {e}") from None
+        if _gaps is not None:
+            _gaps.extend(("pad", at + offset, n) for offset, n in pads)
 
     def u8(self, value: int) -> None:
         if not 0 <= value < 256:
@@ -232,6 +247,14 @@ class Reader:
         self.align(4)
         return bytes(self._take(HANDLE_SIZE, field))
 
+    def unpack(self, layout: struct.Struct, alignment: int, field: str) -> tuple[Any, ...]:
+        """A fixed-layout run of fields at once (``layout`` spells out its own inner padding): the
+        fast path for arrays of flat structs."""
+        self.align(alignment)
+        at = self._pos
+        self._take(layout.size, field)
+        return layout.unpack_from(self._data, at)
+
     def pointer(self, field: str = "pointer") -> int:
         """A unique or full pointer's referent id: 0 is null."""
         return self.u32(field)
@@ -248,7 +271,7 @@ class Reader:
         """A fixed ``WCHAR[n]`` array, up to its first NUL."""
         self.align(2)
         data = self._take(2 * n, field)
-        return _utf16z(data)
+        return utf16z(data)
 
     def wstring(self, field: str = "string") -> str:
         """A conformant varying ``[string] wchar_t`` array, without its terminating NUL."""
@@ -257,7 +280,7 @@ class Reader:
         actual = self.u32(f"{field} actual count")
         if offset != 0 or actual > max_count:
             raise self.fail(f"{field} has offset {offset} and {actual} of {max_count} units")
-        return _utf16z(self._take(2 * actual, field))
+        return utf16z(self._take(2 * actual, field))
 
     def conformant_bytes(self, field: str = "byte array") -> bytes:
         n = self.count(1, f"{field} size")
@@ -269,10 +292,11 @@ class Reader:
             raise self.fail(f"{len(self._data) - self._pos} unexpected bytes after byte {self._pos}")
 
 
-def _utf16z(data: bytes) -> str:
+def utf16z(data: bytes) -> str:
     """UTF-16LE up to the first NUL unit, invalid units as U+FFFD (decoding what follows the NUL
-    too costs less than finding it in Python)."""
-    return bytes(data).decode("utf-16-le", "replace").split("\x00", 1)[0]
+    too costs less than finding it in Python; the codec function directly, not ``bytes.decode``,
+    saves the codec lookup: a quarter of the cost of a 25-session answer)."""
+    return _utf16le_decode(data, "replace")[0].split("\x00", 1)[0]
 
 
 def u32_status(value: int) -> int:

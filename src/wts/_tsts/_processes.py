@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._ndr import Reader, Writer
+from ._ndr import Reader, Writer, utf16z
 from ._status import from_ntstatus, ntstatus_from_win32
 
 __all__ = ["Process", "ProcessesResult"]
@@ -94,7 +94,7 @@ def _record(r: Reader) -> Process:
         max_count, offset, actual = r.u32("ImageName max count"), r.u32("ImageName offset"), r.u32("ImageName count")
         if offset or actual > max_count or actual != length // 2:
             raise r.fail(f"ImageName buffer of {actual}/{max_count} units for a Length of {length} bytes")
-        name = r.raw(2 * actual, "ImageName").decode("utf-16-le", "replace").split("\x00", 1)[0]
+        name = utf16z(r.raw(2 * actual, "ImageName"))
     return Process(
         pid,
         session_id,
