@@ -578,6 +578,21 @@ def test_msg_at_file_and_bulk(wts_run: Runner, tmp_path: Path) -> None:
     assert r.status == 2 and len(r.err.splitlines()) == 1
 
 
+def test_msg_on_a_farm_whose_sessions_run_processes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo farm's generated sessions run processes: wts.sim.messages() still reads the message
+    log (it used to stop at the first process line, "process line before any session line")."""
+    state = tmp_path / "demo.json"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "examples" / "demo-farm.json", state)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["--sim-state", str(state), "msg", "RDP-Tcp#0", "/server:RDS02", "hello"]) == 0
+    capsys.readouterr()
+    assert [(m["server"], m["session"], m["text"]) for m in wts.sim.messages()] == [("RDS02", 2, "hello")]
+    with wts.Server("RDS02", provider="sim") as srv:
+        assert srv.processes()  # the premise: this farm's sessions do run processes
+
+
 def test_wts_own_message_form_still_works(wts_run: Runner) -> None:
     r = wts_run("msg", "--title", "T", "hi", "3", "-s", "RDS01")
     assert r.status == 0, r.err

@@ -174,8 +174,11 @@ def messages() -> list[dict[str, Any]]:
     """Every message box sent so far: server, session, title, text, style, timeout, wait, response."""
     from ._farmfile import parse_compiled
 
-    # Only the log is wanted: skip decoding every server and session of a farm that may have 100,000.
-    lines = [line for line in _dump_text().split("\n") if not line.startswith(("server\t", "session\t"))]
+    # Only the log is wanted: the header (its format and farm lines) and the message lines.  Servers,
+    # sessions and what hangs off a session (its processes) are skipped: a farm may have them by the
+    # 100,000, and a session's processes cannot be parsed without the session line they follow.
+    lines = _dump_text().split("\n")
+    lines = lines[:2] + [line for line in lines[2:] if line.startswith("message\t")]
     return list(parse_compiled("\n".join(lines))["messages"])
 
 
