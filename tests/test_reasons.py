@@ -39,6 +39,7 @@ WHY_BY_STATUS = {
         Reason.GONE,
         Reason.CHANGED,
         Reason.CANCELLED,
+        Reason.SYSTEM_PROCESS,
     },
     "failed": {Reason.NOT_REACHED, Reason.NO_DETAILS, Reason.CALL_FAILED},
     # Sent, never answered (issue 12, item 2): neither done nor failed.
@@ -382,7 +383,11 @@ def test_outcome_keeps_its_positional_shape() -> None:
     o = Outcome("S1", 2, "RDP-Tcp#2", "ann", "logoff", "done", None, "")
     assert o.why is Reason.DONE
     assert o.response is None
-    assert Outcome._fields[-1] == "why"
+    # why comes after the ten fields Outcome first had; a process's pid and image (issue 14) after it,
+    # with defaults, so every positional construction of a session's Outcome still works.
+    assert Outcome._fields[9] == "why"
+    assert Outcome._fields[10:] == ("pid", "image")
+    assert (o.pid, o.image) == (None, None)
     assert Outcome("S1", 2, "", "", "logoff", "skipped", 7022, "no longer exists", None, Reason.GONE).why is Reason.GONE
 
 
@@ -410,4 +415,5 @@ def test_reason_is_public_and_its_values_are_stable_strings() -> None:
         "abandoned",
         "no-answer",
         "in-transit",
+        "system-process",
     }

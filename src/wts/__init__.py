@@ -19,9 +19,10 @@ from ._errors import (
 )
 from ._farm import Farm
 from ._provider import available_providers
-from ._results import ActionResult, Failure, Interrupted, Outcome, Progress, Reason, SessionsResult
+from ._results import ActionResult, Failure, Interrupted, Outcome, ProcessesResult, Progress, Reason, SessionsResult
 from ._server import Server, connect
 from ._serverspec import parse_servers, read_servers
+from ._sysimages import SYSTEM_IMAGES
 from ._types import (
     CURRENT_SESSION,
     ClientAddress,
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CURRENT_SESSION",
+    "SYSTEM_IMAGES",
     "AccessDeniedError",
     "ActionResult",
     "ClientAddress",
@@ -52,6 +54,7 @@ __all__ = [
     "NotSupportedError",
     "Outcome",
     "Process",
+    "ProcessesResult",
     "Progress",
     "Protocol",
     "ProviderError",

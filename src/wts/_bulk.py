@@ -9,7 +9,7 @@ blocks except in Engine.wait.
 What the run decides without an RPC (explicit targets, the safety rules) is in ``_selection``, the
 filters in ``_filters``, which failures are retried in ``_retry``, its state and what it reports in
 ``_ledger``, Ctrl-C in ``_sigint``.  What is left is one state machine (``Run``: submit, answer, decide),
-a little over 500 lines: split further, each answer's handling would sit apart from the state it
+about 550 lines: split further, each answer's handling would sit apart from the state it
 changes, so it stays whole.
 """
 
@@ -49,7 +49,12 @@ _TIMEOUT = int(WinError.ERROR_TIMEOUT)
 _WAIT_SLICE = 0.1  # longest the owner thread sleeps before looking at interrupts and retries
 _PROGRESS_EVERY = 0.05
 
-_ACTIONS = {"disconnect": "WTSDisconnectSession", "logoff": "WTSLogoffSession", "message": "WTSSendMessageW"}
+_ACTIONS = {
+    "disconnect": "WTSDisconnectSession",
+    "logoff": "WTSLogoffSession",
+    "message": "WTSSendMessageW",
+    "terminate": "WTSTerminateProcess",
+}
 _ENUM_FN, _QUERY_FN = "WTSEnumerateSessionsExW", "WTSQuerySessionInformationW"
 
 
@@ -65,7 +70,14 @@ class Settings(Protocol):
 
 
 class Run:
-    """One bulk operation as a generator of items (records or outcomes, and failures)."""
+    """One bulk operation as a generator of items (records or outcomes, and failures).
+
+    The operations on processes (``_procrun.ProcessRun``) are this machine with another listing and
+    another action: they override the hooks ``_send_list``, ``_on_rows``, ``_decide`` and ``_send_action``.
+    """
+
+    #: The listing call, as errors name it.
+    list_fn = _ENUM_FN
 
     def __init__(
         self,
@@ -82,7 +94,8 @@ class Run:
         progress: ProgressCallback | None = None,
     ) -> None:
         self.farm = farm
-        self.action = action  # "sessions", "disconnect", "logoff" or "message"
+        self.action = action  # "sessions", "disconnect", "logoff", "message" (or "processes", "terminate")
+        self.listing_only = action in ("sessions", "processes")
         self.filt = filt
         self.want_times = bool(details) or filt.needs_times
         self.want_client = details == "client" or filt.needs_client
@@ -122,7 +135,7 @@ class Run:
         farm = self.farm
         self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
         try:
-            if self.action != "sessions" and not self.allow_own:
+            if not self.listing_only and not self.allow_own:
                 self._ask_own()
             for srv in self.servers:
                 self._list(srv)
@@ -175,7 +188,7 @@ class Run:
         first = count or self.stopping
         if first and not self.cancelling:
             self._cancel()
-        if (count >= 2 or (first and self.action == "sessions")) and not self.abandoned:
+        if (count >= 2 or (first and self.listing_only)) and not self.abandoned:
             self._abandon()
         if count != self.interrupts:
             self.interrupts = count
@@ -249,7 +262,10 @@ class Run:
                 self._server_failed(srv, exc)
                 return
         srv.tries += 1
-        self.engine.enumerate(srv.host, self._tag("list", srv), self.farm.timeout)
+        self._send_list(srv, self._tag("list", srv))
+
+    def _send_list(self, srv: ServerState, tag: int) -> None:
+        self.engine.enumerate(srv.host, tag, self.farm.timeout)
 
     def _call(self, t: Target, stage: str) -> None:
         if self.cancelling:  # after an interrupt nothing new is sent
@@ -258,7 +274,7 @@ class Run:
             return
         t.stage = stage
         t.tries += 1
-        farm, srv, sid = self.farm, t.srv, t.row.id
+        farm, srv, sid = self.farm, t.srv, t.session_id
         tag = self._tag(stage, t)
         if stage == "times":
             self.engine.query(srv.host, sid, int(InfoClass.SESSION_INFO_EX), tag, farm.timeout)
@@ -272,7 +288,10 @@ class Run:
                 srv.host, sid, title, text, style, msg_timeout, self.wait, tag, farm.timeout + msg_timeout
             )
         else:
-            self.engine.end_session(srv.host, sid, self.action == "logoff", self.wait, tag, farm.timeout)
+            self._send_action(t, tag)
+
+    def _send_action(self, t: Target, tag: int) -> None:
+        self.engine.end_session(t.srv.host, t.session_id, self.action == "logoff", self.wait, tag, self.farm.timeout)
 
     def _retry(self, kind: str, obj: Any, tries: int) -> None:
         delay = backoff_delay(self.farm.backoff, tries, self.rng)
@@ -319,19 +338,19 @@ class Run:
             return
         if kind == "list":
             err = error_from_winerror(
-                WinError.ERROR_CANCELLED, _ENUM_FN, srv.name, None, "Not listed: the run was interrupted."
+                WinError.ERROR_CANCELLED, self.list_fn, srv.name, None, "Not listed: the run was interrupted."
             )
             self._server_failed(srv, err)
             return
-        if self.action == "sessions":
+        if self.listing_only:
             err = error_from_winerror(
                 WinError.ERROR_CANCELLED,
                 _QUERY_FN,
                 srv.name,
-                obj.row.id,
+                obj.session_id,
                 "Interrupted before its details were read.",
             )
-            self.ledger.failure(Failure(srv.name, err, obj.row.id))
+            self.ledger.failure(Failure(srv.name, err, obj.session_id))
             obj.final = True
         else:
             self.ledger.outcome(
@@ -346,8 +365,10 @@ class Run:
         if kind == "act" and self.message is not None:
             limit += self.message[3]  # a message that waits had its own timeout added to the deadline
         detail = f"No answer within {limit:g} s; the server was abandoned (its calls not yet sent were cancelled)."
-        fn = _ENUM_FN if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
-        err = error_from_winerror(WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.row.id, detail)
+        fn = self.list_fn if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
+        err = error_from_winerror(
+            WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.session_id, detail
+        )
         if kind == "act":
             self.ledger.outcome(
                 obj, "unknown", Reason.NO_ANSWER, _TIMEOUT, f"no answer within {limit:g} s: outcome unknown"
@@ -364,10 +385,14 @@ class Run:
             if self._transient("list", winerror, srv.tries):
                 self._retry("list", srv, srv.tries)
                 return
-            self._server_failed(srv, error_from_winerror(winerror, _ENUM_FN, srv.name))
+            self._server_failed(srv, error_from_winerror(winerror, self.list_fn, srv.name))
             return
         srv.listed = True
         self.servers_done += 1
+        self._on_rows(srv, rows)
+
+    def _on_rows(self, srv: ServerState, rows: Any) -> None:
+        """A server's fresh listing: records (a listing), or targets to decide on (an action)."""
         filt = self.filt
         if srv.selection is not None:
             rows = match_selection(srv, rows, self.ledger)
@@ -392,7 +417,7 @@ class Run:
                     self._decide(t)
 
     def _filtered_out(self, t: Target) -> None:
-        if t.named and self.action != "sessions":
+        if t.named and not self.listing_only:
             self.ledger.outcome(t, "skipped", Reason.FILTERED, None, "does not match the filters")
         t.final = True
 
@@ -405,7 +430,7 @@ class Run:
             # (An action is retried only after an error that says it did not run, so a retry that finds
             # the session gone (7022) is no sign that an earlier try took effect: it fails as any 7022.)
             fn = _ACTIONS[self.action] if kind == "act" else _QUERY_FN
-            err = error_from_winerror(winerror, fn, srv.name, t.row.id)
+            err = error_from_winerror(winerror, fn, srv.name, t.session_id)
             if winerror == WinError.RPC_S_SERVER_UNAVAILABLE:
                 self._server_failed(srv, err)  # the server went away: stop sending it calls
             self.ledger.final_error(t, err, sent=True)
@@ -473,7 +498,7 @@ class Run:
             srv.host.kill()
         if not srv.listed:
             self.servers_done += 1
-            if srv.selection is not None and self.action != "sessions":
+            if srv.selection is not None and not self.listing_only:
                 # The caller named these sessions: each gets its Outcome.
                 for sid, picked in srv.selection.items():
                     self.ledger.outcome_for(
@@ -497,20 +522,24 @@ class Run:
                 continue
             if kind == "list":
                 err = error_from_winerror(
-                    WinError.ERROR_CANCELLED, _ENUM_FN, obj.name, None, "Interrupted while the listing was in flight."
+                    WinError.ERROR_CANCELLED,
+                    self.list_fn,
+                    obj.name,
+                    None,
+                    "Interrupted while the listing was in flight.",
                 )
                 self._server_failed(obj, err)
-            elif self.action == "sessions":
+            elif self.listing_only:
                 if not obj.final:  # its details were being read: the session is reported, unread
                     obj.final = True
                     err = error_from_winerror(
                         WinError.ERROR_CANCELLED,
                         _QUERY_FN,
                         obj.srv.name,
-                        obj.row.id,
+                        obj.session_id,
                         "Interrupted while its details were read.",
                     )
-                    self.ledger.failure(Failure(obj.srv.name, err, obj.row.id))
+                    self.ledger.failure(Failure(obj.srv.name, err, obj.session_id))
             elif kind == "act":  # sent, and no answer will come: it may have run
                 detail = "interrupted again while the call was in flight: outcome unknown"
                 self.ledger.outcome(obj, "unknown", Reason.ABANDONED, _CANCELLED, detail)

@@ -8,9 +8,13 @@ The plan of each operation is RPC-minimal:
 * one WTSEnumerateSessionsExW per server lists its sessions with user and domain;
 * one WTSQuerySessionInformationW(WTSSessionInfoEx) per session, only when details are asked for or a
   filter needs times (idle, disconnected, logon); one more (WTSClientName) only for the client name;
-* one WTSDisconnectSession / WTSLogoffSession / WTSSendMessageW per selected session.
+* one WTSDisconnectSession / WTSLogoffSession / WTSSendMessageW per selected session;
+* one WTSEnumerateProcessesExW per server lists its processes (``processes``, ``terminate``), and one
+  WTSTerminateProcess ends each selected process (``_procrun``; the filters and safety rules of
+  processes are in ``_procselect``).
 
-Guarantees (tested in tests/test_farm.py): every selected session gets exactly one Outcome; every
+Guarantees (tested in tests/test_farm.py, and for processes tests/test_farm_processes.py): every
+selected session (or process) gets exactly one Outcome; every
 server that failed appears once in ``failures``; a call with no answer after ``timeout`` seconds
 fails its server with ERROR_TIMEOUT instead of being waited on (an action among them is "unknown");
 only what cannot take effect twice is retried (``_retry``);
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _wts
 from ._provider import resolve_provider
-from ._results import ActionResult, Failure, Interrupted, Item, ProgressCallback, SessionsResult
+from ._results import ActionResult, Failure, Interrupted, Item, ProcessesResult, ProgressCallback, SessionsResult
 from ._serverspec import parse_servers
 from ._types import MAX_DWORD
 
@@ -124,11 +128,14 @@ class Farm:
         text: str | None = None,
         style: int = 0,
         message_timeout: int = 0,
+        allow_system: bool = False,
+        exit_code: int = 0,
         progress: ProgressCallback | None = None,
         **filters: Any,
     ) -> Stream:
         """The items of an operation as they arrive, for farms too big to hold twice: records (for
-        "sessions") or Outcomes (for "disconnect", "logoff", "message"), and Failures.
+        "sessions" and "processes") or Outcomes (for "disconnect", "logoff", "message" and
+        "terminate"), and Failures.
 
         Arguments are checked here, before any RPC; the work starts on the first ``next()``.
         An interrupt ends the iteration with ``wts.Interrupted`` after the last item.  ``stop()`` on
@@ -136,8 +143,23 @@ class Farm:
         flight finish and their outcomes still come, the rest are skipped as cancelled), without an
         ``Interrupted``: for a caller that has its own reason (a full audit log, say).
         """
+        if action in ("processes", "terminate"):
+            return self._process_stream(
+                action,
+                targets,
+                dry_run=dry_run,
+                allow_own=allow_own,
+                allow_system=allow_system,
+                exit_code=exit_code,
+                progress=progress,
+                filters=filters,
+            )
         if action not in ("sessions", "disconnect", "logoff", "message"):
-            raise ValueError(f"unknown action {action!r}: expected sessions, disconnect, logoff or message")
+            raise ValueError(
+                f"unknown action {action!r}: expected sessions, disconnect, logoff, message, processes or terminate"
+            )
+        if allow_system or exit_code:
+            raise ValueError("allow_system and exit_code are for processes (action 'terminate')")
         if details not in (False, True, "client"):
             raise ValueError(f"details must be False, True or 'client', not {details!r}")
         if progress is not None and not callable(progress):
@@ -179,7 +201,55 @@ class Farm:
         )
         return Stream(run)
 
-    def _collect(self, action: str, **kwargs: Any) -> SessionsResult | ActionResult:
+    def _process_stream(
+        self,
+        action: str,
+        targets: Iterable[Any] | None,
+        *,
+        dry_run: bool,
+        allow_own: bool,
+        allow_system: bool,
+        exit_code: int,
+        progress: ProgressCallback | None,
+        filters: dict[str, Any],
+    ) -> Stream:
+        """``stream`` for "processes" and "terminate": every argument checked before any RPC."""
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be a callable taking a wts.Progress")
+        from ._procrun import ProcessRun
+        from ._procselect import ProcessFilter, process_targets
+
+        pfilt = ProcessFilter(filters)
+        selection = None
+        if action == "processes":
+            if targets is not None:
+                raise ValueError("targets select processes to end; to list, use filters such as pid=")
+            if dry_run or allow_own or allow_system or exit_code:
+                raise ValueError("dry_run, allow_own, allow_system and exit_code are for terminate, not a listing")
+        else:
+            if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code <= MAX_DWORD:
+                raise ValueError(f"exit_code must be an int from 0 to {MAX_DWORD}, not {exit_code!r}")
+            if pfilt.pids is not None and len(self.servers) > 1:
+                # Each server numbers its own processes: pid 4242 is another program on every server.
+                raise ValueError(
+                    f"pid= names a process of one server, but this farm has {len(self.servers):,}: "
+                    "make a Farm of that server, or select by name=, user= or session="
+                )
+            selection = None if targets is None else process_targets(self.servers, targets)
+        run = ProcessRun(
+            self,
+            action,
+            pfilt,
+            targets=selection,
+            dry_run=bool(dry_run),
+            allow_own=bool(allow_own),
+            allow_system=bool(allow_system),
+            exit_code=exit_code,
+            progress=progress,
+        )
+        return Stream(run)
+
+    def _collect(self, action: str, **kwargs: Any) -> SessionsResult | ProcessesResult | ActionResult:
         started = time.perf_counter()
         items: list[Any] = []
         failures: list[Failure] = []
@@ -193,9 +263,11 @@ class Farm:
         except Interrupted as exc:
             interrupted = exc
         elapsed = time.perf_counter() - started
-        result: SessionsResult | ActionResult
+        result: SessionsResult | ProcessesResult | ActionResult
         if action == "sessions":
             result = SessionsResult(items, failures, elapsed, interrupted is not None)
+        elif action == "processes":
+            result = ProcessesResult(items, failures, elapsed, interrupted is not None)
         else:
             result = ActionResult(action, items, failures, elapsed, interrupted is not None)
         if interrupted is not None:
@@ -282,3 +354,44 @@ class Farm:
         result = self._collect(action, targets=targets, **kwargs)
         assert isinstance(result, ActionResult)
         return result
+
+    def processes(self, *, progress: ProgressCallback | None = None, **filters: Any) -> ProcessesResult:
+        """Every process of every server (one WTSEnumerateProcessesExW per server, with its users'
+        names), filtered: ``name=`` image-name globs (``"excel"`` matches EXCEL.EXE), ``user=`` user
+        globs (as for sessions), ``session=`` session ids, ``pid=`` process ids."""
+        result = self._collect("processes", progress=progress, **filters)
+        assert isinstance(result, ProcessesResult)
+        return result
+
+    def terminate(
+        self,
+        targets: Iterable[Any] | None = None,
+        *,
+        dry_run: bool = False,
+        exit_code: int = 0,
+        allow_system: bool = False,
+        allow_own: bool = False,
+        progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> ActionResult:
+        """End the selected processes: WTSTerminateProcess each, with ``exit_code``.
+
+        Selected: ``targets`` (``Process`` records from ``processes()``, or the Outcomes of an earlier
+        terminate, such as a dry run's plan), else every process the filters match (``name=``,
+        ``user=``, ``session=``, ``pid=``; ``pid=`` only on a one-server farm).  Each server is listed
+        first, and each target must still be there as the same program (image, session, user):
+        Windows reuses pids.  Never touched: processes of session 0 and the system's own images
+        (``wts.SYSTEM_IMAGES``), unless named explicitly (by pid, by exact image name, or as targets)
+        with ``allow_system=True``; processes in the caller's own session, unless ``allow_own=True``.
+        Exactly one Outcome per selected process, naming its server, session, pid and image.
+        """
+        return self._act(
+            "terminate",
+            targets,
+            dry_run=dry_run,
+            exit_code=exit_code,
+            allow_system=allow_system,
+            allow_own=allow_own,
+            progress=progress,
+            **filters,
+        )

@@ -1,5 +1,6 @@
-"""What a bulk run keeps and owes: the state of each server and each session on its way, and the ledger
-of what it reports (records, Outcomes, Failures), which gives every selected session exactly one Outcome.
+"""What a bulk run keeps and owes: the state of each server and each session (or process) on its way,
+and the ledger of what it reports (records, Outcomes, Failures), which gives every selected session or
+process exactly one Outcome.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 
 from ._errors import WTSError
 from ._results import Failure, Item, Outcome, Reason
-from ._types import MessageResponse, Session, SessionInfo
+from ._types import MessageResponse, Process, Session, SessionInfo
 from ._winerror import WinError
 
 __all__ = ["Ledger", "ServerState", "Target", "error_text"]
@@ -25,18 +26,19 @@ class ServerState:
         self.error: WTSError | None = None
         self.listed = False
         self.tries = 0
-        self.selection = selection  # session id -> the record the caller selected, or None
+        self.selection = selection  # session id (a process: pid) -> the record the caller selected, or None
 
 
 class Target:
-    """One session on its way through details, client and the action."""
+    """One session (or process) on its way through details, client and the action."""
 
-    __slots__ = ("client", "final", "info", "named", "row", "srv", "stage", "tries")
+    __slots__ = ("client", "final", "info", "named", "row", "session_id", "srv", "stage", "tries")
 
-    def __init__(self, srv: ServerState, row: Session) -> None:
+    def __init__(self, srv: ServerState, row: Any) -> None:
         self.srv = srv
         self.named = srv.selection is not None  # the caller selected it by name: it gets an Outcome
-        self.row = row
+        self.row = row  # a Session, or a Process
+        self.session_id: int = row.session_id if isinstance(row, Process) else row.id
         self.info: SessionInfo | None = None
         self.client: str | None = None
         self.stage = ""  # the call in flight: "times", "client" or "act"
@@ -58,7 +60,7 @@ class Ledger:
         items, self.items = self.items, []
         return items
 
-    def record(self, record: Session | SessionInfo) -> None:
+    def record(self, record: Session | SessionInfo | Process) -> None:
         self.items.append(record)
 
     def failure(self, failure: Failure) -> None:
@@ -79,6 +81,24 @@ class Ledger:
             return
         t.final = True
         row = t.row
+        if isinstance(row, Process):
+            self.items.append(
+                Outcome(
+                    t.srv.name,
+                    row.session_id,
+                    "",
+                    row.user,
+                    self.action,
+                    status,
+                    winerror,
+                    reason,
+                    None,
+                    why,
+                    row.pid,
+                    row.name,
+                )
+            )
+            return
         self.items.append(
             Outcome(t.srv.name, row.id, row.station, row.user, self.action, status, winerror, reason, response, why)
         )
@@ -87,7 +107,7 @@ class Ledger:
         """``t`` failed with ``err``; ``sent``: its call in stage ``t.stage`` went out (and failed)."""
         if t.final:
             return
-        if self.action == "sessions":
+        if self.action in ("sessions", "processes"):
             t.final = True
             if err is not t.srv.error:  # the server's own failure is reported once, not per session
                 self.failure(Failure(t.srv.name, err, t.row.id))
@@ -109,7 +129,17 @@ class Ledger:
     def outcome_for(
         self, server: str, sid: int, row: Any, status: str, why: Reason, winerror: int | None, reason: str
     ) -> None:
-        """The Outcome of a session the caller named that was never listed as it was named."""
+        """The Outcome of a session the caller named that was never listed as it was named (for a
+        terminate: ``sid`` is the pid, ``row`` the Process or Outcome the caller named, or the process
+        that has its pid now)."""
+        if self.action == "terminate":
+            image = row.name if isinstance(row, Process) else row.image
+            self.items.append(
+                Outcome(
+                    server, row.session_id, "", row.user, self.action, status, winerror, reason, None, why, sid, image
+                )
+            )
+            return
         station = getattr(row, "station", "") or ""
         user = getattr(row, "user", "") or ""
         self.items.append(Outcome(server, sid, station, user, self.action, status, winerror, reason, None, why))

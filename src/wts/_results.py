@@ -1,4 +1,5 @@
-"""What bulk operations return: per-session outcomes, failures, progress, and why each outcome is so.
+"""What bulk operations return: per-session (and per-process) outcomes, failures, progress, and why
+each outcome is so.
 
 ``Farm`` yields and collects these; the CLI renders them.  ``Reason`` is the machine-readable why of
 every ``Outcome``: programs (the CLI included) decide on it, never on ``Outcome.reason``'s text.
@@ -11,7 +12,7 @@ from enum import Enum
 from typing import NamedTuple, Union
 
 from ._errors import WTSError
-from ._types import MessageResponse, Session, SessionInfo
+from ._types import MessageResponse, Process, Session, SessionInfo
 
 __all__ = [
     "ActionResult",
@@ -19,6 +20,7 @@ __all__ = [
     "Interrupted",
     "Item",
     "Outcome",
+    "ProcessesResult",
     "Progress",
     "ProgressCallback",
     "Reason",
@@ -52,9 +54,10 @@ class Reason(str, Enum):
     ALREADY = "already"
     #: skipped: named by the caller, but it does not match the filters.
     FILTERED = "filtered"
-    #: skipped: named by the caller, and no longer exists on its server.
+    #: skipped: named by the caller, and no longer exists on its server (a session, or a process).
     GONE = "gone"
-    #: skipped: named by the caller, and another user's session now has that id.
+    #: skipped: named by the caller, and another user's session now has that id (or, for a process,
+    #: its pid now belongs to another image, session or user: Windows reuses pids).
     CHANGED = "changed"
     #: skipped: interrupted (Ctrl-C) before it was sent.
     CANCELLED = "cancelled"
@@ -73,6 +76,10 @@ class Reason(str, Enum):
     #: unknown: the action call failed in transit (RPC_S_CALL_FAILED, 1726), after it may have run;
     #: it is not retried, and whether it took effect is unknown.
     IN_TRANSIT = "in-transit"
+    #: skipped, protected: one of the system's own processes (csrss.exe, winlogon.exe, lsass.exe, ...:
+    #: ``wts.SYSTEM_IMAGES``), touched only when named explicitly with ``allow_system=True``.  (A process of
+    #: session 0 is skipped as ``SYSTEM_SESSION``, under the same override.)
+    SYSTEM_PROCESS = "system-process"
 
     @property
     def protected(self) -> bool:
@@ -81,11 +88,12 @@ class Reason(str, Enum):
 
     @property
     def system(self) -> bool:
-        """True for the system sessions every server has (session 0, the console, listeners)."""
+        """True for the system sessions every server has (session 0, the console, listeners), and the
+        system's own processes."""
         return self in _SYSTEM
 
 
-_SYSTEM = frozenset({Reason.SYSTEM_SESSION, Reason.LISTENER, Reason.CONSOLE})
+_SYSTEM = frozenset({Reason.SYSTEM_SESSION, Reason.LISTENER, Reason.CONSOLE, Reason.SYSTEM_PROCESS})
 _PROTECTED = _SYSTEM | {Reason.OWN_SESSION}
 
 
@@ -101,7 +109,9 @@ class Failure(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """What happened to one selected session.
+    """What happened to one selected session (or, for ``Farm.terminate``, one selected process: then
+    ``pid`` and ``image`` name it, ``session_id`` and ``user`` are its session's and its own, and
+    ``station`` is '').
 
     ``status``: "done", "failed", "skipped" (never sent: protected, already in that state, gone,
     changed or cancelled), "planned" (a dry run's "would do") or "unknown" (the action call was sent
@@ -116,13 +126,16 @@ class Outcome(NamedTuple):
     session_id: int
     station: str
     user: str
-    action: str  #: "disconnect", "logoff" or "message"
+    action: str  #: "disconnect", "logoff", "message" or "terminate"
     status: str
     winerror: int | None  #: the Win32 code when the call failed (or why it was skipped); else None
     reason: str  #: one line: Windows' text for failures, the reason for skips; "" when done
     response: MessageResponse | int | None = None  #: for messages sent: what the session answered
-    #: Why it is so, as a ``Reason`` (last, with a default, so positional construction still works).
+    #: Why it is so, as a ``Reason`` (with a default, so positional construction still works).
     why: Reason = Reason.DONE
+    #: The process (``Farm.terminate``): its pid and image name, as listed; None for a session's outcome.
+    pid: int | None = None
+    image: str | None = None
 
 
 class Progress(NamedTuple):
@@ -143,7 +156,7 @@ class Progress(NamedTuple):
 
 
 Record = Union[Session, SessionInfo]
-Item = Union[Session, SessionInfo, Outcome, Failure]
+Item = Union[Session, SessionInfo, Process, Outcome, Failure]
 ProgressCallback = Callable[[Progress], object]
 
 
@@ -170,9 +183,32 @@ class SessionsResult:
         return f"<SessionsResult {len(self.sessions)} sessions, {len(self.failures)} failures{extra}>"
 
 
+class ProcessesResult:
+    """``Farm.processes()``: ``processes`` (each carrying its ``server``, in the order they arrived) and
+    ``failures`` (servers whose processes could not be listed)."""
+
+    __slots__ = ("elapsed", "failures", "interrupted", "processes")
+
+    def __init__(self, processes: list[Process], failures: list[Failure], elapsed: float, interrupted: bool) -> None:
+        self.processes = processes
+        self.failures = failures
+        self.elapsed = elapsed
+        self.interrupted = interrupted
+
+    def __iter__(self) -> Iterator[Process]:
+        return iter(self.processes)
+
+    def __len__(self) -> int:
+        return len(self.processes)
+
+    def __repr__(self) -> str:
+        extra = ", interrupted" if self.interrupted else ""
+        return f"<ProcessesResult {len(self.processes)} processes, {len(self.failures)} failures{extra}>"
+
+
 class ActionResult:
-    """``Farm.disconnect/logoff/send_message()``: one ``Outcome`` per selected session and the
-    ``failures`` (servers that failed)."""
+    """``Farm.disconnect/logoff/send_message()``: one ``Outcome`` per selected session (``Farm.terminate``:
+    per selected process) and the ``failures`` (servers that failed)."""
 
     __slots__ = ("action", "elapsed", "failures", "interrupted", "outcomes")
 
@@ -223,7 +259,7 @@ class Interrupted(KeyboardInterrupt):
     abandoned (second); nothing was started after the first.  ``result`` holds everything done so far:
     sessions not reached have a "skipped" (cancelled) Outcome, servers not reached a 1223 failure."""
 
-    def __init__(self, result: SessionsResult | ActionResult | None, summary: str) -> None:
+    def __init__(self, result: SessionsResult | ProcessesResult | ActionResult | None, summary: str) -> None:
         super().__init__(summary)
         self.result = result
 

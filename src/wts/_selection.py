@@ -17,6 +17,7 @@ __all__ = [
     "PROTECTED_TEXT",
     "OwnSession",
     "changed",
+    "is_own_session",
     "match_selection",
     "needs_logon_check",
     "protected",
@@ -68,6 +69,20 @@ def protected(row: Session, info: SessionInfo | None, own: OwnSession | None) ->
             return None
         return Reason.OWN_SESSION
     return None
+
+
+def is_own_session(info: SessionInfo, own: OwnSession) -> bool:
+    """Whether the session ``info`` (read from any server) is the caller's own: the same id, user,
+    domain and station, and (when both are known) the same logon time to 100 ns.  For a process, whose
+    listing names only its session id, this is the whole test (``protected`` decides from a listing)."""
+    if (info.id, info.user.casefold(), info.domain.casefold(), info.station.casefold()) != (
+        own.id,
+        own.user,
+        own.domain,
+        own.station,
+    ):
+        return False
+    return own.logon <= 0 or info.logon_time is None or info.logon_time == filetime_to_datetime(own.logon)
 
 
 def needs_logon_check(why: Reason | None, info: SessionInfo | None, own: OwnSession | None) -> bool:
