@@ -368,6 +368,44 @@ def _connect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--server", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)
 
 
+def _add_process_filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("selection (all must match; image and user names take globs, case-insensitive)")
+    g.add_argument("--name", action="append", metavar="GLOB", help="image name: excel, EXCEL.EXE, 'chrom*'")
+    g.add_argument("--user", action="append", metavar="GLOB", help="the process's user: carol, CONTOSO\\carol")
+    g.add_argument("--session", action="append", metavar="ID", help="session ids (comma list or repeat)")
+    g.add_argument("--pid", action="append", metavar="PID", help="process ids, on one server (comma list or repeat)")
+
+
+def _ps_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image-name globs (as --name)")
+    _add_servers(p)
+    _add_process_filters(p)
+    _add_format(p)
+
+
+def _kill_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "targets", nargs="*", metavar="PROCESS", help="process ids (on one server) or image-name globs to end"
+    )
+    _add_servers(p)
+    _add_process_filters(p)
+    g = p.add_argument_group("safety")
+    g.add_argument("--all", action="store_true", help="no targets or filters: end every process the rules allow")
+    g.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+    g.add_argument("-y", "--yes", action="store_true", help="no confirmation for more than one process")
+    g.add_argument("--allow-own", action="store_true", help="may end processes of the session running this command")
+    g.add_argument(
+        "--system",
+        action="store_true",
+        help="may end session 0's and the system's own processes (csrss.exe, svchost.exe, ...) named by pid "
+        "or exact image name",
+    )
+    p.add_argument(
+        "--exit-code", type=positive_int(0, MAX_DWORD), default=0, metavar="N", help="the exit code (default 0)"
+    )
+    _add_format(p)
+
+
 def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     """The whole ``wts`` parser; its help and usage errors go to ``streams`` (None: sys's)."""
     streams = streams or Environment()
@@ -400,6 +438,8 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     sub("logoff", "log sessions off: WTSLogoffSession", lambda p: _add_action(p, "log off"))
     sub("message", "show a message box in sessions: WTSSendMessageW", _message_options, aliases=["msg"])
     sub("connect", "connect a session to another on this server, as tscon does: WTSConnectSessionW", _connect_options)
+    sub("ps", "list processes across servers (one WTSEnumerateProcessesExW per server)", _ps_options)
+    sub("kill", "end processes across servers: WTSTerminateProcess", _kill_options)
 
     # The classics keep their own syntax (/switches, case-insensitive): parsed in _classic,
     # _classic_query and _classic_actions.  (logoff and msg are above: their classic form is

@@ -34,6 +34,8 @@ COMMANDS: dict[str, Command] = {
     "rwinsta": Command("_classic_actions", "run_rwinsta"),
     "reset": Command("_classic_actions", "run_reset"),
     "bench": Command("_bench", "run"),
+    "ps": Command("_processes", "run_ps"),
+    "kill": Command("_processes", "run_kill"),
 }
 
 

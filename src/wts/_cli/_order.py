@@ -22,8 +22,8 @@ def natural_key(name: str | None) -> tuple[Any, ...]:
 
 
 def by_server_and_id(o: Outcome) -> tuple[Any, ...]:
-    """The key that orders outcomes: server (naturally), then session id."""
-    return (natural_key(o.server), o.session_id)
+    """The key that orders outcomes: server (naturally), then session id (then pid, for processes)."""
+    return (natural_key(o.server), o.session_id, o.pid or 0)
 
 
 def _value(r: Session | SessionInfo, name: str) -> Any:

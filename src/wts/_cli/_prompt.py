@@ -23,7 +23,9 @@ def confirm(ctx: Context, action: str, planned: list[Outcome]) -> None:
     """Show the plan and ask; raises Refused unless the answer is y or yes (or stdin is no terminal)."""
     count = len(planned)
     on = len({o.server.casefold() for o in planned})
-    what = f"{VERBS[action]} {count:,} sessions on {on:,} server{'s' if on != 1 else ''}"
+    processes = any(o.pid is not None for o in planned)
+    noun = "processes" if processes else "sessions"
+    what = f"{VERBS[action]} {count:,} {noun} on {on:,} server{'s' if on != 1 else ''}"
     if not isatty(ctx.stdin):
         raise Refused(
             f"refusing to {what} without confirmation: stdin is not a terminal. "
@@ -31,14 +33,23 @@ def confirm(ctx: Context, action: str, planned: list[Outcome]) -> None:
             ExitStatus.USAGE,
         )
     shown = sorted(planned, key=by_server_and_id)[:PLAN_SHOWN]
+    right: tuple[int, ...]
+    if processes:
+        headers = ["SERVER", "ID", "PID", "IMAGE", "USER"]
+        rows = [[o.server, str(o.session_id), str(o.pid), o.image or "", o.user] for o in shown]
+        right, flexible = (1, 2), (0, 3, 4)
+    else:
+        headers = ["SERVER", "ID", "STATION", "USER"]
+        rows = [[o.server, str(o.session_id), o.station, o.user] for o in shown]
+        right, flexible = (1,), (0, 2, 3)
     ctx.stderr.write(
         render_table(
-            ["SERVER", "ID", "STATION", "USER"],
-            [[o.server, str(o.session_id), o.station, o.user] for o in shown],
+            headers,
+            rows,
             width=terminal_width(ctx.stderr),
-            right=(1,),
-            flexible=(0, 2, 3),
-            middle=(0, 2, 3),
+            right=right,
+            flexible=flexible,
+            middle=flexible,
             style=ctx.colour_err,
         )
     )

@@ -81,7 +81,9 @@ def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, *
                     log.write(item.server, item.session_id, action, "failed", describe_error(item.error))
                 else:
                     error = item.reason if item.status != "done" else None
-                    log.write(item.server, item.session_id, action, item.status, error)
+                    # A process is named by its pid and image too: a session id alone would not say which.
+                    extra = {} if item.pid is None else {"pid": item.pid, "image": item.image}
+                    log.write(item.server, item.session_id, action, item.status, error, **extra)
             except OSError as exc:
                 audit_failed = True
                 bar.close()

@@ -32,9 +32,15 @@ __all__ = [
 ]
 
 #: What a done outcome says, by action.
-DONE_WORDS = {"disconnect": "disconnected", "logoff": "logged off", "message": "sent", "connect": "connected"}
+DONE_WORDS = {
+    "disconnect": "disconnected",
+    "logoff": "logged off",
+    "message": "sent",
+    "connect": "connected",
+    "terminate": "ended",
+}
 #: The verb of each bulk action, as a sentence uses it ("would log off", "Log off 3 sessions?").
-VERBS = {"disconnect": "disconnect", "logoff": "log off", "message": "message"}
+VERBS = {"disconnect": "disconnect", "logoff": "log off", "message": "message", "terminate": "end"}
 
 # Names come from whatever RDP client connected and whoever named the account: a newline in a user
 # name must not forge a table row, nor an escape sequence repaint the terminal.  Control characters
@@ -57,6 +63,12 @@ def printable(text: str | None) -> str:
 
 # Farm speaks Python ("pass allow_own=True"); on the command line the option is --allow-own.
 _OWN_SESSION = "your own session (--allow-own includes it)"
+# ... and for processes (wts kill), the options are --system and --allow-own.
+_PROCESS_SKIPS = {
+    Reason.SYSTEM_SESSION: "a process of session 0: only --system, with its pid or exact image name, ends it",
+    Reason.SYSTEM_PROCESS: "a system process: only --system, with its pid or exact image name, ends it",
+    Reason.OWN_SESSION: "runs in your own session (--allow-own includes it)",
+}
 
 
 def error_name(code: int) -> str | None:
@@ -117,6 +129,8 @@ def not_found(server: str, missing: list[str], suffix: str = "") -> str:
 def reason_text(o: Outcome) -> str:
     """Why an outcome is so, in the CLI's words: the library's text, except where the CLI has its own
     (the option that includes your own session is --allow-own here)."""
+    if o.pid is not None and o.why in _PROCESS_SKIPS:
+        return _PROCESS_SKIPS[o.why]
     if o.why is Reason.OWN_SESSION:
         return _OWN_SESSION
     return o.reason
