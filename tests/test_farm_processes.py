@@ -33,7 +33,8 @@ def ago(delta: timedelta) -> str:
 
 
 def user(sid: int, name: str, *images: str, station: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A user's active session with processes of ``images`` (each runs as the session's user)."""
+    """A user's active session with processes of ``images``: the system's own run as SYSTEM, the
+    others as the session's user."""
     return {
         "id": sid,
         "state": "Active",
@@ -43,7 +44,10 @@ def user(sid: int, name: str, *images: str, station: str | None = None, **extra:
         "logon": ago(timedelta(hours=3)),
         "connect": ago(timedelta(hours=3)),
         "last_input": ago(timedelta(hours=2)),
-        "processes": [{"name": image} for image in images],
+        "processes": [
+            {"name": i, "user": "NT AUTHORITY\\SYSTEM"} if i.casefold() in wts.SYSTEM_IMAGES else {"name": i}
+            for i in images
+        ],
         **extra,
     }
 
@@ -89,6 +93,15 @@ def pids_of(name: str, image: str | None = None, session: int | None = None) -> 
     }
 
 
+WELL_KNOWN = {"S-1-5-18", "S-1-5-19", "S-1-5-20"}  # SYSTEM, LOCAL SERVICE, NETWORK SERVICE
+
+
+def listing_rpcs(name: str) -> int:
+    """What listing ``name``'s processes costs: one WTSEnumerateProcessesExW, and one LookupAccountSidW
+    per distinct SID that is not a well-known service account's."""
+    return 1 + len({p.sid for p in listed(name) if p.sid and p.sid not in WELL_KNOWN})
+
+
 def key(o: Outcome) -> tuple[str, int]:
     assert o.pid is not None
     return (o.server, o.pid)
@@ -123,10 +136,12 @@ def test_processes_lists_every_server_one_listing_each(farm: wts.Farm) -> None:
     assert repr(result) == f"<ProcessesResult {len(result)} processes, 0 failures>"
 
 
-def test_processes_costs_one_rpc_per_server(farm: wts.Farm) -> None:
+def test_processes_costs_one_listing_per_server_and_a_lookup_per_account(farm: wts.Farm) -> None:
+    cost = {name: listing_rpcs(name) for name in farm.servers}
+    assert cost == {LOCAL: 3, "RDS02": 3}  # me or dave, and bob; SYSTEM's name needs no RPC
     wts.sim.reset_counters()
     farm.processes(name="excel")
-    assert wts.sim.rpc_counts() == {LOCAL: 1, "RDS02": 1, "*": 0}
+    assert wts.sim.rpc_counts() == {**cost, "*": 0}
 
 
 @pytest.mark.parametrize(
@@ -242,10 +257,11 @@ def test_terminate_ends_exactly_the_selection_one_outcome_each(farm: wts.Farm) -
 
 
 def test_terminate_costs_one_listing_per_server_and_one_call_per_process(farm: wts.Farm) -> None:
+    cost = {name: listing_rpcs(name) for name in farm.servers}
     wts.sim.reset_counters()
     result = farm.terminate(name="chrome", allow_own=True)  # (allow_own: no look at the own session)
     assert result.counts()["done"] == 4
-    assert wts.sim.rpc_counts() == {LOCAL: 1 + 2, "RDS02": 1 + 2, "*": 0}
+    assert wts.sim.rpc_counts() == {LOCAL: cost[LOCAL] + 2, "RDS02": cost["RDS02"] + 2, "*": 0}
 
 
 def test_protected_processes_are_skipped_and_say_why(farm: wts.Farm) -> None:
@@ -297,8 +313,11 @@ def test_the_override_needs_the_process_named_explicitly(farm: wts.Farm) -> None
 
 def test_own_session_is_skipped_only_on_the_server_it_is_on(farm: wts.Farm) -> None:
     """Session 2 is the caller's on RDS01 and dave's on RDS02: one WTSSessionInfoEx each tells them apart."""
+    cost = {name: listing_rpcs(name) for name in farm.servers}
     wts.sim.reset_counters()
     result = farm.terminate(name="notepad")
+    # RDS01: the listing, the own-session query, the look-alike's query; RDS02: listing, query, terminate.
+    assert wts.sim.rpc_counts() == {LOCAL: cost[LOCAL] + 2, "RDS02": cost["RDS02"] + 2, "*": 0}
     outcomes = {o.server: o for o in result}
     assert len(result.outcomes) == 2
     own = outcomes[LOCAL]
@@ -306,8 +325,6 @@ def test_own_session_is_skipped_only_on_the_server_it_is_on(farm: wts.Farm) -> N
     assert own.reason == "runs in your own session (pass allow_own=True to include it)"
     assert (outcomes["RDS02"].status, outcomes["RDS02"].why) == ("done", Reason.DONE)
     assert pids_of(LOCAL, "notepad.exe") and not pids_of("RDS02", "notepad.exe")
-    # RDS01: listing, the own-session query, the look-alike's query; RDS02: listing, query, terminate.
-    assert wts.sim.rpc_counts() == {LOCAL: 3, "RDS02": 3, "*": 0}
     again = farm.terminate(name="notepad", allow_own=True)
     assert [(o.server, o.status) for o in again] == [(LOCAL, "done")]
 
@@ -317,10 +334,11 @@ def test_own_session_is_skipped_only_on_the_server_it_is_on(farm: wts.Farm) -> N
 
 def test_dry_run_sends_no_terminate_and_plans_what_the_run_does(farm: wts.Farm) -> None:
     before = {name: listed(name) for name in farm.servers}
+    cost = {name: listing_rpcs(name) for name in farm.servers}
     wts.sim.reset_counters()
     plan = farm.terminate(name=["excel", "csrss.exe"], dry_run=True)
     # One listing per server; the own-session query, and the look-alike check of session 2 on each.
-    assert wts.sim.rpc_counts() == {LOCAL: 2 + 1, "RDS02": 2, "*": 0}
+    assert wts.sim.rpc_counts() == {LOCAL: cost[LOCAL] + 2, "RDS02": cost["RDS02"] + 1, "*": 0}
     assert {name: listed(name) for name in farm.servers} == before
     planned = plan.with_status("planned")
     assert {(o.server, o.session_id) for o in planned} == {(LOCAL, 3), ("RDS02", 2), ("RDS02", 3)}
@@ -386,73 +404,70 @@ def test_named_targets_on_a_server_that_fails_are_not_reached() -> None:
 # --- faults and deadlines: exactly once -------------------------------------------------------------
 
 
-def reload_after_listing(faulty: dict[str, Any]) -> Any:
-    """A progress callback that reloads the farm with ``faulty`` (one server's fields changed) once
-    every listing has come back: the faults hit the terminate calls, not the listings."""
+def faulty_farm(**fault: Any) -> tuple[wts.Farm, Any, list[Progress]]:
+    """LOCAL (fast) and RDS02 (150 ms a call), each with two stuck.exe in session 3 running as SYSTEM (a
+    well-known SID: listing them is one RPC, no account lookup); and a progress callback that reloads
+    the farm with ``fault`` on RDS02 while RDS02's listing is in flight.  That call saw the farm before
+    the reload, so it still succeeds: the fault hits the terminate calls after it."""
+    stuck = {**user(3, "bob"), "processes": [{"name": "stuck.exe", "user": "NT AUTHORITY\\SYSTEM"}] * 2}
+    servers = [server(LOCAL, user(OWN_ID, "me"), stuck), server("RDS02", stuck, latency_ms=150)]
+    names = load(*servers)
+    faulty = [servers[0], {**servers[1], **fault}]
+    top = {"seed": 5, "now": NOW.isoformat(), "local": LOCAL, "current_session": OWN_ID}
     fired: list[Progress] = []
 
     def reload(p: Progress) -> None:
-        if not fired and p.servers_done == p.servers_total:
+        if not fired and wts.sim.rpc_counts().get("RDS02", 0) >= 1 and p.servers_done < p.servers_total:
             fired.append(p)
-            state = wts.sim.dump()  # what the farm is now (the processes already ended stay ended)
-            state["servers"] = [{**s, **faulty} if s["name"] == "RDS02" else s for s in state["servers"]]
-            wts.sim.load(state)
+            wts.sim.load({**top, "servers": faulty})
 
-    return reload, fired
+    return wts.Farm(names, provider="sim", timeout=TIMEOUT, retries=2, backoff=0.01), reload, fired
 
 
 def test_a_busy_answer_to_terminate_is_retried_and_ends_it_once() -> None:
-    servers = [standard(LOCAL), standard("RDS02", latency_ms=40)]
-    names = load(*servers)
-    farm = wts.Farm(names, provider="sim", retries=2, backoff=0.01)
-    reload, fired = reload_after_listing({"fault": "busy", "fault_rpcs": 1})
-    result = farm.terminate(name="chrome", allow_own=True, progress=reload)
+    farm, reload, fired = faulty_farm(fault="busy", fault_rpcs=2)
+    result = farm.terminate(name="stuck", allow_own=True, progress=reload)
     assert fired
     outcomes = by_process(result)
     assert len(outcomes) == 4 and all(o.status == "done" for o in outcomes.values()), outcomes
-    assert not pids_of("RDS02", "chrome.exe")
+    # (A load starts each server's count afresh: these are the calls after the reload.)
+    assert wts.sim.rpc_counts()["RDS02"] == 2 * 2  # each terminate: refused (1723), then done
+    assert not pids_of("RDS02", "stuck.exe")  # (LOCAL's were ended before the reload brought them back)
 
 
 def test_a_terminate_that_hangs_is_unknown_not_failed_and_the_rest_still_report() -> None:
-    servers = [standard(LOCAL), standard("RDS02", latency_ms=40)]
-    names = load(*servers)
-    farm = wts.Farm(names, provider="sim", timeout=TIMEOUT, retries=0)
-    reload, fired = reload_after_listing({"fault": "hang"})
+    farm, reload, fired = faulty_farm(fault="hang")
     started = time.monotonic()
-    result = farm.terminate(name="chrome", allow_own=True, progress=reload)
+    result = farm.terminate(name="stuck", allow_own=True, progress=reload)
     assert time.monotonic() - started < SLACK
     assert fired
     outcomes = by_process(result)
     assert len(outcomes) == 4
     on2 = [o for o in outcomes.values() if o.server == "RDS02"]
-    assert {o.status for o in on2} <= {"unknown", "failed"} and any(o.status == "unknown" for o in on2)
-    for o in on2:
-        if o.status == "unknown":
-            assert (o.why, o.winerror) == (Reason.NO_ANSWER, 1460)
-        else:  # queued behind the hung call: never sent
-            assert o.why is Reason.NOT_REACHED
+    assert {(o.status, o.why, o.winerror) for o in on2} == {("unknown", Reason.NO_ANSWER, 1460)}
+    assert all("outcome unknown" in o.reason for o in on2)
     assert all(o.status == "done" for o in outcomes.values() if o.server == LOCAL)
-    assert [f.server for f in result.failures] == ["RDS02"]
-    assert result.unknown and not result.ok
+    assert [(f.server, f.error.winerror) for f in result.failures] == [("RDS02", 1460)]
+    assert len(result.unknown) == 2 and not result.ok
     wts.sim.release_hangs()
 
 
 def test_a_terminate_failed_in_transit_is_not_retried() -> None:
     """1726 after the call went out: it may have run; it is not sent again, and it says so."""
-    servers = [standard(LOCAL), standard("RDS02", latency_ms=40)]
-    names = load(*servers)
-    farm = wts.Farm(names, provider="sim", timeout=SLACK, retries=3, backoff=0.01)
-    reload, fired = reload_after_listing({"fault": "hang"})
+    farm, reload, fired = faulty_farm(fault="hang")
+    farm.timeout = SLACK
 
     def release_soon(p: Progress) -> None:
         reload(p)
-        if fired and wts.sim.hung_calls():
+        if fired and wts.sim.hung_calls() == 2:
             wts.sim.release_hangs()  # each hung call fails with RPC_S_CALL_FAILED (1726)
 
-    result = farm.terminate(name="EXCEL.EXE", session=3, progress=release_soon)
-    o = next(o for o in result if o.server == "RDS02")
-    assert (o.status, o.why, o.winerror) == ("unknown", Reason.IN_TRANSIT, 1726), o
-    assert len(by_process(result)) == 2
+    result = farm.terminate(name="stuck", allow_own=True, progress=release_soon)
+    outcomes = by_process(result)
+    assert len(outcomes) == 4
+    on2 = [o for o in outcomes.values() if o.server == "RDS02"]
+    assert {(o.status, o.why, o.winerror) for o in on2} == {("unknown", Reason.IN_TRANSIT, 1726)}
+    assert wts.sim.rpc_counts()["RDS02"] == 2  # (counted from the reload) each terminate once: never again
 
 
 def test_stream_yields_processes_and_outcomes_as_they_come(farm: wts.Farm) -> None:
