@@ -9,7 +9,10 @@ Nothing here asserts how fast anything is; SLACK only bounds "it finished".
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -482,3 +485,91 @@ def test_stream_yields_processes_and_outcomes_as_they_come(farm: wts.Farm) -> No
     assert all(isinstance(i, (Outcome, wts.Failure)) for i in rest)
     assert all(i.status != "done" for i in rest if isinstance(i, Outcome))
     assert len(pids_of(LOCAL, "explorer.exe")) + len(pids_of("RDS02", "explorer.exe")) == 4
+
+
+# --- interrupts ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("something else handles SIGINT in this process")
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C reaches the main thread only")
+    yield
+
+
+def slow_server(n: int, latency_ms: int) -> list[str]:
+    """One server (the local one), ``n`` notepad.exe in session 3 as SYSTEM: a one-RPC listing."""
+    procs = [{"name": "notepad.exe", "user": "NT AUTHORITY\\SYSTEM"}] * n
+    return load(server(LOCAL, user(OWN_ID, "me"), {**user(3, "bob"), "processes": procs}, latency_ms=latency_ms))
+
+
+def test_processes_not_reached_after_ctrl_c_are_cancelled_each_once(ctrl_c: None) -> None:
+    names = slow_server(5, 100)  # one worker: when the listing is in, one terminate is in flight, four wait
+    fired: list[Progress] = []
+
+    def press_ctrl_c(p: Progress) -> None:
+        if not fired and p.servers_done == 1:
+            fired.append(p)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(wts.Interrupted) as info:
+        wts.Farm(names, provider="sim", concurrency=1).terminate(name="notepad", allow_own=True, progress=press_ctrl_c)
+    result = info.value.result
+    assert isinstance(result, ActionResult) and result.interrupted
+    outcomes = by_process(result)
+    assert len(outcomes) == 5
+    cancelled = [o for o in result if o.why is Reason.CANCELLED]
+    assert cancelled, "every terminate went out: the interrupt came too late to prove anything"
+    for o in cancelled:
+        assert (o.status, o.winerror, o.reason) == ("skipped", 1223, "cancelled: interrupted before it was sent")
+    assert {o.why for o in result} <= {Reason.CANCELLED, Reason.DONE}
+    ended = {o.pid for o in result if o.status == "done"}
+    assert pids_of(LOCAL, "notepad.exe") == {o.pid for o in cancelled}
+    assert not ended & pids_of(LOCAL)
+
+
+def test_terminates_in_flight_at_a_second_ctrl_c_are_unknown(ctrl_c: None) -> None:
+    names = slow_server(3, 1000)
+    presses: list[Progress] = []
+
+    def press_ctrl_c(p: Progress) -> None:
+        if p.servers_done == 1 and len(presses) < 2:
+            if not presses:
+                time.sleep(0.3)  # the workers pick the terminates up
+            presses.append(p)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(wts.Interrupted) as info:
+        wts.Farm(names, provider="sim").terminate(name="notepad", allow_own=True, progress=press_ctrl_c)
+    assert len(presses) == 2
+    result = info.value.result
+    assert isinstance(result, ActionResult)
+    assert len(by_process(result)) == 3
+    assert {(o.status, o.why, o.winerror) for o in result} == {("unknown", Reason.ABANDONED, 1223)}
+
+
+def test_a_first_ctrl_c_stops_a_process_listing_at_once(ctrl_c: None) -> None:
+    """Nothing is at risk in a listing: the first Ctrl-C does not wait out the call in flight (here a
+    hung server's, under a 20 s deadline)."""
+    stuck = {**user(3, "bob"), "processes": [{"name": "a.exe", "user": "NT AUTHORITY\\SYSTEM"}]}
+    names = load(server(LOCAL, user(OWN_ID, "me"), stuck), server("HANG1", fault="hang"))
+    pressed: list[Progress] = []
+
+    def press(p: Progress) -> None:
+        if not pressed and p.servers_done == 1:
+            pressed.append(p)
+            signal.raise_signal(signal.SIGINT)
+
+    started = time.monotonic()
+    with pytest.raises(wts.Interrupted) as info:
+        wts.Farm(names, provider="sim", timeout=20).processes(progress=press)
+    assert time.monotonic() - started < SLACK
+    result = info.value.result
+    assert isinstance(result, wts.ProcessesResult) and result.interrupted
+    assert [(p.server, p.name) for p in result] == [(LOCAL, "a.exe")]
+    assert [(f.server, f.error.winerror, f.error.function) for f in result.failures] == [
+        ("HANG1", 1223, "WTSEnumerateProcessesExW")
+    ]
+    wts.sim.release_hangs()
