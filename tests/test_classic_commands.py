@@ -612,3 +612,47 @@ def test_classic_commands_as_python_m_wts(state: Path, how: str) -> None:
         timeout=120,
     )
     assert (proc.returncode, proc.stdout.splitlines(), proc.stderr) == (0, QWINSTA_RDS01, "")
+
+
+# --- the README's farm-wide examples are what the commands print ------------------------------------------------
+
+
+@POSIX_ONLY
+def test_readme_classic_examples_are_real_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, utc: None
+) -> None:
+    """Each ``$ wts --sim-state /tmp/farm40.json ...`` line of README's "Every classic tool" block,
+    run on a copy of examples/farm-40.json: what follows it is what it prints (stdout, then stderr;
+    ``| head -n N`` keeps the first N lines; ``echo $?`` the status)."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text(encoding="utf-8")
+    block = text.split("**Every classic tool, farm-wide.**", 1)[1].split("```console\n", 1)[1].split("\n```", 1)[0]
+    state = tmp_path / "farm40.json"
+    shutil.copyfile(root / "examples" / "farm-40.json", state)
+    commands: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            commands.append((line[2:], []))
+        else:
+            commands[-1][1].append(line)
+    assert len(commands) >= 3
+    status = 0
+    for command, expected in commands:
+        if command.startswith("cp ") or command == "echo $?":
+            if command == "echo $?":
+                assert expected == [str(status)]
+            continue
+        words, _, pipe = command.partition(" | ")
+        argv = words.split()
+        assert argv[:3] == ["wts", "--sim-state", "/tmp/farm40.json"], command
+        monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+        capsys.readouterr()
+        status = main(["--sim-state", str(state), *argv[3:]])
+        out, err = capsys.readouterr()
+        lines = out.splitlines()
+        if pipe:
+            assert pipe.startswith("head -n ")
+            lines = lines[: int(pipe.split()[-1])]
+        else:
+            lines += err.splitlines()
+        assert lines == expected, command
