@@ -1316,3 +1316,229 @@ def test_dump_round_trips_the_loaded_farm(lib) -> None:
     assert text == "".join(expected)
     S.load_farm(lib, text)
     assert S.dump(lib) == text
+
+
+# ---------------------------------------------------------------------------------------------------
+# Processes: WTSEnumerateProcessesExW, WTSTerminateProcess, and the sim's LookupAccountSidW
+
+ALICE_SID = "S-1-5-21-1-2-3-1001"
+
+
+def process(pid: int, name: str, sid: str = "", domain: str = "", user: str = "", *figures: int) -> str:
+    counts = list(figures) + [0] * (8 - len(figures))
+    return "process\t" + "\t".join(str(f) for f in [pid, name, sid, domain, user, *counts]) + "\n"
+
+
+PFARM = (
+    "WTSSIM\t1\n"
+    f"farm\t2026\t{NOW}\tRDS01\t2\n"
+    "server\tRDS01\t0\t0\tnone\n"
+    + session(0, "Services", S.WTSDisconnected)
+    + process(4, "System", "S-1-5-18", "NT AUTHORITY", "SYSTEM", 150, 3000)
+    + process(0, "Idle")
+    + session(2, "RDP-Tcp#0", S.WTSActive, "alice", "CONTOSO")
+    + process(1234, "EXCEL.EXE", ALICE_SID, "CONTOSO", "alice", 24, 1400, 10, 11, 12, 13, 14, 15)
+    + process(1240, "explorer.exe", ALICE_SID, "CONTOSO", "alice")
+    + session(4, "RDP-Tcp#1", S.WTSActive, "carol", "CONTOSO", deny=32)
+    + process(2000, "notepad.exe", "S-1-5-21-1-2-3-1002", "CONTOSO", "carol")
+    + "server\tDOWN01\t0\t0\tunreachable\n"
+)
+
+
+def enum_processes(lib: ctypes.CDLL, h: int | None, session_id: int, level: int = 1) -> tuple[c_void_p, int, int]:
+    lv, count, info = c_uint32(level), c_uint32(), c_void_p()
+    assert lib.WTSEnumerateProcessesExW(h, byref(lv), session_id, byref(info), byref(count)), lib.GetLastError()
+    return info, count.value, lv.value
+
+
+def sid_text(lib: ctypes.CDLL, sid: int) -> str:
+    text = c_void_p()
+    assert lib.wtssim_ConvertSidToStringSidW(sid, byref(text))
+    try:
+        return S.wstring_at(text.value)
+    finally:
+        lib.wtssim_FreeSidString(text)
+
+
+def test_process_structs_match_sdk_x64() -> None:
+    assert sizeof(S.WTS_PROCESS_INFOW) == 24 and S.WTS_PROCESS_INFOW.pUserSid.offset == 16
+    assert sizeof(S.WTS_PROCESS_INFO_EXW) == 64
+    offsets = {"pProcessName": 8, "pUserSid": 16, "NumberOfThreads": 24, "PeakWorkingSetSize": 44,
+               "UserTime": 48, "KernelTime": 56}  # fmt: skip
+    assert {name: getattr(S.WTS_PROCESS_INFO_EXW, name).offset for name in offsets} == offsets
+
+
+def test_enum_processes_level_1(lib) -> None:
+    S.load_farm(lib, PFARM)
+    info, count, level = enum_processes(lib, None, S.WTS_ANY_SESSION)
+    try:
+        assert level == 1
+        rows = ctypes.cast(info, POINTER(S.WTS_PROCESS_INFO_EXW))[:count]
+        assert [(r.SessionId, r.ProcessId, S.wstring_at(r.pProcessName)) for r in rows] == [
+            (0, 4, "System"),
+            (0, 0, "Idle"),
+            (2, 1234, "EXCEL.EXE"),
+            (2, 1240, "explorer.exe"),
+            (4, 2000, "notepad.exe"),
+        ]
+        excel = rows[2]
+        assert (excel.NumberOfThreads, excel.HandleCount, excel.PagefileUsage, excel.PeakPagefileUsage) == (
+            24,
+            1400,
+            10,
+            11,
+        )
+        assert (excel.WorkingSetSize, excel.PeakWorkingSetSize, excel.UserTime, excel.KernelTime) == (12, 13, 14, 15)
+        assert rows[1].pUserSid is None  # no SID: NULL
+        assert sid_text(lib, rows[0].pUserSid) == "S-1-5-18" and sid_text(lib, excel.pUserSid) == ALICE_SID
+    finally:
+        assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel1, info, count)
+
+
+def test_enum_processes_level_0_and_one_session(lib) -> None:
+    S.load_farm(lib, PFARM)
+    with opened(lib, "RDS01") as h:
+        info, count, level = enum_processes(lib, h, 2, level=0)
+    try:
+        rows = ctypes.cast(info, POINTER(S.WTS_PROCESS_INFOW))[:count]
+        assert level == 0 and [(r.SessionId, r.ProcessId) for r in rows] == [(2, 1234), (2, 1240)]
+    finally:
+        assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel0, info, count)
+
+
+@pytest.mark.parametrize("level", [2, 0xFFFFFFFF])
+def test_enum_processes_bad_level_is_87_before_any_rpc(lib, level) -> None:
+    lv, count, info = c_uint32(level), c_uint32(SENTINEL), c_void_p(SENTINEL_PTR)
+    assert not lib.WTSEnumerateProcessesExW(None, byref(lv), S.WTS_ANY_SESSION, byref(info), byref(count))
+    assert lib.GetLastError() == S.ERROR_INVALID_PARAMETER
+    assert (lv.value, count.value, info.value) == (level, SENTINEL, SENTINEL_PTR)
+    assert lib.wtssim_rpc_total() == 0
+
+
+def test_enum_processes_current_session_on_opened_handle_is_87(lib) -> None:
+    lv, count, info = c_uint32(1), c_uint32(), c_void_p()
+    with opened(lib, "RDS01") as h:
+        assert not lib.WTSEnumerateProcessesExW(h, byref(lv), S.WTS_CURRENT_SESSION, byref(info), byref(count))
+    assert lib.GetLastError() == S.ERROR_INVALID_PARAMETER
+
+
+def test_enum_processes_of_an_unreachable_server(lib) -> None:
+    S.load_farm(lib, PFARM)
+    lv, count, info = c_uint32(1), c_uint32(), c_void_p()
+    with opened(lib, "DOWN01") as h:
+        assert not lib.WTSEnumerateProcessesExW(h, byref(lv), S.WTS_ANY_SESSION, byref(info), byref(count))
+    assert lib.GetLastError() == S.RPC_S_SERVER_UNAVAILABLE
+    assert S.rpc_report(lib)["DOWN01"] == 1
+
+
+def test_process_array_free_contract(lib) -> None:
+    """FreeMemoryExW with the level's type and count frees the array, names and SIDs; any other type or
+    count frees nothing; plain WTSFreeMemory frees the array alone and leaks the rest, as on Windows."""
+    S.load_farm(lib, PFARM)
+    base = lib.wtssim_outstanding()
+    info, count, _ = enum_processes(lib, None, S.WTS_ANY_SESSION)
+    # The array, five names and four SIDs (Idle has none).
+    assert lib.wtssim_outstanding() == base + 1 + 5 + 4
+    held = lib.wtssim_outstanding()
+    for type_class, n in [
+        (S.WTSTypeProcessInfoLevel0, count),
+        (S.WTSTypeSessionInfoLevel1, count),
+        (S.WTSTypeProcessInfoLevel1, count - 1),
+        (S.WTSTypeProcessInfoLevel1, count + 1),
+    ]:
+        assert not lib.WTSFreeMemoryExW(type_class, info, n)
+        assert lib.GetLastError() == S.ERROR_INVALID_PARAMETER
+        assert lib.wtssim_outstanding() == held
+    rows = ctypes.cast(info, POINTER(S.WTS_PROCESS_INFO_EXW))[:count]
+    leaked = [p for r in rows for p in (r.pProcessName, r.pUserSid) if p]
+    lib.WTSFreeMemory(info)
+    assert lib.wtssim_outstanding() == base + len(leaked) == base + 9
+    for p in leaked:
+        lib.WTSFreeMemory(p)
+    assert lib.wtssim_outstanding() == base
+    info, count, _ = enum_processes(lib, None, S.WTS_ANY_SESSION)
+    assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel1, info, count)
+    assert lib.wtssim_outstanding() == base
+
+
+def test_terminate_process(lib) -> None:
+    S.load_farm(lib, PFARM)
+    lib.wtssim_reset_counters()
+    with opened(lib, "RDS01") as h:
+        assert lib.WTSTerminateProcess(h, 1234, 1)
+        assert not lib.WTSTerminateProcess(h, 1234, 1)  # gone: no such process
+        assert lib.GetLastError() == S.ERROR_INVALID_PARAMETER
+        assert not lib.WTSTerminateProcess(h, 2000, 0)  # carol's session denies it
+        assert lib.GetLastError() == S.ERROR_ACCESS_DENIED
+    assert S.rpc_report(lib)["RDS01"] == 3
+    info, count, _ = enum_processes(lib, None, 2)
+    try:
+        assert [r.ProcessId for r in ctypes.cast(info, POINTER(S.WTS_PROCESS_INFO_EXW))[:count]] == [1240]
+    finally:
+        assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel1, info, count)
+    assert "process\t1234\t" not in S.dump(lib) and "process\t1240\t" in S.dump(lib)
+
+
+def lookup(lib: ctypes.CDLL, server: str | None, sid: int, size: int = 64) -> tuple[bool, int, str, str, int, int]:
+    name, domain = (c_uint16_array := ctypes.c_uint16 * max(size, 1))(), c_uint16_array()
+    n, d, use = c_uint32(size), c_uint32(size), c_uint32(SENTINEL)
+    ok = lib.wtssim_LookupAccountSidW(
+        S.wbuf(server) if server is not None else None, sid, ctypes.addressof(name), byref(n),
+        ctypes.addressof(domain), byref(d), byref(use),
+    )  # fmt: skip
+    err = 0 if ok else lib.GetLastError()
+    text = (S.warray_str(name), S.warray_str(domain)) if ok else ("", "")
+    return bool(ok), err, text[0] + "\\" + text[1] if ok else "", f"{n.value},{d.value}", use.value, 0
+
+
+def test_lookup_account_sid(lib) -> None:
+    S.load_farm(lib, PFARM)
+    info, count, _ = enum_processes(lib, None, S.WTS_ANY_SESSION)
+    try:
+        rows = ctypes.cast(info, POINTER(S.WTS_PROCESS_INFO_EXW))[:count]
+        system, alice = rows[0].pUserSid, rows[2].pUserSid
+        lib.wtssim_reset_counters()
+        ok, err, names, sizes, use, _ = lookup(lib, "\\\\RDS01", alice)
+        assert (ok, names, sizes, use) == (True, "alice\\CONTOSO", "5,7", 1)  # SidTypeUser; lengths without NUL
+        ok, err, names, sizes, use, _ = lookup(lib, None, system)
+        assert (ok, names, use) == (True, "SYSTEM\\NT AUTHORITY", 5)  # SidTypeWellKnownGroup
+        ok, err, _, sizes, _, _ = lookup(lib, "RDS01", alice, size=3)
+        assert (ok, err, sizes) == (False, S.ERROR_INSUFFICIENT_BUFFER, "6,8")  # what it needs, with NUL
+        assert S.rpc_report(lib)["RDS01"] == 3  # each lookup is an RPC to that server's LSA
+        ok, err, *_ = lookup(lib, "DOWN01", alice)
+        assert (ok, err) == (False, S.RPC_S_SERVER_UNAVAILABLE)
+        ok, err, *_ = lookup(lib, "NOSUCH", alice)
+        assert (ok, err) == (False, S.RPC_S_SERVER_UNAVAILABLE)
+        unknown = (ctypes.c_ubyte * 16)(1, 2, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 99, 0, 0, 0)  # S-1-5-21-99
+        ok, err, *_ = lookup(lib, "RDS01", ctypes.addressof(unknown))
+        assert (ok, err) == (False, S.ERROR_NONE_MAPPED)
+        assert sid_text(lib, ctypes.addressof(unknown)) == "S-1-5-21-99"
+        bad = (ctypes.c_ubyte * 8)(2, 1, 0, 0, 0, 0, 0, 5)  # revision 2: not a SID
+        ok, err, *_ = lookup(lib, "RDS01", ctypes.addressof(bad))
+        assert (ok, err) == (False, S.ERROR_INVALID_PARAMETER)
+    finally:
+        assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel1, info, count)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (process(8, "a.exe", "S-1-5", "NT AUTHORITY", "X"), "SID is not"),
+        (process(8, "a.exe", "S-1-5-18", "OTHER", "SYSTEM"), "already names another account"),
+        (process(8, "a.exe", "", "CONTOSO", "x"), "an account name without a SID"),
+        (process(8, "", "S-1-5-18", "NT AUTHORITY", "SYSTEM"), "empty image name"),
+        (process(4, "dup.exe"), "process id 4 is used twice"),
+        ("process\t8\ta.exe\n", "a process line has 14 fields"),
+    ],
+)
+def test_load_rejects_bad_process_lines(lib, line, reason) -> None:
+    with pytest.raises(ValueError, match=reason):
+        S.load_farm(
+            lib, PFARM + "server\tRDS09\t0\t0\tnone\n" + session(0, "Services", 4) + process(4, "System") + line
+        )
+    assert "RDS09" not in S.dump(lib)  # the old farm stays
+
+
+def test_process_before_any_session_is_refused(lib) -> None:
+    with pytest.raises(ValueError, match="process before any session"):
+        S.load_farm(lib, PFARM + "server\tRDS09\t0\t0\tnone\n" + process(4, "System"))

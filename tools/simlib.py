@@ -58,6 +58,8 @@ __all__ = [
     "WTSINFOW",
     "WTS_CLIENT_ADDRESS",
     "WTS_CLIENT_DISPLAY",
+    "WTS_PROCESS_INFOW",
+    "WTS_PROCESS_INFO_EXW",
     "WTS_SESSION_INFOW",
     "WTS_SESSION_INFO_1W",
     "BuildError",
@@ -175,7 +177,9 @@ ERROR_INVALID_HANDLE = 6
 ERROR_NOT_ENOUGH_MEMORY = 8
 ERROR_NOT_SUPPORTED = 50
 ERROR_INVALID_PARAMETER = 87
+ERROR_INSUFFICIENT_BUFFER = 122
 ERROR_LOGON_FAILURE = 1326
+ERROR_NONE_MAPPED = 1332
 RPC_S_SERVER_UNAVAILABLE = 1722
 RPC_S_SERVER_TOO_BUSY = 1723
 RPC_S_CALL_FAILED = 1726
@@ -201,6 +205,37 @@ class WTS_SESSION_INFOW(ctypes.Structure):
         ("SessionId", DWORD),
         ("pWinStationName", LPWSTR),
         ("State", ENUM),
+    ]
+
+
+class WTS_PROCESS_INFOW(ctypes.Structure):
+    """24 bytes: SessionId @0, ProcessId @4, pProcessName @8, pUserSid @16 (WTSEnumerateProcessesExW level 0)."""
+
+    _fields_ = [
+        ("SessionId", DWORD),
+        ("ProcessId", DWORD),
+        ("pProcessName", LPWSTR),
+        ("pUserSid", c_void_p),
+    ]
+
+
+class WTS_PROCESS_INFO_EXW(ctypes.Structure):
+    """64 bytes: two DWORDs, the name and SID pointers, six DWORD counters from 24, two LARGE_INTEGER
+    times from 48 (WTSEnumerateProcessesExW level 1)."""
+
+    _fields_ = [
+        ("SessionId", DWORD),
+        ("ProcessId", DWORD),
+        ("pProcessName", LPWSTR),
+        ("pUserSid", c_void_p),
+        ("NumberOfThreads", DWORD),
+        ("HandleCount", DWORD),
+        ("PagefileUsage", DWORD),
+        ("PeakPagefileUsage", DWORD),
+        ("WorkingSetSize", DWORD),
+        ("PeakWorkingSetSize", DWORD),
+        ("UserTime", LARGE_INTEGER),
+        ("KernelTime", LARGE_INTEGER),
     ]
 
 
@@ -549,6 +584,9 @@ WTSAPI_PROTOTYPES = {
     "WTSSendMessageW": (BOOL, [HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, POINTER(DWORD), BOOL]),
     "WTSFreeMemory": (None, [c_void_p]),
     "WTSFreeMemoryExW": (BOOL, [ENUM, c_void_p, ULONG]),
+    # ppProcessInfo is LPWSTR* in the SDK, but points at the level's array.
+    "WTSEnumerateProcessesExW": (BOOL, [HANDLE, POINTER(DWORD), DWORD, POINTER(c_void_p), POINTER(DWORD)]),
+    "WTSTerminateProcess": (BOOL, [HANDLE, DWORD, DWORD]),
 }
 
 CONTROL_PROTOTYPES = {
@@ -562,6 +600,13 @@ CONTROL_PROTOTYPES = {
     "wtssim_reset_counters": (None, []),
     "wtssim_release_hangs": (None, []),
     "wtssim_hung_calls": (c_int64, []),
+    # advapi32's shapes, for the farm's SIDs
+    "wtssim_LookupAccountSidW": (
+        BOOL,
+        [LPWSTR, c_void_p, LPWSTR, POINTER(DWORD), LPWSTR, POINTER(DWORD), POINTER(DWORD)],
+    ),
+    "wtssim_ConvertSidToStringSidW": (BOOL, [c_void_p, POINTER(c_void_p)]),
+    "wtssim_FreeSidString": (None, [c_void_p]),
 }
 
 
