@@ -14,7 +14,7 @@ extension = Extension(
     include_dirs=["src"],
     depends=[*sorted(glob("src/include/*.pxd")), *sorted(glob("src/wtsapi/*.h")), *sorted(glob("src/*.pxi"))],
     # On Windows the win32 provider links the system's wtsapi32; the sim is compiled everywhere.
-    libraries=["wtsapi32"] if windows else [],
+    libraries=["wtsapi32", "advapi32"] if windows else [],
     extra_compile_args=["/std:c11"] if windows and "GCC" not in sys.version else [],
 )
 
