@@ -320,3 +320,73 @@ def test_the_process_limit_is_checked_before_generating() -> None:
     assert "generate[0].processes" in str(info.value) and "2,000,000" in str(info.value)
     spec["generate"][0]["processes"] = False
     assert compile_farm(spec).sessions == 20000 * 23
+
+
+# --- the engine's guarantees hold for the new ops ---------------------------------------------------
+
+
+def _collect(engine: _wts.Engine, n: int) -> list[tuple[int, int, int, int, Any, float]]:
+    out: list[tuple[int, int, int, int, Any, float]] = []
+    while len(out) < n:
+        out += engine.wait(1.0)
+    return out
+
+
+@pytest.mark.parametrize("fault", ["hang", "slow"])
+@pytest.mark.parametrize("op", ["processes", "terminate"])
+def test_engine_process_ops_have_a_deadline_and_free_what_comes_back_late(op: str, fault: str) -> None:
+    # "slow": the call succeeds after its deadline, and its worker frees the listing (or the process is
+    # gone: the outcome of an abandoned action is unknown); the leak check after the test proves it.
+    farm = _farm()
+    if fault == "hang":
+        farm["servers"][0]["fault"] = "hang"
+    else:
+        farm["servers"][0]["latency_ms"] = 1000  # far past the deadline, even on a loaded machine
+    wts.sim.load(farm)
+    engine = _wts.Engine(1)
+    host = _wts.Host(_wts.get_provider("sim"), "RDS01")
+    try:
+        if op == "processes":
+            engine.processes(host, 1, 0.05)
+        else:
+            engine.terminate(host, 4242, 0, 1, 0.05)
+        [(_, got_op, status, err, payload, elapsed)] = _collect(engine, 1)
+        expected = _wts.OP_PROCESSES if op == "processes" else _wts.OP_TERMINATE
+        assert (got_op, status, err, payload) == (expected, _wts.CALL_TIMEDOUT, WinError.ERROR_TIMEOUT, None)
+        assert elapsed >= 0.04 and wts.sim.hung_calls() == (1 if fault == "hang" else 0)
+    finally:
+        engine.close()
+        wts.sim.release_hangs()
+    # The stuck worker's call fails when released; it frees what it holds (the leak check after the test).
+
+
+def test_engine_process_ops_can_be_cancelled_unsent(procs: object) -> None:
+    engine = _wts.Engine(1)
+    host = _wts.Host(_wts.get_provider("sim"), "RDS01")
+    try:
+        host.kill()
+        wts.sim.reset_counters()
+        engine.processes(host, 1, 5.0)
+        engine.terminate(host, 4242, 0, 2, 5.0)
+        done = _collect(engine, 2)
+        assert sorted((tag, status) for tag, _, status, *_ in done) == [
+            (1, _wts.CALL_CANCELLED),
+            (2, _wts.CALL_CANCELLED),
+        ]
+        assert wts.sim.rpc_total() == 0
+    finally:
+        engine.close()
+    with wts.Server("RDS01", provider="sim") as server:
+        assert 4242 in _by_pid(server.processes())
+
+
+def test_server_processes_times_out_on_a_hung_server() -> None:
+    farm = _farm()
+    farm["servers"][0]["fault"] = "hang"
+    wts.sim.load(farm)
+    try:
+        with wts.Server("RDS01", provider="sim", timeout=0.05) as server, pytest.raises(wts.WTSTimeoutError) as info:
+            server.processes()
+        assert info.value.function == "WTSEnumerateProcessesExW"
+    finally:
+        wts.sim.release_hangs()
