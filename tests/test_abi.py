@@ -1542,3 +1542,13 @@ def test_load_rejects_bad_process_lines(lib, line, reason) -> None:
 def test_process_before_any_session_is_refused(lib) -> None:
     with pytest.raises(ValueError, match="process before any session"):
         S.load_farm(lib, PFARM + "server\tRDS09\t0\t0\tnone\n" + process(4, "System"))
+
+
+def test_the_dll_exports_what_the_library_declares(lib) -> None:
+    """tools/wine/wtsapi32.def (the Wine DLL's exports) lists exactly the functions simlib declares, and the
+    native build exports each of them."""
+    lines = (REPO / "tools" / "wine" / "wtsapi32.def").read_text(encoding="utf-8").splitlines()
+    start = lines.index("EXPORTS") + 1
+    exports = {line.strip() for line in lines[start:] if line.strip() and not line.startswith(";")}
+    assert exports == set(S.WTSAPI_PROTOTYPES) | set(S.CONTROL_PROTOTYPES)
+    assert all(hasattr(lib, name) for name in exports)

@@ -85,3 +85,30 @@ def test_an_unreachable_server_raises_the_mapped_error(sim: object) -> None:
     with wts.Server("DOWN01", provider="win32") as server, pytest.raises(ServerUnavailableError) as info:
         server.sessions()
     assert (info.value.winerror, info.value.function) == (1722, "WTSEnumerateSessionsExW")
+
+
+def test_processes_through_the_dll_are_named_by_its_farm() -> None:
+    """Wine's advapi32 knows no sim SID: the sim as wtsapi32.dll names them (wtssim_LookupAccountSidW)."""
+    wts.sim.load(
+        {
+            "servers": [
+                {
+                    "name": "RDS01",
+                    "sessions": [
+                        {
+                            "id": 2,
+                            "state": "Active",
+                            "user": "alice",
+                            "domain": "CONTOSO",
+                            "processes": [{"name": "EXCEL.EXE", "pid": 4242}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    with wts.Server("RDS01", provider="sim") as server:
+        [excel] = server.processes()
+        assert (excel.name, excel.user, excel.domain) == ("EXCEL.EXE", "alice", "CONTOSO")
+        server.terminate_process(4242)
+        assert server.processes() == []
