@@ -39,6 +39,7 @@ static void late_return_window(void)
 
 #define WTS_ENGINE_TEST_LATE_RETURN() late_return_window()
 #include "wtsapi/wts_engine.c" /* the engine, with the hook compiled in */
+#include "wtsapi/wts_accounts.c" /* what its process jobs call */
 #include "wtsapi/wts_sim.h"
 
 static const char FARM[] =
@@ -46,6 +47,8 @@ static const char FARM[] =
     "farm\t7\t0\tA\t-1\n"
     "server\tA\t200\t300\tnone\n"
     "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
+    "process\t100\tEXCEL.EXE\tS-1-5-21-1-2-3-1001\tD\tu1\t1\t0\t0\t0\t0\t0\t0\t0\n"
+    "process\t104\tcsrss.exe\tS-1-5-18\tNT AUTHORITY\tSYSTEM\t1\t0\t0\t0\t0\t0\t0\t0\n"
     "session\t3\tRDP-Tcp#2\t0\tu2\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
     "server\tB\t0\t100\tnone\n"
     "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
@@ -55,7 +58,8 @@ static const char FARM[] =
     "server\tF\t50\t0\tbusy:3\n"
     "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
     "server\tS\t300000\t0\tnone\n" /* 300 ms a call: late for any deadline below */
-    "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n";
+    "session\t2\tRDP-Tcp#1\t0\tu1\tD\tc\t0\t\t0\t0\t0\t0\t0\t0\t1\t\n"
+    "process\t100\tEXCEL.EXE\tS-1-5-21-1-2-3-1001\tD\tu1\t1\t0\t0\t0\t0\t0\t0\t0\n";
 
 static void wname(const char *s, WCHAR *out)
 {
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
     }
     const struct { const char *server; int op; } windows[] = {
         { "H", WTS_OP_QUERY }, { "S", WTS_OP_QUERY }, { "S", WTS_OP_ENUMERATE }, { "H", WTS_OP_LOGOFF },
+        { "S", WTS_OP_PROCESSES },
     };
     for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
         int rc = late_return(windows[i].server, windows[i].op);
@@ -136,8 +141,12 @@ int main(int argc, char **argv)
         }
         int submitted = 0, collected = 0;
         for (int k = 0; k < 60; k++) {
-            int op = 1 + k % 5;
-            wts_job *job = wts_job_new(op, hosts[k % 5], 2 + k % 2, 2000000 /* 2 ms deadline */, k);
+            static const int ops[] = { WTS_OP_ENUMERATE, WTS_OP_QUERY, WTS_OP_DISCONNECT, WTS_OP_LOGOFF,
+                                       WTS_OP_MESSAGE, WTS_OP_PROCESSES, WTS_OP_TERMINATE };
+            int op = ops[k % 7];
+            wts_job *job = wts_job_new(op, hosts[k % 5], op == WTS_OP_PROCESSES ? WTS_ANY_SESSION : 2 + k % 2,
+                                       2000000 /* 2 ms deadline */, k);
+            if (op == WTS_OP_TERMINATE) job->process_id = 100 + 4 * (k % 2);
             if (op == WTS_OP_QUERY) job->info_class = 25;
             if (op == WTS_OP_MESSAGE) {
                 WCHAR t[4] = { 'h', 'i', 0 }, x[4] = { 'y', 'o', 0 };
@@ -155,7 +164,9 @@ int main(int argc, char **argv)
             int n = wts_engine_wait(e, out, 16, 50000000);
             for (int i = 0; i < n; i++) {
                 wts_job *job = out[i];
-                if (job->state == WTS_JOB_DONE && job->ok && job->op <= WTS_OP_QUERY && !job->buf) return 5;
+                if (job->state == WTS_JOB_DONE && job->ok && !job->buf &&
+                    (job->op <= WTS_OP_QUERY || job->op == WTS_OP_PROCESSES))
+                    return 5;
                 if (job->state == WTS_JOB_DONE && !job->ok && job->error == WTS_RPC_S_CALL_FAILED_DNE) refused++;
                 if (r % 4 == 0 && job->state == WTS_JOB_DONE && !job->ok && job->error == 1723) {
                     wts_job_clear(job);

@@ -370,7 +370,7 @@ class _Compiler:
         where: dict[int, str] = {}
         for i, session in enumerate(sessions):
             processes = session.get("processes", []) if isinstance(session, Mapping) else []
-            if not isinstance(processes, list):
+            if not isinstance(processes, (list, tuple)):
                 continue  # reported when the session is read
             for k, process in enumerate(processes):
                 if isinstance(process, Mapping) and "pid" in process:
