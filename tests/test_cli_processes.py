@@ -138,7 +138,7 @@ def test_ps_narrow_terminal_drops_cpu_then_memory(wts_in: Runner, monkeypatch: p
         assert all(len(line) <= columns for line in r.out.splitlines())
 
 
-def test_ps_filters(wts_in: Runner) -> None:
+def test_ps_filters(wts_in: Runner, state: Path) -> None:
     def names(*args: str) -> set[tuple[str, str, str]]:
         r = wts_in("ps", "--format", "json", *args)
         assert r.status == 0, r.err
@@ -151,6 +151,8 @@ def test_ps_filters(wts_in: Runner) -> None:
     }
     assert names("-s", "RDS01", "SVCHOST", "--session", "0") == {("RDS01", "0", "svchost.exe")}
     assert names("-s", "RDS01", "no-such") == set()
+    lsass = next(p.pid for p in processes(state).values() if p.name == "lsass.exe")
+    assert names("-s", "RDS01", str(lsass)) == {("RDS01", "0", "lsass.exe")}  # a number is a pid
 
 
 def test_ps_json_and_csv_records_and_a_failed_server(wts_in: Runner, state: Path) -> None:

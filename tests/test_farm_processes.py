@@ -573,3 +573,19 @@ def test_a_first_ctrl_c_stops_a_process_listing_at_once(ctrl_c: None) -> None:
         ("HANG1", 1223, "WTSEnumerateProcessesExW")
     ]
     wts.sim.release_hangs()
+
+
+def test_a_terminate_windows_refuses_fails_with_its_code_and_is_not_retried() -> None:
+    denied = {**user(3, "bob", "EXCEL.EXE", "chrome.exe"), "deny": ["terminate"]}
+    names = load(server(LOCAL, user(OWN_ID, "me"), denied))
+    cost = listing_rpcs(LOCAL)
+    wts.sim.reset_counters()
+    result = wts.Farm(names, provider="sim", retries=2).terminate(name=["excel", "chrome"], allow_own=True)
+    outcomes = by_process(result)
+    assert len(outcomes) == 2
+    for o in outcomes.values():
+        assert (o.status, o.why, o.winerror) == ("failed", Reason.CALL_FAILED, 5), o
+        assert o.reason == "Access is denied. [ERROR_ACCESS_DENIED]"
+    assert wts.sim.rpc_counts()[LOCAL] == cost + 2  # an answer, not an accident: each sent once
+    assert result.failures == [] and not result.ok
+    assert pids_of(LOCAL, "excel.exe") and pids_of(LOCAL, "chrome.exe")

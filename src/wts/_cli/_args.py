@@ -377,7 +377,7 @@ def _add_process_filters(p: argparse.ArgumentParser) -> None:
 
 
 def _ps_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="*", metavar="IMAGE", help="image-name globs (as --name)")
+    p.add_argument("images", nargs="*", metavar="PROCESS", help="process ids, or image-name globs (as --name)")
     _add_servers(p)
     _add_process_filters(p)
     _add_format(p)

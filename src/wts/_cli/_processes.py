@@ -124,7 +124,7 @@ def _filters(ctx: Context, positional: list[str], pids_allowed: bool) -> dict[st
 def run_ps(ctx: Context) -> ExitStatus:
     ctx.setup()
     a = ctx.args
-    filters = _filters(ctx, a.images, pids_allowed=False)
+    filters = _filters(ctx, a.images, pids_allowed=True)
     servers = _selection.servers(ctx)
     farm = ctx.farm(servers)
     result = stream(ctx, farm, "processes", "processes", False, **filters)
