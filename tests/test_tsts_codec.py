@@ -211,6 +211,18 @@ def test_120_sessions_in_4280_byte_fragments_reassemble(framer: str) -> None:
     assert got.entries == expected_all_sessions(120) and got.total == 120
 
 
+@pytest.mark.parametrize("level", [1, 2])
+def test_get_enum_result_of_150_sessions_in_impacket_fragments(level: int) -> None:
+    stub = impacket_enum_result(150, level).getData()
+    frags = impacket_fragments(stub, 4, 4280)
+    assert len(frags) >= 3
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, call_id=4)
+    *head, last = [assembly.add(_pdu.parse(f)) for f in frags]  # type: ignore[arg-type]
+    assert head == [None] * len(head) and last == stub
+    got = C.decode_get_enum_result_response(stub)
+    assert got.total == 150 and [e.name for e in got.entries] == [f"s{i}" for i in range(150)]
+
+
 def impacket_enum_result(n: int, level: int) -> Any:
     resp = T.RpcGetEnumResultResponse()
     items = []
@@ -837,3 +849,134 @@ def test_levels_may_differ_from_one_entry_to_the_next() -> None:
     mixed += C.encode_get_all_sessions_response([two])[12:]  # a level-2 entry, pcEntries, status
     got = C.decode_get_all_sessions_response(mixed)
     assert got.entries == [one, two]
+
+
+# -- the PDU layer with real packet privacy (_auth's NTLM over pyspnego) and with hostile framing -------
+
+
+def test_a_sealed_call_in_fragments_both_ways() -> None:
+    """bind (NTLM negotiate) -> bind_ack (challenge) -> auth3 (authenticate), then a 120-session
+    answer sealed in 1,432-byte fragments, each padded, signed over header and trailer, reassembled."""
+    pytest.importorskip("spnego")
+    from wts import Credentials
+    from wts._tsts._auth import Account, AuthError, ClientAuth, ServerAuth
+
+    client = ClientAuth(Credentials("admin", "CONTOSO", "Pa55-w0rd!"), "127.0.0.2")
+    server = ServerAuth([Account("CONTOSO", "admin", "Pa55-w0rd!")])
+    client.context_id = server.context_id = 79231
+    trailer = _pdu.SecTrailer(client.auth_type, client.auth_level, 0, 79231)
+    ctx = _pdu.ContextElem(0, C.TERMSRV_ENUMERATION.syntax, (_pdu.NDR_SYNTAX,))
+    bind = _pdu.parse(_frames.encode_bind(1, [ctx], auth=trailer, auth_value=client.step(None) or b""))
+    assert isinstance(bind, _pdu.Bind) and bind.auth is not None and bind.contexts == (ctx,)
+    challenge = server.step(bind.auth_value) or b""
+    ack = _pdu.parse(
+        _frames.encode_bind_ack(
+            1,
+            [_pdu.ContextResult(0, 0, _pdu.NDR_SYNTAX)],
+            max_xmit_frag=1432,
+            max_recv_frag=1432,
+            assoc_group=7,
+            secondary_address=r"\PIPE\LSM_API_service",
+            auth=trailer,
+            auth_value=challenge,
+        )
+    )
+    assert isinstance(ack, _pdu.BindAck) and ack.auth is not None
+    auth3 = _pdu.parse(_frames.encode_auth3(1, trailer, client.step(ack.auth_value) or b""))
+    assert isinstance(auth3, _pdu.Auth3)
+    assert server.step(auth3.auth_value) is None and server.complete and client.complete
+
+    request_stub = C.encode_get_all_sessions_request(2) + bytes(3000)  # long enough for three fragments
+    frags = _frames.request_fragments(2, 0, 10, request_stub, max_frag=1432, protector=client)
+    assert len(frags) == 3 and all(len(f) <= 1432 for f in frags)
+    assembly = _pdu.Reassembly(_pdu.REQUEST)
+    got = [assembly.add(_pdu.parse(f, server)) for f in frags]  # type: ignore[arg-type]
+    assert got[-1] == request_stub and request_stub[:4] not in frags[0][24:]  # sealed on the wire
+
+    answer = C.encode_get_all_sessions_response(expected_all_sessions(120))
+    frags = _frames.response_fragments(2, 0, answer, max_frag=1432, protector=server)
+    assert all(len(f) <= 1432 for f in frags)
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, 2)
+    got = [assembly.add(_pdu.parse(f, client)) for f in frags]  # type: ignore[arg-type]
+    assert got[-1] == answer
+    assert C.decode_get_all_sessions_response(got[-1]).entries == expected_all_sessions(120)
+
+    # A flipped bit in a sealed fragment's header, body or trailer fails its check (access denied).
+    tampered = _frames.response_fragments(3, 0, b"x" * 40, protector=server)[0]
+    assert len(tampered) == 24 + 48 + 8 + 16
+    for at in (20, 30, 24 + 48 + 3):  # p_cont_id, the stub, the trailer's auth_reserved
+        bad = bytearray(tampered)
+        bad[at] ^= 1
+        with pytest.raises(AuthError):
+            _pdu.parse(bytes(bad), client)
+
+
+def fragment(call_id: int, flags: int, stub: bytes) -> _pdu.Response:
+    pdu = _frames.response_fragments(call_id, 0, stub)[0]
+    pdu = pdu[:3] + bytes([flags]) + pdu[4:]
+    parsed = _pdu.parse(pdu)
+    assert isinstance(parsed, _pdu.Response)
+    return parsed
+
+
+def test_reassembly_refuses_fragments_out_of_order() -> None:
+    with pytest.raises(ProtocolError, match="no first fragment"):
+        _pdu.Reassembly(_pdu.RESPONSE, 5).add(fragment(5, _pdu.PFC_LAST_FRAG, b"b"))
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, 5)
+    assert assembly.add(fragment(5, _pdu.PFC_FIRST_FRAG, b"a")) is None
+    with pytest.raises(ProtocolError, match="a second first fragment"):
+        assembly.add(fragment(5, _pdu.PFC_FIRST_FRAG, b"b"))
+
+
+def test_reassembly_refuses_another_call_and_caps_the_total() -> None:
+    with pytest.raises(ProtocolError, match="call id 6, expected 5"):
+        _pdu.Reassembly(_pdu.RESPONSE, 5).add(fragment(6, 3, b"a"))
+    assembly = _pdu.Reassembly(_pdu.RESPONSE, 5, limit=100)
+    assembly.add(fragment(5, _pdu.PFC_FIRST_FRAG, bytes(60)))
+    with pytest.raises(ProtocolError, match="more than 100 bytes"):
+        assembly.add(fragment(5, 0, bytes(60)))
+
+
+def test_a_bind_nak_and_a_fault_read_back() -> None:
+    nak = _pdu.parse(_frames.encode_bind_nak(4, _pdu.NAK_AUTHENTICATION_TYPE_NOT_RECOGNIZED))
+    assert isinstance(nak, _pdu.BindNak) and nak.reason == 8
+    assert rpcrt.MSRPCHeader(_frames.encode_bind_nak(4, 8))["type"] == rpcrt.MSRPC_BINDNAK
+    with pytest.raises(ValueError, match=r"outside 1432\.\.65535"):
+        _frames.request_fragments(1, 0, 0, b"", max_frag=1000)
+    with pytest.raises(ProtocolError, match=r"RPC version 4\.0"):
+        _pdu.parse(b"\x04" + _frames.encode_fault(1, 5)[1:])
+    with pytest.raises(ProtocolError, match="the header says 32 bytes, the fragment has 31"):
+        _pdu.parse(_frames.encode_fault(1, 5)[:-1])
+
+
+requests = st.builds(
+    A.MessageRequest,
+    st.binary(min_size=20, max_size=20),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+
+
+@given(requests)
+def test_show_message_box_request_round_trip(request: A.MessageRequest) -> None:
+    assert A.decode_show_message_box_request(A.encode_show_message_box_request(*request)) == request
+
+
+processes = st.builds(
+    P.Process,
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
+    st.binary(max_size=68),
+    **{f: st.integers(0, 2**32 - 1) for f in P.Process._fields[4:] if not f.endswith("time") and f != "base_priority"},
+    base_priority=ids,
+    **{f: times for f in P.Process._fields[4:] if f.endswith("time")},
+)
+
+
+@given(st.lists(processes, max_size=20))
+def test_get_all_processes_round_trip(procs: list[P.Process]) -> None:
+    assert P.decode_get_all_processes_response(P.encode_get_all_processes_response(procs)) == (procs, True, 0, 0)

@@ -275,6 +275,8 @@ def encode_get_enum_result_response(entries: Sequence[EnumEntry], level: int = 1
         w.i32(e.state)
         w.wchars(e.name, _NAME)
         if level == 2:
+            if len(e.session_type) != 16:
+                raise ValueError(f"a session type GUID is 16 bytes, not {len(e.session_type)}")
             w.u32(e.source)
             w.u32(1 if e.full_desktop else 0)
             w.raw(e.session_type)

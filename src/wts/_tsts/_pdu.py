@@ -13,6 +13,8 @@ API summary (F's binding/auth and G's server use these; nothing here does I/O):
   ``response_fragments``.
 * ``Reassembly(ptype, call_id)``: ``add(pdu) -> bytes | None`` collects a call's fragments (same call
   id, context and opnum, first flag only on the first) and gives the whole stub at the last one.
+* A client that signs or seals sets PFC_SUPPORT_HEADER_SIGN in its bind's flags (MS-RPCE 2.2.2.3):
+  Windows then expects the signature over the header too, which is what ``Protector`` gives.
 * ``Protector`` (a Protocol ``_auth`` implements): ``auth_type``, ``auth_level``, ``context_id``,
   ``signature_size``; ``wrap(header, body, trailer) -> (body', signature)`` and
   ``unwrap(header, body, trailer, signature) -> body``, where header is the 24 (or 40, with an
