@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from wts._tsts import _actions as A
 from wts._tsts import _calls as C
 from wts._tsts import _frames, _ndr, _pdu
+from wts._tsts import _legacy as L
 from wts._tsts import _processes as P
 from wts._tsts._ndr import ProtocolError
 from wts._winerror import WinError
@@ -980,3 +981,49 @@ processes = st.builds(
 @given(st.lists(processes, max_size=20))
 def test_get_all_processes_round_trip(procs: list[P.Process]) -> None:
     assert P.decode_get_all_processes_response(P.encode_get_all_processes_response(procs)) == (procs, True, 0, 0)
+
+
+# -- RpcWinStationSendMessage (_legacy) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("title", "message"), [("Notice", "Saving in 5 minutes"), ("", "x"), ("t", "é" * 1023)])
+def test_send_message_request_matches_impacket(title: str, message: str) -> None:
+    call = T.RpcWinStationSendMessage()
+    call["hServer"] = impacket_handle()
+    call["LogonId"] = 3
+    call["pTitle"] = title + "\0"  # hRpcWinStationSendMessage pads with NULs (to 1,024); we send one
+    call["pMessage"] = message + "\0"
+    call["Style"] = 0x30
+    call["Timeout"] = 60
+    call["DoNotWait"] = False
+    request_matches(lambda: L.encode_send_message_request(HANDLE, 3, title, message, 0x30, 60, False), call)
+    assert L.decode_send_message_request(call.getData()) == (HANDLE, 3, title, message, 0x30, 60, False)
+
+
+def test_send_message_as_tstool_pads_it() -> None:
+    call = T.RpcWinStationSendMessage()
+    call["hServer"] = impacket_handle()
+    call["LogonId"] = 3
+    call["pTitle"] = T.ZEROPAD("Title", 1024)
+    call["pMessage"] = T.ZEROPAD("Text", 1024)
+    call["DoNotWait"] = True
+    assert L.decode_send_message_request(call.getData()) == (HANDLE, 3, "Title", "Text", 0, 0, True)
+    with pytest.raises(ValueError, match="the message is 1024 UTF-16 units long; at most 1023 fit"):
+        L.encode_send_message_request(HANDLE, 3, "t", "m" * 1024)
+
+
+def test_send_message_response_both_ways() -> None:
+    resp = T.RpcWinStationSendMessageResponse()
+    resp["pResult"] = 0
+    resp["pResponse"] = 32001
+    resp["ErrorCode"] = True
+    assert L.decode_send_message_response(resp.getData()) == (32001, True, 0, 0)
+    ours, gaps = encode_recording(lambda: L.encode_send_message_response(32001))
+    assert_same_ndr(ours, gaps, resp.getData())
+    assert L.decode_send_message_response(L.encode_send_message_response(0, error=7022)) == (0, False, 0xC00A0015, 7022)
+
+
+@given(st.binary(max_size=300))
+def test_send_message_garbage_raises_protocol_error_only(data: bytes) -> None:
+    decodes_cleanly(L.decode_send_message_request, data)
+    decodes_cleanly(L.decode_send_message_response, data)

@@ -13,7 +13,8 @@ API summary (stubs are the NDR bytes of a request's or response's body, without 
   0 on success: ``_status.from_hresult``); a server encoder takes ``error`` as a Win32 code.
   Calls here: RpcOpenEnum, RpcCloseEnum, RpcGetEnumResult (levels 1, 2), RpcGetAllSessions
   (levels 1, 2), RpcGetSessionInformationEx (level 1).  Session actions, RCMPublic and the legacy
-  API are in ``_actions`` (RpcWinStationGetAllProcesses in ``_processes``).
+  API are in ``_actions`` (RpcWinStationGetAllProcesses in ``_processes``, RpcWinStationSendMessage in
+  ``_legacy``).
 * Times are FILETIME ticks (100 ns since 1601, as ints; 0 means never), states are
   WTS_CONNECTSTATE_CLASS values, handles are the 20 wire bytes of a context handle.
 
@@ -101,6 +102,7 @@ RPC_GET_CLIENT_DATA = Op(RCM_PUBLIC, 0, "RpcGetClientData")
 RPC_GET_REMOTE_ADDRESS = Op(RCM_PUBLIC, 4, "RpcGetRemoteAddress")
 RPC_WINSTATION_OPEN_SERVER = Op(LEGACY_API, 0, "RpcWinStationOpenServer")
 RPC_WINSTATION_CLOSE_SERVER = Op(LEGACY_API, 1, "RpcWinStationCloseServer")
+RPC_WINSTATION_SEND_MESSAGE = Op(LEGACY_API, 7, "RpcWinStationSendMessage")
 RPC_WINSTATION_DISCONNECT = Op(LEGACY_API, 13, "RpcWinStationDisconnect")
 RPC_WINSTATION_RESET = Op(LEGACY_API, 14, "RpcWinStationReset")
 RPC_WINSTATION_TERMINATE_PROCESS = Op(LEGACY_API, 37, "RpcWinStationTerminateProcess")
