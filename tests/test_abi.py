@@ -1479,16 +1479,18 @@ def test_terminate_process(lib) -> None:
     assert "process\t1234\t" not in S.dump(lib) and "process\t1240\t" in S.dump(lib)
 
 
-def lookup(lib: ctypes.CDLL, server: str | None, sid: int, size: int = 64) -> tuple[bool, int, str, str, int, int]:
-    name, domain = (c_uint16_array := ctypes.c_uint16 * max(size, 1))(), c_uint16_array()
+def lookup(lib: ctypes.CDLL, server: str | None, sid: int, size: int = 64) -> tuple[int, str, str, int]:
+    """wtssim_LookupAccountSidW with buffers of ``size`` WCHARs: (last error, 'user\\domain' or '',
+    'name size,domain size' as the call left them, SID_NAME_USE)."""
+    name, domain = (ctypes.c_uint16 * size)(), (ctypes.c_uint16 * size)()
     n, d, use = c_uint32(size), c_uint32(size), c_uint32(SENTINEL)
+    server_name = S.wbuf(server) if server is not None else None
     ok = lib.wtssim_LookupAccountSidW(
-        S.wbuf(server) if server is not None else None, sid, ctypes.addressof(name), byref(n),
-        ctypes.addressof(domain), byref(d), byref(use),
-    )  # fmt: skip
-    err = 0 if ok else lib.GetLastError()
-    text = (S.warray_str(name), S.warray_str(domain)) if ok else ("", "")
-    return bool(ok), err, text[0] + "\\" + text[1] if ok else "", f"{n.value},{d.value}", use.value, 0
+        server_name, sid, ctypes.addressof(name), byref(n), ctypes.addressof(domain), byref(d), byref(use)
+    )
+    if not ok:
+        return lib.GetLastError(), "", f"{n.value},{d.value}", use.value
+    return 0, S.warray_str(name) + "\\" + S.warray_str(domain), f"{n.value},{d.value}", use.value
 
 
 def test_lookup_account_sid(lib) -> None:
@@ -1498,24 +1500,19 @@ def test_lookup_account_sid(lib) -> None:
         rows = ctypes.cast(info, POINTER(S.WTS_PROCESS_INFO_EXW))[:count]
         system, alice = rows[0].pUserSid, rows[2].pUserSid
         lib.wtssim_reset_counters()
-        ok, err, names, sizes, use, _ = lookup(lib, "\\\\RDS01", alice)
-        assert (ok, names, sizes, use) == (True, "alice\\CONTOSO", "5,7", 1)  # SidTypeUser; lengths without NUL
-        ok, err, names, sizes, use, _ = lookup(lib, None, system)
-        assert (ok, names, use) == (True, "SYSTEM\\NT AUTHORITY", 5)  # SidTypeWellKnownGroup
-        ok, err, _, sizes, _, _ = lookup(lib, "RDS01", alice, size=3)
-        assert (ok, err, sizes) == (False, S.ERROR_INSUFFICIENT_BUFFER, "6,8")  # what it needs, with NUL
+        # SidTypeUser (1); the sizes are the lengths written, without the terminator.
+        assert lookup(lib, "\\\\RDS01", alice) == (0, "alice\\CONTOSO", "5,7", 1)
+        assert lookup(lib, None, system) == (0, "SYSTEM\\NT AUTHORITY", "6,12", 5)  # SidTypeWellKnownGroup
+        # Too small: 122, and the sizes needed, terminator included.
+        assert lookup(lib, "RDS01", alice, size=3)[:3] == (S.ERROR_INSUFFICIENT_BUFFER, "", "6,8")
         assert S.rpc_report(lib)["RDS01"] == 3  # each lookup is an RPC to that server's LSA
-        ok, err, *_ = lookup(lib, "DOWN01", alice)
-        assert (ok, err) == (False, S.RPC_S_SERVER_UNAVAILABLE)
-        ok, err, *_ = lookup(lib, "NOSUCH", alice)
-        assert (ok, err) == (False, S.RPC_S_SERVER_UNAVAILABLE)
+        assert lookup(lib, "DOWN01", alice)[0] == S.RPC_S_SERVER_UNAVAILABLE
+        assert lookup(lib, "NOSUCH", alice)[0] == S.RPC_S_SERVER_UNAVAILABLE
         unknown = (ctypes.c_ubyte * 16)(1, 2, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 99, 0, 0, 0)  # S-1-5-21-99
-        ok, err, *_ = lookup(lib, "RDS01", ctypes.addressof(unknown))
-        assert (ok, err) == (False, S.ERROR_NONE_MAPPED)
+        assert lookup(lib, "RDS01", ctypes.addressof(unknown))[0] == S.ERROR_NONE_MAPPED
         assert sid_text(lib, ctypes.addressof(unknown)) == "S-1-5-21-99"
         bad = (ctypes.c_ubyte * 8)(2, 1, 0, 0, 0, 0, 0, 5)  # revision 2: not a SID
-        ok, err, *_ = lookup(lib, "RDS01", ctypes.addressof(bad))
-        assert (ok, err) == (False, S.ERROR_INVALID_PARAMETER)
+        assert lookup(lib, "RDS01", ctypes.addressof(bad))[0] == S.ERROR_INVALID_PARAMETER
     finally:
         assert lib.WTSFreeMemoryExW(S.WTSTypeProcessInfoLevel1, info, count)
 
