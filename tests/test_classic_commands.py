@@ -30,11 +30,13 @@ from wts._cli._args import classic_form
 from wts._cli._classic_usage import (
     LOGOFF_USAGE,
     MSG_USAGE,
+    QPROCESS_USAGE,
     QUERY_USAGE,
     QUSER_USAGE,
     QWINSTA_USAGE,
     RESET_USAGE,
     RWINSTA_USAGE,
+    TSKILL_USAGE,
 )
 
 FARM = Path(__file__).resolve().parent / "farms" / "classic.json"
@@ -491,7 +493,10 @@ def test_bulk_logoff_asks_first_and_keeps_going_past_failed_servers(wts_run: Run
         "RDS01: session 3 (RDP-Tcp#1), carol: would log off (dry run)",
         "RDS02: session 3 (RDP-Tcp#1), carol: would log off (dry run)",
     ]
-    assert r.err == "DOWN01: Error [1722]:The RPC server is unavailable.\n"
+    assert r.err.splitlines() == [
+        "DOWN01: Error [1722]:The RPC server is unavailable.",
+        "logoff (dry run): 2 planned, on 3 servers; nothing was changed",
+    ]
     assert 3 in sessions_of(state) and 3 in sessions_of(state, "RDS02")
     r = wts_run(*argv, "--yes", "/v")
     assert r.status == 1
@@ -614,6 +619,230 @@ def test_classic_commands_as_python_m_wts(state: Path, how: str) -> None:
     assert (proc.returncode, proc.stdout.splitlines(), proc.stderr) == (0, QWINSTA_RDS01, "")
 
 
+# --- qprocess / query process and tskill (Farm.processes, Farm.terminate) ------------------------------------
+
+QPROCESS_ALL_RDS01 = [
+    " USERNAME              SESSIONNAME         ID    PID  IMAGE",
+    " (unknown)             services             0      0  idle",
+    " system                services             0      4  system",
+    " system                services             0    300  smss.exe",
+    " system                services             0    400  csrss.exe",
+    " network service       services             0    800  svchost.exe",
+    ">admin                 rdp-tcp#0            2   2000  explorer.exe",
+    ">admin                 rdp-tcp#0            2   2100  excel.exe",
+    " carol                 rdp-tcp#1            3   3000  explorer.exe",
+    " carol                 rdp-tcp#1            3   3100  excel.exe",
+    " system                rdp-tcp#1            3   3200  csrss.exe",
+    " dave                                       4   4100  winword.exe",
+    " gina                  rdp-tcp#3            6   6100  excel.exe",
+]
+
+
+#: The processes the farm's sessions run (added by the ``procs`` fixture): session 0's and the system's
+#: own on RDS01, Excel in four sessions (one of them the caller's own), Word, Notepad.
+PROCESSES = {
+    ("RDS01", 0): [
+        {"name": "System", "pid": 4},
+        {"name": "smss.exe", "pid": 300},
+        {"name": "csrss.exe", "pid": 400},
+        {"name": "svchost.exe", "pid": 800, "user": "NETWORK SERVICE"},
+        {"name": "Idle", "pid": 0, "user": ""},
+    ],
+    ("RDS01", 2): [{"name": "explorer.exe", "pid": 2000}, {"name": "EXCEL.EXE", "pid": 2100}],
+    ("RDS01", 3): [
+        {"name": "csrss.exe", "pid": 3200, "user": "SYSTEM"},
+        {"name": "explorer.exe", "pid": 3000},
+        {"name": "EXCEL.EXE", "pid": 3100},
+    ],
+    ("RDS01", 4): [{"name": "WINWORD.EXE", "pid": 4100}],
+    ("RDS01", 6): [{"name": "EXCEL.EXE", "pid": 6100}],
+    ("RDS02", 3): [{"name": "EXCEL.EXE", "pid": 3300}],
+    ("RDS02", 5): [{"name": "notepad.exe", "pid": 5100}],
+}
+
+
+@pytest.fixture
+def procs(state: Path) -> Path:
+    """The farm, with processes in its sessions."""
+    farm = json.loads(state.read_text())
+    for server in farm["servers"]:
+        for session in server.get("sessions", []):
+            found = PROCESSES.get((server["name"], session["id"]))
+            if found:
+                session["processes"] = found
+    state.write_text(json.dumps(farm))
+    return state
+
+
+def processes_of(path: Path, server: str = "RDS01") -> dict[int, str]:
+    wts.sim.load(path)
+    with wts.Server(server, provider="sim") as srv:
+        return {p.pid: p.name for p in srv.processes()}
+
+
+@pytest.mark.parametrize(
+    ("argv", "text", "line"),
+    [
+        (["qprocess"], QPROCESS_USAGE, "QUERY PROCESS [* | processid | username | sessionname | /ID:nn | programname]"),
+        (
+            ["query", "process"],
+            QPROCESS_USAGE,
+            "  /SERVER:servername The Remote Desktop Session Host server to be queried.",
+        ),
+        (["tskill"], TSKILL_USAGE, "TSKILL processid | processname [/SERVER:servername] [/ID:sessionid | /A] [/V]"),
+    ],
+)
+def test_process_tools_usage(procs: Path, wts_run: Runner, argv: list[str], text: str, line: str) -> None:
+    r = wts_run(*argv, "/?")
+    assert (r.status, r.out, r.err) == (0, text, "")
+    assert line in r.out.splitlines()
+    assert QPROCESS_USAGE.endswith(".\n\n") and TSKILL_USAGE.endswith(".\n\n\n")
+
+
+PROCESS_INVALID = [
+    (["qprocess", "a", "b"], QPROCESS_USAGE),
+    (["qprocess", "/bogus"], QPROCESS_USAGE),
+    (["qprocess", "/id:x"], QPROCESS_USAGE),
+    (["qprocess", "/id:"], QPROCESS_USAGE),
+    (["qprocess", "carol", "/id:3"], QPROCESS_USAGE),
+    (["qprocess", "/system:yes"], QPROCESS_USAGE),
+    (["query", "process", "/v"], QPROCESS_USAGE),
+    (["tskill"], TSKILL_USAGE),
+    (["tskill", "excel", "winword"], TSKILL_USAGE),
+    (["tskill", "excel", "/a", "/id:3"], TSKILL_USAGE),
+    (["tskill", "excel", "/server:RDS02"], TSKILL_USAGE),  # /ID or /A must be given with a name and /SERVER
+    (["tskill", "3100", "/v:1"], TSKILL_USAGE),
+    (["tskill", "excel", "/a", "--format", "xml"], TSKILL_USAGE),
+]
+
+
+@pytest.mark.parametrize(("argv", "text"), PROCESS_INVALID, ids=[" ".join(a) for a, _ in PROCESS_INVALID])
+def test_process_tools_invalid_parameters(wts_run: Runner, procs: Path, argv: list[str], text: str) -> None:
+    before = processes_of(procs)
+    r = wts_run(*argv)
+    assert (r.status, r.out, r.err) == (2, "", "Invalid parameter(s)\n" + text)
+    assert processes_of(procs) == before
+
+
+def test_qprocess_prints_windows_columns(procs: Path, wts_run: Runner) -> None:
+    r = wts_run("qprocess", "*", "/system")
+    assert (r.status, r.err) == (0, "")
+    assert r.out.splitlines() == QPROCESS_ALL_RDS01
+    header = QPROCESS_ALL_RDS01[0]
+    for row in QPROCESS_ALL_RDS01[1:]:
+        assert row[header.index("ID") + 1] != " " and row[header.index("PID") + 2] != " "
+        assert row[header.index("IMAGE")] != " "
+
+
+def test_qprocess_selections(procs: Path, wts_run: Runner) -> None:
+    def rows(*argv: str) -> list[str]:
+        r = wts_run("qprocess", *argv)
+        assert r.status == 0, r.err
+        assert r.out.splitlines()[0] == QPROCESS_ALL_RDS01[0]
+        return r.out.splitlines()[1:]
+
+    everyone = [line for line in QPROCESS_ALL_RDS01[1:] if "services" not in line and "csrss" not in line]
+    assert rows() == QPROCESS_ALL_RDS01[6:8]  # no word: the current user's processes
+    assert rows("*") == everyone  # without /SYSTEM: no session 0, no system images
+    assert rows("carol") == QPROCESS_ALL_RDS01[8:10]
+    assert rows("RDP-Tcp#1") == QPROCESS_ALL_RDS01[8:10]
+    assert rows("rdp-tcp#1", "/system") == QPROCESS_ALL_RDS01[8:11]
+    assert rows("/ID:4") == [QPROCESS_ALL_RDS01[11]]
+    assert rows("EXCEL.exe") == [QPROCESS_ALL_RDS01[i] for i in (7, 9, 12)]
+    assert rows("400") == [QPROCESS_ALL_RDS01[4]]  # a pid is shown whatever it is
+    assert wts_run("query", "process", "*").out == wts_run("qprocess", "*").out
+
+
+@pytest.mark.parametrize("word", ["nobody", "99999", "excel"])  # a program name needs its .exe
+def test_qprocess_no_process_exists(procs: Path, wts_run: Runner, word: str) -> None:
+    r = wts_run("qprocess", word)
+    assert (r.status, r.out, r.err) == (1, "", f"No Process exists for {word}\n")
+
+
+def test_bulk_qprocess_with_failing_servers(procs: Path, wts_run: Runner) -> None:
+    r = wts_run("qprocess", "excel.exe", "/server:RDS[01-02],DOWN01,BUSY01")
+    assert r.status == 1
+    assert r.out.splitlines() == [
+        "RDS01:",
+        QPROCESS_ALL_RDS01[0],
+        *[QPROCESS_ALL_RDS01[i] for i in (7, 9, 12)],
+        "",
+        "RDS02:",
+        QPROCESS_ALL_RDS01[0],
+        " carol                 rdp-tcp#1            3   3300  excel.exe",
+    ]
+    assert sorted(r.err.splitlines()) == [
+        "BUSY01: Error [1723]:The RPC server is too busy to complete this operation.",
+        "DOWN01: Error [1722]:The RPC server is unavailable.",
+    ]
+    recs = json.loads(wts_run("qprocess", "excel.exe", "/server:RDS01,DOWN01", "--format", "json").out)
+    assert [(x["server"], x["pid"], x.get("own"), x.get("status")) for x in recs] == [
+        ("RDS01", 2100, True, None),
+        ("RDS01", 3100, False, None),
+        ("RDS01", 6100, False, None),
+        ("DOWN01", None, None, "failed"),
+    ]
+
+
+def test_tskill_by_pid_as_tskill_exe(wts_run: Runner, procs: Path) -> None:
+    r = wts_run("tskill", "3100")
+    assert (r.status, r.out, r.err) == (0, "", "")
+    assert 3100 not in processes_of(procs)
+    r = wts_run("tskill", "4100", "/v")
+    assert (r.status, r.out, r.err) == (0, "RDS01: End Process(4100)\n", "")
+    r = wts_run("tskill", "4100")
+    assert (r.status, r.out, r.err) == (1, "", "Could not find process: 4100\n")
+    left = processes_of(procs)
+    assert 4100 not in left and {2100, 6100, 3000} <= set(left)
+
+
+def test_tskill_by_name_is_the_current_session_which_wts_keeps(wts_run: Runner, procs: Path) -> None:
+    """tskill excel (no /ID, no /A) means your own session: wts skips it unless --allow-own."""
+    r = wts_run("tskill", "excel")
+    assert (r.status, r.out) == (1, "")
+    assert r.err.startswith("RDS01: session 2, admin: EXCEL.EXE (2100): skipped: ")
+    assert 2100 in processes_of(procs)
+    assert wts_run("tskill", "excel", "--allow-own").status == 0
+    assert 2100 not in processes_of(procs)
+
+
+def test_tskill_a_keeps_the_protected_and_asks_first(wts_run: Runner, procs: Path) -> None:
+    r = wts_run("tskill", "excel", "/a")
+    assert r.status == 2 and "--yes" in r.err  # three processes: a confirmation, none on a pipe
+    r = wts_run("tskill", "excel", "/a", "--dry-run")
+    # your own session's Excel is skipped quietly under /A: counted in the dry run's summary only
+    assert (r.status, r.err) == (0, "tskill (dry run): 2 planned, 1 skipped, on 1 server; nothing was changed\n")
+    assert r.out.splitlines() == [
+        "RDS01: session 3, carol: EXCEL.EXE (3100): would end (dry run)",
+        "RDS01: session 6, gina: EXCEL.EXE (6100): would end (dry run)",
+    ]
+    assert {2100, 3100, 6100} <= set(processes_of(procs))
+    r = wts_run("tskill", "csrss", "/a", "--dry-run")
+    assert r.status == 1 and r.out == ""
+    assert len(r.err.splitlines()) == 3 and all("skipped" in line for line in r.err.splitlines())
+    r = wts_run("tskill", "excel", "/a", "/v", "--yes")
+    assert r.status == 0
+    assert r.out.splitlines() == [
+        "RDS01: session 2, admin: EXCEL.EXE (2100): skipped: runs in your own session (--allow-own includes it)",
+        "RDS01: End Process(3100)",
+        "RDS01: End Process(6100)",
+    ]
+    left = processes_of(procs)
+    assert 2100 in left and 3100 not in left and 6100 not in left and 400 in left
+
+
+def test_tskill_farm_wide_with_failing_servers(wts_run: Runner, procs: Path) -> None:
+    r = wts_run("tskill", "excel", "/server:RDS[01-02],DOWN01", "/id:3", "--yes", "/v")
+    assert r.status == 1
+    assert r.out.splitlines() == ["RDS01: End Process(3100)", "RDS02: End Process(3300)"]
+    assert r.err == "DOWN01: Error [1722]:The RPC server is unavailable.\n"
+    assert 3100 not in processes_of(procs) and 3300 not in processes_of(procs, "RDS02")
+    r = wts_run("tskill", "3000", "/server:RDS01,RDS02")
+    assert r.status == 2 and len(r.err.splitlines()) == 1  # a pid belongs to one server
+    recs = json.loads(wts_run("tskill", "notepad", "/server:RDS02", "/a", "--format", "json").out)
+    assert [(x["server"], x["pid"], x["status"]) for x in recs] == [("RDS02", 5100, "done")]
+
+
 # --- the README's farm-wide examples are what the commands print ------------------------------------------------
 
 
@@ -623,7 +852,8 @@ def test_readme_classic_examples_are_real_output(
 ) -> None:
     """Each ``$ wts --sim-state /tmp/farm40.json ...`` line of README's "Every classic tool" block,
     run on a copy of examples/farm-40.json: what follows it is what it prints (stdout, then stderr;
-    ``| head -n N`` keeps the first N lines; ``echo $?`` the status)."""
+    ``| head -n N`` keeps stdout's first N lines, ``2>&1 | tail -n N`` the last N of both; ``echo $?``
+    the status)."""
     root = Path(__file__).resolve().parents[1]
     text = (root / "README.md").read_text(encoding="utf-8")
     block = text.split("**Every classic tool, farm-wide.**", 1)[1].split("```console\n", 1)[1].split("\n```", 1)[0]
@@ -644,15 +874,21 @@ def test_readme_classic_examples_are_real_output(
             continue
         words, _, pipe = command.partition(" | ")
         argv = words.split()
+        merged = argv[-1] == "2>&1"  # stderr into the pipe too
+        if merged:
+            argv.pop()
         assert argv[:3] == ["wts", "--sim-state", "/tmp/farm40.json"], command
         monkeypatch.setattr(sys, "stdin", io.StringIO(""))
         capsys.readouterr()
         status = main(["--sim-state", str(state), *argv[3:]])
         out, err = capsys.readouterr()
         lines = out.splitlines()
-        if pipe:
-            assert pipe.startswith("head -n ")
+        if pipe.startswith("head -n "):
             lines = lines[: int(pipe.split()[-1])]
+        elif pipe.startswith("tail -n "):
+            assert merged, command
+            lines = (lines + err.splitlines())[-int(pipe.split()[-1]) :]
         else:
+            assert not pipe, command
             lines += err.splitlines()
         assert lines == expected, command

@@ -449,9 +449,11 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
         ("tscon", "attach a session to another, as tscon.exe"),
         ("qwinsta", "list sessions, as qwinsta.exe (query session)"),
         ("quser", "list users' sessions, as quser.exe (query user)"),
-        ("query", "query session | user, as query.exe"),
+        ("query", "query session | user | process, as query.exe"),
         ("rwinsta", "reset a session, as rwinsta.exe (reset session)"),
         ("reset", "reset session, as reset.exe"),
+        ("qprocess", "list processes, as qprocess.exe (query process)"),
+        ("tskill", "end processes, as tskill.exe"),
     ):
         p = subs.add_parser(name, help=what, add_help=False, prefix_chars="\0")
         p.add_argument("classic_args", nargs="*")

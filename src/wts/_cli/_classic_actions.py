@@ -35,11 +35,11 @@ from ._output import OUTCOME_FIELDS, outcome_record, write_records
 from ._prompt import confirm
 from ._status import ExitStatus, UsageError
 from ._stream import StreamResult, stream
-from ._switches import Invalid, invalid, parse, say, servers_of, session_word, usage
+from ._switches import Invalid, dry_run_summary, invalid, parse, say, servers_of, session_word, usage
 from ._terminal import isatty
 from ._text import outcome_detail, outcome_result, printable
 
-__all__ = ["MSG_DEFAULT_TIME", "message_title", "run_classic", "run_reset", "run_rwinsta"]
+__all__ = ["MSG_DEFAULT_TIME", "count_outcomes", "message_title", "run_classic", "run_reset", "run_rwinsta"]
 
 _EXTENSIONS = ("--format", "--dry-run", "--yes")
 #: msg.exe's display time when /TIME is not given (what its /V prints: "display time 60").
@@ -254,10 +254,19 @@ def _run(ctx: Context, plan: _Plan, picks: list[Pick]) -> ExitStatus:
         ctx.env.note(f"{where}: Error [{f.error.winerror}]:{f.error.strerror}")
     for name in sorted(missing, key=natural_key):
         ctx.env.note(f"{printable(name)}: {', '.join(printable(w) for w in plan.words)}: {_not_found_text()}")
+    if plan.dry_run:
+        ctx.info(dry_run_summary(plan.tool, count_outcomes(outcomes), "sessions", len(names)))
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     bad = failures or missing or result.audit_failed or any(_not_done(o, named) for o in outcomes)
     return ExitStatus.FAILED if bad or not rows else ExitStatus.OK
+
+
+def count_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return counts
 
 
 def _key(server: str, sid: int) -> tuple[str, int]:

@@ -127,6 +127,10 @@ def run_query(ctx: Context) -> ExitStatus:
         return _listing(ctx, "qwinsta", args[1:])
     if what == "user":
         return _listing(ctx, "quser", args[1:])
+    if what == "process":
+        from ._classic_process import run_qprocess_args
+
+        return run_qprocess_args(ctx, args[1:])
     if what in ("/?", "-?"):
         return usage(ctx, QUERY_USAGE)
     return invalid(ctx, QUERY_USAGE)  # termserver: there is no farm-wide answer to give

@@ -33,6 +33,8 @@ COMMANDS: dict[str, Command] = {
     "query": Command("_classic_query", "run_query"),
     "rwinsta": Command("_classic_actions", "run_rwinsta"),
     "reset": Command("_classic_actions", "run_reset"),
+    "qprocess": Command("_classic_process", "run_qprocess"),
+    "tskill": Command("_classic_process", "run_tskill"),
     "bench": Command("_bench", "run"),
     "ps": Command("_processes", "run_ps"),
     "kill": Command("_processes", "run_kill"),

@@ -19,7 +19,18 @@ from ._args import parse_session
 from ._context import Context
 from ._status import ExitStatus
 
-__all__ = ["EXTENSIONS", "FORMATS", "Invalid", "invalid", "parse", "say", "servers_of", "session_word", "usage"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "Invalid",
+    "dry_run_summary",
+    "invalid",
+    "parse",
+    "say",
+    "servers_of",
+    "session_word",
+    "usage",
+]
 
 #: wts' own options a classic command may take among its words: --format takes a value.
 EXTENSIONS = ("--format", "--dry-run", "--yes")
@@ -124,6 +135,14 @@ def session_word(word: str, tool: str) -> int | str:
     if text.isascii() and text.isdigit():
         return parse_session(text, tool)
     return text
+
+
+def dry_run_summary(tool: str, counts: dict[str, int], what: str, servers: int) -> str:
+    """--dry-run's one line on stderr (wts' own, as the dry run is), e.g. 'tskill (dry run): 376
+    planned, 2 skipped, on 40 servers; nothing was changed'.  ``counts``: outcomes by status."""
+    order = ("planned", "done", "skipped", "failed", "unknown")
+    parts = ", ".join(f"{counts[s]:,} {s}" for s in order if counts.get(s)) or f"no {what}"
+    return f"{tool} (dry run): {parts}, on {servers:,} server{'' if servers == 1 else 's'}; nothing was changed"
 
 
 def say(ctx: Context, verbose: bool) -> Callable[[str], None]:
