@@ -74,7 +74,7 @@ def _state(state: ConnectState | int) -> str:
 
 
 def qwinsta_line(row: Session | SessionInfo, own: bool) -> str:
-    """One qwinsta row: 76 columns, TYPE and DEVICE blank (as Windows Server 2012 and later print
+    """One qwinsta row: 76 columns, TYPE and DEVICE blank (as captures of Windows Server 2016 and later show
     them for RDP sessions)."""
     mark = ">" if own else " "
     station = _cell(row.station, 17) + " "
