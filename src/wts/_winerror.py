@@ -18,6 +18,7 @@ __all__ = ["WinError", "name_of", "text_of"]
 class WinError(IntEnum):
     """Win32 error codes of the WTS API and the RPC runtime under it, with the SDK's names."""
 
+    ERROR_FILE_NOT_FOUND = 2  # what TermSrv's RpcOpenSession answers for a session that does not exist
     ERROR_ACCESS_DENIED = 5
     ERROR_INVALID_HANDLE = 6
     ERROR_NOT_ENOUGH_MEMORY = 8
@@ -59,6 +60,7 @@ class WinError(IntEnum):
 
 
 _TEXTS: dict[WinError, str] = {
+    WinError.ERROR_FILE_NOT_FOUND: "The system cannot find the file specified.",
     WinError.ERROR_ACCESS_DENIED: "Access is denied.",
     WinError.ERROR_INVALID_HANDLE: "The handle is invalid.",
     WinError.ERROR_NOT_ENOUGH_MEMORY: "Not enough memory resources are available to process this command.",

@@ -115,6 +115,17 @@ def positive_int(lo: int, hi: int) -> Any:
     return check
 
 
+def milliseconds(text: str) -> float:
+    """A delay in milliseconds: a finite number from 0 to 1,000,000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not 0 <= value <= 1_000_000:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not from 0 to 1000000 milliseconds")
+    return value
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text[:-1] if text.endswith("s") else text)
@@ -406,6 +417,36 @@ def _kill_options(p: argparse.ArgumentParser) -> None:
     _add_format(p)
 
 
+def _sim_options(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="sim_action", metavar="ACTION", required=True)
+    serve = actions.add_parser(
+        "serve",
+        help="serve the farm over SMB and MS-TSTS, each server on its own loopback address",
+        description="Serve a simulated farm over SMB2 and MS-TSTS, each server on its own\n"
+        "loopback address: one line 'NAME ADDRESS' per server once all listen.\n"
+        "SIGTERM stops it (exit 0), Ctrl-C too (exit 130).  The farm file's\n"
+        '"accounts" may log on (NTLM): docs/sim.md, "Serving the farm".',
+        formatter_class=_Formatter,
+    )
+    serve.add_argument("farm", metavar="FARM.json", help="the farm file (with its accounts)")
+    serve.add_argument(
+        "--address", default="127.0.0.2", metavar="IP", help="the first server's address; the next get .3, .4, ..."
+    )
+    serve.add_argument(
+        "--port", type=positive_int(1, 65535), default=445, metavar="PORT", help="the SMB port (445 needs root)"
+    )
+    serve.add_argument(
+        "--latency-ms",
+        type=milliseconds,
+        default=0.0,
+        metavar="MS",
+        help="delay every answer by MS milliseconds (a network round trip)",
+    )
+    for parser in actions.choices.values():
+        if isinstance(parser, _Parser) and isinstance(p, _Parser):
+            parser.streams = p.streams  # help and errors to the run's streams, as every parser's
+
+
 def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     """The whole ``wts`` parser; its help and usage errors go to ``streams`` (None: sys's)."""
     streams = streams or Environment()
@@ -457,6 +498,8 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
     ):
         p = subs.add_parser(name, help=what, add_help=False, prefix_chars="\0")
         p.add_argument("classic_args", nargs="*")
+
+    sub("sim", "the simulated farm as a network service: wts sim serve FARM.json", _sim_options)
 
     p = subs.add_parser(
         "bench",

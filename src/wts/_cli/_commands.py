@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "bench": Command("_bench", "run"),
     "ps": Command("_processes", "run_ps"),
     "kill": Command("_processes", "run_kill"),
+    "sim": Command("_simserve", "run"),
 }
 
 

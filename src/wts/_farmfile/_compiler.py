@@ -12,7 +12,7 @@ import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._types import MAX_DWORD
 from ._compiled import escape, session_line
@@ -56,7 +56,7 @@ from ._values import (
     timestamp,
 )
 
-__all__ = ["CompiledFarm", "compile_farm"]
+__all__ = ["Account", "CompiledFarm", "compile_farm"]
 
 _TOP_FIELDS = (
     "seed",
@@ -67,7 +67,12 @@ _TOP_FIELDS = (
     "servers",
     "generate",
     "messages",
+    "accounts",
 )
+_ACCOUNT_FIELDS = ("domain", "user", "password")
+#: Characters Windows refuses in user and domain names (and ':' would not survive NTLM's DOMAIN:USER).
+_ACCOUNT_FORBIDDEN = frozenset('"/\\[]:;|=,+*?<>@')
+MAX_ACCOUNTS = 1000
 _DEFAULT_FIELDS = ("latency_ms", "jitter_ms", "fault", "fault_rpcs")
 _SERVER_FIELDS = ("name", "latency_ms", "jitter_ms", "fault", "fault_rpcs", "sessions")
 _SESSION_FIELDS = (
@@ -90,14 +95,27 @@ _SESSION_FIELDS = (
 )
 
 
+class Account(NamedTuple):
+    """One of the farm file's ``accounts``: who may log on to ``wts sim serve`` (NTLM)."""
+
+    domain: str
+    user: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Account(domain={self.domain!r}, user={self.user!r})"  # never the password
+
+
 @dataclass(frozen=True, repr=False)
 class CompiledFarm:
     """The compiled farm text plus a summary that callers commonly need
-    (which servers exist, how big the farm is) without re-parsing it."""
+    (which servers exist, how big the farm is) without re-parsing it.  ``accounts`` are the farm
+    file's, for ``wts sim serve``; the simulator itself does not see them."""
 
     text: str
     servers: tuple[str, ...]
     sessions: int
+    accounts: tuple[Account, ...] = ()
 
     def __repr__(self) -> str:
         # Short: the text of a generated farm runs to megabytes, and a REPL echoes what load() returns.
@@ -166,6 +184,8 @@ class _Compiler:
         if current is not None:
             current = session_id(current, "current_session")
 
+        accounts = self._accounts(farm.get("accounts", []))
+
         if "defaults" in farm:
             defaults = json_object(farm["defaults"], "defaults", _DEFAULT_FIELDS)
             for key in ("latency_ms", "jitter_ms"):
@@ -214,7 +234,36 @@ class _Compiler:
             text="\n".join(self.lines),
             servers=tuple(self.server_names),
             sessions=self.session_count,
+            accounts=accounts,
         )
+
+    def _accounts(self, value: object) -> tuple[Account, ...]:
+        items = json_array(value, "accounts")
+        if len(items) > MAX_ACCOUNTS:
+            raise Invalid("accounts", f"has {len(items):,} accounts; at most {MAX_ACCOUNTS:,} are allowed")
+        seen: dict[tuple[str, str], str] = {}
+        out = []
+        for i, item in enumerate(items):
+            path = f"accounts[{i}]"
+            obj = json_object(item, path, _ACCOUNT_FIELDS, required=("user", "password"))
+            domain = string(obj.get("domain", ""), f"{path}.domain", DOMAIN_LENGTH, "DOMAIN_LENGTH")
+            user = string(obj["user"], f"{path}.user", USERNAME_LENGTH, "USERNAME_LENGTH")
+            password = string(obj["password"], f"{path}.password", MAX_PASSWORD, "passwords")
+            if not user:
+                raise Invalid(f"{path}.user", "must not be empty")
+            for field, text in (("domain", domain), ("user", user)):
+                bad = next((ch for ch in text if ch in _ACCOUNT_FORBIDDEN or (ch.isspace() and ch != " ")), None)
+                if bad is not None:
+                    raise Invalid(
+                        f"{path}.{field}", f"{short(text)} contains {bad!r}, which Windows {field} names cannot"
+                    )
+            key = (domain.casefold(), user.casefold())
+            if key in seen:
+                name = f"{domain}\\{user}" if domain else user
+                raise Invalid(path, f"{name} is already {seen[key]} (names are case-insensitive)")
+            seen[key] = path
+            out.append(Account(domain, user, password))
+        return tuple(out)
 
     def _check_size(self, blocks: list[Block], explicit_servers: int) -> None:
         """The farm's size, known before anything is generated: a few bytes of JSON must not ask for

@@ -347,6 +347,15 @@ class ServerAuth(_Context):
         """Who logged on (``DOMAIN\\\\user``), None before the context is complete."""
         return self._ctx.client_principal if self.complete else None
 
+    @property
+    def mechanism_principal(self) -> str | None:
+        """Who logged on, as soon as NTLM has verified them, even while SPNEGO still waits for a
+        mechListMIC the client will never send: pyspnego asks for one whenever the client's first
+        mechanism (NTLM, for impacket) is not its own first choice (Kerberos), where RFC 4178 asks
+        only when the client's first choice is not the one taken; Windows completes such an SMB
+        session setup, and so does wts sim serve."""
+        return self._ctx.client_principal
+
     def step(self, in_token: bytes | None) -> bytes | None:
         blob = _NT_BLOB.set(_nt_response(in_token))
         try:
