@@ -430,21 +430,25 @@ def test_a_stale_handle_is_the_runtimes_fault(served: Served) -> None:
     assert "context_mismatch" in str(caught.value)  # impacket's name for nca_s_fault_context_mismatch
 
 
-def test_the_legacy_api_disconnects_and_resets() -> None:
+def test_the_legacy_api_messages_disconnects_and_resets() -> None:
     with in_process(FARM) as servers:
         host = servers["RDS01"]
         conn = login(host, PORT)
         try:
             with TSTS.LegacyAPI(conn, host, False) as legacy:
                 handle = legacy.hRpcWinStationOpenServer()
+                assert legacy.hRpcWinStationSendMessage(handle, 4, "Notice", "Back at 9")["ErrorCode"]
                 assert legacy.hRpcWinStationDisconnect(handle, 2)["ErrorCode"]
                 assert legacy.hRpcWinStationReset(handle, 3)["ErrorCode"]
                 legacy.hRpcWinStationCloseServer(handle)
         finally:
             conn.close()
         sessions = {s.id: s.state for s in wts.Server("RDS01", provider="sim").sessions()}
+        messages = wts.sim.messages()
     assert sessions[2] is wts.ConnectState.DISCONNECTED
     assert 3 not in sessions
+    # impacket pads the texts with NULs to 1,024 units; the sim gets them as typed.
+    assert [(m["session"], m["title"], m["text"]) for m in messages] == [(4, "Notice", "Back at 9")]
 
 
 def test_the_legacy_api_lists_and_ends_processes() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from .._types import InfoClass
 from .._winerror import WinError
-from . import _actions, _calls, _processes, _status
+from . import _actions, _calls, _legacy, _processes, _status
 
 __all__ = ["HANDLERS", "CallFailed", "Calls", "Farm", "Fault"]  # CallFailed: a WTSError from the sim
 
@@ -335,6 +335,21 @@ async def _winstation_action(calls: Calls, stub: bytes, method: str) -> bytes:
     return _actions.encode_legacy_response(error)
 
 
+async def _winstation_send_message(calls: Calls, stub: bytes) -> bytes:
+    req = _legacy.decode_send_message_request(stub)
+    calls.held(req.handle, "server")
+    response, error = await calls.farm_call(
+        "send_message",
+        req.session_id,
+        req.title,
+        req.message,
+        style=req.style,
+        timeout=req.timeout,
+        wait=not req.do_not_wait,
+    )
+    return _legacy.encode_send_message_response(0 if error else int(response), error)
+
+
 async def _winstation_disconnect(calls: Calls, stub: bytes) -> bytes:
     return await _winstation_action(calls, stub, "disconnect")
 
@@ -410,6 +425,7 @@ HANDLERS: dict[tuple[Any, int], Handler] = {
     _key(_calls.RPC_GET_REMOTE_ADDRESS): _get_remote_address,
     _key(_calls.RPC_WINSTATION_OPEN_SERVER): _open_server,
     _key(_calls.RPC_WINSTATION_CLOSE_SERVER): _close_server,
+    _key(_calls.RPC_WINSTATION_SEND_MESSAGE): _winstation_send_message,
     _key(_calls.RPC_WINSTATION_DISCONNECT): _winstation_disconnect,
     _key(_calls.RPC_WINSTATION_RESET): _winstation_reset,
     _key(_calls.RPC_WINSTATION_GET_ALL_PROCESSES): _get_all_processes,
