@@ -891,3 +891,22 @@ def test_impacket_negotiates_3_1_1_from_its_smb1_opening(served: Served) -> None
     finally:
         conn.close()
     assert (l1["UserName"], l1["SessionFlags"]) == ("bob", 0)  # WTS_SESSIONSTATE_LOCK
+
+
+def test_sigterm_stops_it_while_a_call_hangs(tmp_path: Path) -> None:
+    """A call stuck on a 'hang' server must not keep the process alive once it is told to stop."""
+    path = tmp_path / "hang.json"
+    path.write_text(json.dumps({**FARM, "servers": [{"name": "STUCK", "fault": "hang"}], "generate": []}))
+    with serving(path) as s:
+        host = s.servers["STUCK"]
+        conn = login(host, s.port)
+        try:
+            with TSTS.TermSrvEnumeration(conn, host, False) as lsm:
+                handle = lsm.hRpcOpenEnum()
+                conn.getSMBServer().set_timeout(1)  # the next call hangs in the sim: give up on it at once
+                with pytest.raises(Exception):  # noqa: B017 - impacket's timeout surfaces as its own error types
+                    lsm.hRpcGetEnumResult(handle, Level=1)
+        finally:
+            conn.close()
+        status, err = s.stop(signal.SIGTERM)
+    assert (status, err) == (0, "")

@@ -76,8 +76,12 @@ class Farm:
 
     def close(self) -> None:
         """Stop taking calls and release every server handle (a call still running keeps its own
-        until it returns, as WTSCloseServer allows)."""
+        until it returns, as WTSCloseServer allows).  Calls stuck on a 'hang' server are released
+        (they fail with 1726): the worker threads must end for the process to exit."""
+        import wts
+
         self._executor.shutdown(wait=False, cancel_futures=True)
+        wts.sim.release_hangs()
         for server in self._servers.values():
             server.close()
         self._servers.clear()
