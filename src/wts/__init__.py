@@ -26,6 +26,7 @@ from ._sysimages import SYSTEM_IMAGES
 from ._types import (
     CURRENT_SESSION,
     ClientAddress,
+    ClientInfo,
     ConnectState,
     InfoClass,
     MessageResponse,
@@ -43,6 +44,7 @@ __all__ = [
     "AccessDeniedError",
     "ActionResult",
     "ClientAddress",
+    "ClientInfo",
     "ConnectState",
     "Credentials",
     "Failure",

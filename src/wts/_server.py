@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _wts
+from ._client import client_info_from_raw, protocol_of
 from ._errors import NoSuchSessionError, error_from_winerror
 from ._provider import resolve_provider
 from ._results import Interrupted
@@ -28,10 +29,10 @@ from ._types import (
     MAX_SESSION_ID,
     STATES_BY_VALUE,
     ClientAddress,
+    ClientInfo,
     InfoClass,
     MessageResponse,
     Process,
-    Protocol,
     Session,
     SessionInfo,
     process_from_row,
@@ -240,6 +241,16 @@ class Server:
         sid = _check_session_id(session_id, self._name)
         return session_info_from_ex(self._name, self._query(sid, int(InfoClass.SESSION_INFO_EX)))
 
+    def client_info(self, session_id: int, *, protocol: bool = False) -> ClientInfo:
+        """The session's client: name, address (IPv4 or IPv6), display, build and product id in one
+        RPC (WTSQuerySessionInformationW with WTSClientInfo); with ``protocol=True``, the protocol
+        type too, one more (WTSClientProtocolType).  A session with no client answers '' and zeros.
+        """
+        sid = _check_session_id(session_id, self._name)
+        raw = self._query(sid, int(InfoClass.CLIENT_INFO))
+        kind = protocol_of(self._query(sid, int(InfoClass.CLIENT_PROTOCOL_TYPE))) if protocol else None
+        return client_info_from_raw(self._name, sid, raw, kind)
+
     def session_by_name(self, station: str) -> Session:
         """The session whose WinStation name is ``station`` (case-insensitive, as Windows compares
         them), e.g. 'RDP-Tcp#3' or 'Console': one RPC (WTSEnumerateSessionsExW)."""
@@ -268,7 +279,7 @@ class Server:
         if cls is InfoClass.CONNECT_STATE:
             return state_of(raw)
         if cls is InfoClass.CLIENT_PROTOCOL_TYPE:
-            return Protocol(raw) if raw in Protocol._value2member_map_ else raw
+            return protocol_of(raw)
         if cls is InfoClass.CLIENT_ADDRESS:
             return _client_address(raw)
         if cls is InfoClass.IS_REMOTE_SESSION:

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_DWORD",
     "MAX_SESSION_ID",
     "ClientAddress",
+    "ClientInfo",
     "ConnectState",
     "InfoClass",
     "MessageResponse",
@@ -186,6 +187,9 @@ class SessionInfo(NamedTuple):
     #: The client computer's name (WTSClientName): fetched only by ``Farm`` with ``details="client"``
     #: or a ``client=`` filter; None when not fetched.  '' when the session has no client.
     client: str | None = None
+    #: The whole client record (address, display, build, product id, protocol): fetched only by
+    #: ``Farm`` with ``details="clients"``; None when not fetched.
+    client_info: ClientInfo | None = None
 
 
 class ClientAddress(NamedTuple):
@@ -194,6 +198,38 @@ class ClientAddress(NamedTuple):
     family: int
     address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     raw: bytes  #: the 20 bytes of WTS_CLIENT_ADDRESS.Address, as Windows returned them
+
+
+#: WTS_CLIENT_DISPLAY.ColorDepth (and WTSCLIENTW.ColorDepth) -> bits per pixel, Microsoft's table:
+#: 8 is "a 3-byte RGB value", 24 bits.
+_COLOUR_DEPTH_BITS = {1: 4, 2: 8, 4: 16, 8: 24, 16: 15, 24: 24, 32: 32}
+
+
+class ClientInfo(NamedTuple):
+    """The client of one session, from WTSQuerySessionInformationW(WTSClientInfo), the SDK's
+    WTSCLIENTW: name, address, display, build and product id in one RPC; the protocol type
+    (WTSClientProtocolType) is one more, and None when it was not asked for.
+
+    A session with no client (session 0, a listener, a disconnected console) has '' and zeros."""
+
+    server: str | None
+    session_id: int
+    name: str  #: the client computer's NetBIOS name
+    #: AF_INET: the address Windows gives as text; AF_INET6: its 16 bytes.  None when the family is
+    #: neither, or the address cannot be read as one
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    family: int  #: AF_INET 2, AF_INET6 23, 0 (AF_UNSPEC) when none
+    width: int  #: the client's display, in pixels (0: not reported)
+    height: int
+    colour_depth: int  #: the SDK's code (WTS_CLIENT_DISPLAY.ColorDepth): see ``bits_per_pixel``
+    build: int  #: the client's build number (e.g. 22621)
+    product_id: int
+    protocol: Protocol | int | None = None  #: WTSClientProtocolType, when fetched
+
+    @property
+    def bits_per_pixel(self) -> int | None:
+        """The colour depth in bits per pixel (4, 8, 15, 16, 24, 32); None for a code the SDK does not list."""
+        return _COLOUR_DEPTH_BITS.get(self.colour_depth)
 
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)

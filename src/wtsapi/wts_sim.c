@@ -260,6 +260,16 @@ typedef struct sim_account {
     WCHAR *user, *domain; /* malloc'd */
 } sim_account;
 
+/* What a client reports beyond its name and address (WTSClientDisplay, WTSClientBuildNumber,
+ * WTSClientProductId, WTSClientProtocolType, and the same fields of WTSCLIENTW); all zero, and the
+ * protocol derived (-1: console 0, RDP 2), unless the farm file has a "client" line for the session. */
+typedef struct sim_client_extra {
+    DWORD hres, vres, depth; /* depth: the SDK's code (WTS_CLIENT_DISPLAY.ColorDepth) */
+    DWORD build;
+    USHORT product;
+    int protocol;
+} sim_client_extra;
+
 typedef struct sim_session {
     DWORD id;
     WTS_CONNECTSTATE_CLASS state;
@@ -269,6 +279,7 @@ typedef struct sim_session {
     WCHAR client[CLIENT_CAP];
     DWORD family;
     BYTE address[20];
+    sim_client_extra cx; /* the farm file's "client" line: display, build, product id, protocol */
     int64_t logon, connect, disconnect, last_input;
     int locked;
     unsigned deny;
@@ -533,6 +544,7 @@ static int parse_session(parse_ctx *c, sim_server *s, char **fl, size_t nf)
     }
     sim_session *x = &s->sessions[s->count];
     memset(x, 0, sizeof *x);
+    x->cx.protocol = -1;
     if (field_i64(c, fl[1], 0, 0xFFFFFFFELL, &v, "session id")) return -1;
     x->id = (DWORD)v;
     for (size_t j = 0; j < s->count; j++)
@@ -800,6 +812,25 @@ static int check_pids(parse_ctx *c, const sim_server *s)
     return 0;
 }
 
+/* "client\tHRES\tVRES\tDEPTH\tBUILD\tPRODUCT\tPROTOCOL": the client data of the session just above. */
+static int parse_client(parse_ctx *c, sim_session *x, char **fl, size_t nf)
+{
+    long long v[6];
+    static const char *const what[6] = { "horizontal resolution", "vertical resolution", "colour depth",
+                                         "client build", "client product id", "protocol" };
+    static const long long low[6] = { 0, 0, 0, 0, 0, -1 }, high[6] = { 65535, 65535, 32, 0xFFFFFFFFLL, 65535, 2 };
+    if (nf != 7) return perr(c, "a client line has 7 fields");
+    for (int k = 0; k < 6; k++)
+        if (field_i64(c, fl[1 + k], low[k], high[k], &v[k], what[k])) return -1;
+    x->cx.hres = (DWORD)v[0];
+    x->cx.vres = (DWORD)v[1];
+    x->cx.depth = (DWORD)v[2];
+    x->cx.build = (DWORD)v[3];
+    x->cx.product = (USHORT)v[4];
+    x->cx.protocol = (int)v[5];
+    return 0;
+}
+
 static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
 {
     size_t nservers = 0;
@@ -852,6 +883,10 @@ static int parse_farm(parse_ctx *c, char *text, size_t len, sim_farm *f)
             sim_server *ps = f->nservers ? &f->servers[f->nservers - 1] : NULL;
             if (!ps || !ps->count) return perr(c, "process before any session of its server");
             if (parse_process(c, f, &ps->sessions[ps->count - 1], fl, nf)) return -1;
+        } else if (!strcmp(fl[0], "client")) {
+            sim_server *cs = f->nservers ? &f->servers[f->nservers - 1] : NULL;
+            if (!cs || !cs->count) return perr(c, "client before any session");
+            if (parse_client(c, &cs->sessions[cs->count - 1], fl, nf)) return -1;
         } else if (!strcmp(fl[0], "message")) {
             /* Dumps carry the message log; it is output only and not loaded back. */
         } else {
@@ -966,6 +1001,13 @@ static void dump_session(textbuf *b, const sim_session *x)
     tb_str(b, "\t");
     if (x->password) tb_wstr(b, x->password, wlen(x->password));
     tb_str(b, "\n");
+    const sim_client_extra *cx = &x->cx;
+    if (cx->hres || cx->vres || cx->depth || cx->build || cx->product || cx->protocol != -1) {
+        const long long v[6] = { cx->hres, cx->vres, cx->depth, cx->build, cx->product, cx->protocol };
+        tb_str(b, "client");
+        for (int k = 0; k < 6; k++) { tb_str(b, "\t"); tb_fmt_i64(b, v[k]); }
+        tb_str(b, "\n");
+    }
 }
 
 static void dump_process(textbuf *b, const sim_farm *f, const sim_process *p)
@@ -1392,8 +1434,8 @@ static void fill_info_ex(const sim_session *x, int64_t now, WTSINFOEXW *w)
     l->CurrentTime.QuadPart = now;
 }
 
-/* WTSCLIENTW: what the sim models of the client (name, the session's user and domain, address);
- * build, product and hardware ids and display are zero, as the single-value classes report them. */
+/* WTSCLIENTW: what the sim models of the client (name, the session's user and domain, address,
+ * display, build and product id), as the single-value classes report them; the hardware id is 0. */
 static void fill_client(const sim_session *x, wts_client_w *c)
 {
     wcopy(c->ClientName, CLIENTNAME_LENGTH + 1, x->client);
@@ -1408,6 +1450,18 @@ static void fill_client(const sim_session *x, wts_client_w *c)
     } else if (x->family == 23) {
         memcpy(c->ClientAddress, x->address + 2, 16); /* AF_INET6 comes in binary: the 16 bytes, first */
     }
+    c->HRes = (USHORT)x->cx.hres;
+    c->VRes = (USHORT)x->cx.vres;
+    c->ColorDepth = (USHORT)x->cx.depth;
+    c->ClientBuildNumber = x->cx.build;
+    c->ClientProductId = x->cx.product;
+}
+
+/* WTSClientProtocolType: the farm file's, else console 0 (the console and session 0), RDP 2. */
+static USHORT client_protocol(const sim_session *x)
+{
+    if (x->cx.protocol >= 0) return (USHORT)x->cx.protocol;
+    return (USHORT)(is_console(x) || x->id == 0 ? 0 : 2);
 }
 
 /* WTSCONFIGINFOW: version 1, no redirection flags or shadowing set, the session's user and domain as
@@ -1455,7 +1509,9 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
         case WTSDomainName: str = x->domain; break;
         case WTSClientName: str = x->client; break;
         case WTSSessionId: case WTSConnectState: case WTSClientBuildNumber: case WTSClientHardwareId: {
-            DWORD v = WTSInfoClass == WTSSessionId ? x->id : WTSInfoClass == WTSConnectState ? (DWORD)x->state : 0;
+            DWORD v = WTSInfoClass == WTSSessionId ? x->id
+                    : WTSInfoClass == WTSConnectState ? (DWORD)x->state
+                    : WTSInfoClass == WTSClientBuildNumber ? x->cx.build : 0;
             size = sizeof(DWORD);
             out = block_alloc(BLOCK_PLAIN, size, 0);
             if (out) *(DWORD *)out = v;
@@ -1478,8 +1534,8 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
             if (out) fill_config(x, (wts_config_info_w *)out);
             break;
         case WTSClientProductId: case WTSClientProtocolType: {
-            /* Console 0, RDP 2 (WTS_PROTOCOL_TYPE_*); no product id. */
-            USHORT v = WTSInfoClass == WTSClientProductId ? 0 : (USHORT)(is_console(x) || x->id == 0 ? 0 : 2);
+            /* WTS_PROTOCOL_TYPE_*: console 0, RDP 2 unless the farm file says otherwise. */
+            USHORT v = WTSInfoClass == WTSClientProductId ? x->cx.product : client_protocol(x);
             size = sizeof(USHORT);
             out = block_alloc(BLOCK_PLAIN, size, 0);
             if (out) *(USHORT *)out = v;
@@ -1494,7 +1550,13 @@ SIMAPI BOOL WINAPI SIMFN(WTSQuerySessionInformationW)(HANDLE hServer, DWORD Sess
         }
         case WTSClientDisplay:
             size = sizeof(WTS_CLIENT_DISPLAY);
-            out = block_alloc(BLOCK_PLAIN, size, 0); /* zeroed: the sim has no display */
+            out = block_alloc(BLOCK_PLAIN, size, 0);
+            if (out) {
+                WTS_CLIENT_DISPLAY *d = (WTS_CLIENT_DISPLAY *)out;
+                d->HorizontalResolution = x->cx.hres;
+                d->VerticalResolution = x->cx.vres;
+                d->ColorDepth = x->cx.depth;
+            }
             break;
         case WTSSessionInfo:
             size = sizeof(WTSINFOW);
@@ -1693,6 +1755,7 @@ SIMAPI BOOL WINAPI SIMFN(WTSConnectSessionW)(ULONG LogonId, ULONG TargetLogonId,
         wcopy(x->client, CLIENT_CAP, dest->client);
         x->family = dest->family;
         memcpy(x->address, dest->address, sizeof x->address);
+        x->cx = dest->cx;
         if (dest->state != WTSDisconnected) disconnect_locked(dest, now);
         wcopy(x->station, STATION_CAP, station);
         x->state = WTSActive;

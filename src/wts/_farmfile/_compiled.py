@@ -30,6 +30,7 @@ from ._constants import (
     REPLY_NAMES,
     TICKS_PER_SECOND,
 )
+from ._client import CLIENT_LINE_FIELDS, parse_client_line
 from ._errors import BadLine, FarmFileError
 from ._times import ticks_to_iso
 
@@ -38,7 +39,7 @@ __all__ = ["escape", "parse_compiled", "session_line"]
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _ESCAPE_SEQ = re.compile(r"\\(.?)", re.DOTALL)
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_FIELD_COUNTS = {"farm": 5, "server": 5, "session": 17, "process": 14, "message": 9}
+_FIELD_COUNTS = {"farm": 5, "server": 5, "session": 17, "process": 14, "message": 9, "client": CLIENT_LINE_FIELDS}
 
 
 # -- writing -----------------------------------------------------------------
@@ -181,6 +182,7 @@ def _parse(text: str) -> dict[str, Any]:
     servers: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     seen_header = False
+    after_session = False  # a client line may follow only a session line
     lines = text.split("\n")
     for lineno, line in enumerate(lines, 1):
         if line.endswith("\r"):
@@ -202,6 +204,7 @@ def _parse(text: str) -> dict[str, Any]:
         if len(fields) != expected:
             raise BadLine(lineno, f"{kind} line has {len(fields)} fields, expected {expected}")
         r = _LineReader(lineno, fields)
+        client_may_follow, after_session = after_session, kind == "session"
         if kind == "farm":
             if farm is not None:
                 r.fail("second farm line")
@@ -266,6 +269,10 @@ def _parse(text: str) -> dict[str, Any]:
             if not sessions:
                 r.fail("process line before any session line of its server")
             sessions[-1].setdefault("processes", []).append(_process(r))
+        elif kind == "client":
+            if not client_may_follow:
+                r.fail("client line not right after a session line")
+            servers[-1]["sessions"][-1].update(parse_client_line(lineno, fields))
         else:  # message
             messages.append(
                 {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .._types import MAX_DWORD
+from ._client import CLIENT_FIELDS, client_line
 from ._compiled import escape, session_line
 from ._constants import (
     CLIENTNAME_LENGTH,
@@ -92,6 +93,7 @@ _SESSION_FIELDS = (
     "reply",
     "password",
     "processes",
+    *CLIENT_FIELDS,
 )
 
 
@@ -404,6 +406,9 @@ class _Compiler:
                 escape(password),
             )
         )
+        extra = client_line(s, path)
+        if extra is not None:
+            self.lines.append(extra)
         session_user = (domain or self.server_name, user) if user else None
         for i, process in enumerate(processes):
             line, _ = read_process(process, f"{path}.processes[{i}]", self.accounts, session_user, self._pid())
