@@ -61,6 +61,14 @@ SESSION_KEYS = [
     "current_time",
     "locked",
     "client",
+    "own",
+    "client_address",
+    "client_protocol",
+    "client_width",
+    "client_height",
+    "client_bits_per_pixel",
+    "client_build",
+    "client_product_id",
 ]
 OUTCOME_KEYS = [
     "server",
@@ -404,7 +412,9 @@ def test_sessions_table_and_summary(wts_cmd: Runner, demo: Path) -> None:
     rows = [line.split() for line in lines[1:]]
     expected = farm_records(demo, ["RDS01"])
     assert [row[1] for row in rows] == [str(s.id) for s in expected]
-    assert rows[2] == ["RDS01", "2", "RDP-Tcp#0", "admin", "Active"]
+    # The caller's own session (the demo farm's current session, 2) is marked as quser marks it.
+    assert rows[2] == [">RDS01", "2", "RDP-Tcp#0", "admin", "Active"]
+    assert lines[0].startswith(" SERVER") and all(line[0] == " " for line in lines[1:] if line.split()[1] != "2")
     assert rows[7] == ["RDS01", "12", "admin", "Disconnected"]  # no station: a disconnected session
     assert r.err_lines == [r.err_lines[0]]  # one summary line, on stderr
     assert re.fullmatch(
@@ -514,7 +524,8 @@ def test_sessions_users_only_and_sorting(inproc: Runner, demo: Path) -> None:
     rows = [line.split() for line in r.out.splitlines()[1:]]
     records = [s for s in farm_records(demo, ["RDS01", "RDS02"], details=True) if s.user]
     expected = sorted(sorted(records, key=lambda s: -s.id), key=lambda s: s.user.casefold())
-    assert [(row[0], int(row[1])) for row in rows] == [(s.server, s.id) for s in expected]
+    assert [(row[0].lstrip(">"), int(row[1])) for row in rows] == [(s.server, s.id) for s in expected]
+    assert [row[:2] for row in rows if row[0].startswith(">")] == [[">RDS01", "2"]]  # the caller's own
     r = inproc("--sim-state", str(demo), "sessions", "-s", "RDS01", "-d", "--sort=-idle", "--format", "json")
     idles = [rec["idle_seconds"] for rec in json.loads(r.out)]
     known = [i for i in idles if i is not None]
@@ -1147,7 +1158,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     r = run_on_pty(argv, stdout_pipe=True, columns=90)
     assert r.status == 0, r.tty
     assert "\rsessions [#" in r.tty
-    assert "40/40 calls  40/40 servers" in r.tty  # one listing a server
+    assert "41/41 calls  40/40 servers" in r.tty  # one listing a server, and which session is the caller's
     assert r.tty.rsplit("\r\x1b[K", 1)[1].startswith("80 sessions (80 active) on 40 of 40 servers")  # erased
     bars = [part for part in r.tty.split("\r") if part.startswith("sessions [")]
     assert all(len(bar.replace("\x1b[K", "")) < 90 for bar in bars)

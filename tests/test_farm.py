@@ -926,7 +926,7 @@ def test_bad_filters_are_refused_in_one_line_before_any_rpc(
 
 
 def test_bad_options_are_refused_before_any_rpc(filter_farm: wts.Farm) -> None:
-    with pytest.raises(ValueError, match="details must be False, True or 'client'"):
+    with pytest.raises(ValueError, match="details must be False, True, 'client' or 'clients'"):
         filter_farm.sessions(details="yes")
     with pytest.raises(ValueError, match="unknown action 'reboot'"):
         filter_farm.stream("reboot")

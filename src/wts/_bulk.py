@@ -23,12 +23,13 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from . import _wts
+from ._client import client_info_from_raw, protocol_of
 from ._errors import WTSError, error_from_winerror
 from ._filters import Filter
 from ._ledger import Ledger, ServerState, Target, error_text
 from ._results import Failure, Interrupted, Item, Progress, ProgressCallback, Reason
 from ._retry import backoff_delay, retryable
-from ._selection import PROTECTED_TEXT, OwnSession, match_selection, needs_logon_check, protected
+from ._selection import PROTECTED_TEXT, OwnSession, is_own, match_selection, needs_logon_check, protected
 from ._sigint import Sigint
 from ._types import (
     STATES_BY_VALUE,
@@ -36,6 +37,7 @@ from ._types import (
     InfoClass,
     MessageResponse,
     Session,
+    SessionInfo,
     session_info_from_ex,
 )
 from ._winerror import WinError
@@ -56,6 +58,13 @@ _ACTIONS = {
     "terminate": "WTSTerminateProcess",
 }
 _ENUM_FN, _QUERY_FN = "WTSEnumerateSessionsExW", "WTSQuerySessionInformationW"
+#: The info class each read-only stage of a session queries.
+_STAGE_CLASS = {
+    "times": InfoClass.SESSION_INFO_EX,
+    "client": InfoClass.CLIENT_NAME,
+    "clientinfo": InfoClass.CLIENT_INFO,
+    "protocol": InfoClass.CLIENT_PROTOCOL_TYPE,
+}
 
 
 class Settings(Protocol):
@@ -92,13 +101,16 @@ class Run:
         wait: bool = True,
         message: tuple[str, str, int, int] | None = None,
         progress: ProgressCallback | None = None,
+        find_own: bool = False,
     ) -> None:
         self.farm = farm
         self.action = action  # "sessions", "disconnect", "logoff", "message" (or "processes", "terminate")
         self.listing_only = action in ("sessions", "processes")
         self.filt = filt
         self.want_times = bool(details) or filt.needs_times
-        self.want_client = details == "client" or filt.needs_client
+        # "clients": the whole client record (WTSClientInfo, which has the name too, and the protocol).
+        self.want_clients = details == "clients"
+        self.want_client = (details == "client" or filt.needs_client) and not self.want_clients
         self.details = bool(details)
         self.dry_run = dry_run
         self.allow_own = allow_own
@@ -124,6 +136,11 @@ class Run:
         self.own_pending = False  # the own-session query is in flight: decisions wait for it
         self.undecided: list[Target] = []
         self.own_host: Any = None
+        # find_own (a listing that marks the caller's session): the records seen while the own-session
+        # query was in flight, and the records found to be that session (one, unless it is ambiguous).
+        self.find_own = find_own
+        self.own_pool: list[tuple[ServerState, Session | SessionInfo]] = []
+        self.own_found: list[Session | SessionInfo] = []
         self.engine: Any = None
         self.rng = random.Random()
 
@@ -135,7 +152,7 @@ class Run:
         farm = self.farm
         self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
         try:
-            if not self.listing_only and not self.allow_own:
+            if (not self.listing_only and not self.allow_own) or self.find_own:
                 self._ask_own()
             for srv in self.servers:
                 self._list(srv)
@@ -250,6 +267,34 @@ class Run:
         waiting, self.undecided = self.undecided, []
         for t in waiting:
             self._decide(t)
+        pool, self.own_pool = self.own_pool, []
+        for srv, record in pool:
+            self._seen(srv, record)
+
+    @property
+    def own_record(self) -> Session | SessionInfo | None:
+        """The record of the caller's own session among those listed, when ``find_own`` found exactly one."""
+        return self.own_found[0] if len(self.own_found) == 1 else None
+
+    def _seen(self, srv: ServerState, record: Session | SessionInfo) -> None:
+        """A listed record, for find_own: is it the caller's session?  A look-alike (same id, user and
+        station on another server) whose logon time is not known yet costs one WTSSessionInfoEx."""
+        if not self.find_own:
+            return
+        if self.own_pending:
+            self.own_pool.append((srv, record))
+            return
+        verdict = is_own(record, self.own)
+        if verdict is True:
+            self.own_found.append(record)
+        elif verdict is None and not self.cancelling and srv.error is None and srv.host is not None:
+            tag = self._tag("owncheck", (srv, record))
+            self.engine.query(srv.host, record.id, int(InfoClass.SESSION_INFO_EX), tag, self.farm.timeout)
+
+    def _on_own_check(self, status: int, obj: tuple[ServerState, Session], payload: Any) -> None:
+        srv, record = obj
+        if status == _wts.CALL_OK and is_own(session_info_from_ex(srv.name, payload), self.own):
+            self.own_found.append(record)  # (no answer: not shown as ours, since it cannot be told)
 
     def _list(self, srv: ServerState) -> None:
         if self.cancelling:
@@ -276,10 +321,8 @@ class Run:
         t.tries += 1
         farm, srv, sid = self.farm, t.srv, t.session_id
         tag = self._tag(stage, t)
-        if stage == "times":
-            self.engine.query(srv.host, sid, int(InfoClass.SESSION_INFO_EX), tag, farm.timeout)
-        elif stage == "client":
-            self.engine.query(srv.host, sid, int(InfoClass.CLIENT_NAME), tag, farm.timeout)
+        if stage in _STAGE_CLASS:
+            self.engine.query(srv.host, sid, int(_STAGE_CLASS[stage]), tag, farm.timeout)
         elif self.action == "message":
             assert self.message is not None
             title, text, style, msg_timeout = self.message
@@ -317,6 +360,9 @@ class Run:
         self.calls_done += 1
         if kind == "own":
             self._on_own(status, payload)
+            return
+        if kind == "owncheck":
+            self._on_own_check(status, obj, payload)
             return
         if status == _wts.CALL_CANCELLED:
             self._not_sent(kind, obj)
@@ -365,7 +411,7 @@ class Run:
         if kind == "act" and self.message is not None:
             limit += self.message[3]  # a message that waits had its own timeout added to the deadline
         detail = f"No answer within {limit:g} s; the server was abandoned (its calls not yet sent were cancelled)."
-        fn = self.list_fn if kind == "list" else _QUERY_FN if kind in ("times", "client") else _ACTIONS[self.action]
+        fn = self.list_fn if kind == "list" else _QUERY_FN if kind in _STAGE_CLASS else _ACTIONS[self.action]
         err = error_from_winerror(
             WinError.ERROR_TIMEOUT, fn, srv.name, None if kind == "list" else obj.session_id, detail
         )
@@ -403,6 +449,7 @@ class Run:
                         self._call(Target(srv, row), "times" if self.want_times else "client")
                     else:
                         self.ledger.record(row)
+                        self._seen(srv, row)
             return
         for row in rows:
             t = Target(srv, row)
@@ -441,6 +488,9 @@ class Run:
             if not self.filt.times(t.info):
                 self._filtered_out(t)
                 return
+            if self.want_clients and t.client_info is None:
+                self._call(t, "clientinfo")
+                return
             if self.want_client and t.client is None:
                 self._call(t, "client")
                 return
@@ -449,6 +499,17 @@ class Run:
             if not self.filt.client_ok(payload):
                 self._filtered_out(t)
                 return
+        elif kind == "clientinfo":
+            t.client_info = client_info_from_raw(srv.name, t.row.id, payload)
+            t.client = t.client_info.name
+            if not self.filt.client_ok(t.client):
+                self._filtered_out(t)
+                return
+            self._call(t, "protocol")
+            return
+        elif kind == "protocol":
+            assert t.client_info is not None
+            t.client_info = t.client_info._replace(protocol=protocol_of(payload))
         else:
             response = None
             reason = ""
@@ -465,10 +526,11 @@ class Run:
     def _emit_record(self, t: Target) -> None:
         t.final = True
         info = t.info if self.details else None  # fetched only for a filter: the plain record
-        if info is None:
-            self.ledger.record(t.row)
-        else:
-            self.ledger.record(info._replace(client=t.client) if t.client is not None else info)
+        record: Session | SessionInfo = t.row
+        if info is not None:
+            record = info._replace(client=t.client, client_info=t.client_info) if t.client is not None else info
+        self.ledger.record(record)
+        self._seen(t.srv, record)
 
     def _decide(self, t: Target) -> None:
         """The safety rules, then the dry run, then the call."""
@@ -518,7 +580,7 @@ class Run:
             self._on(*self.inbox.popleft())
         self.abandoned = True
         for kind, obj in list(self.calls.values()):
-            if kind in ("retry", "own") or obj is None:
+            if kind in ("retry", "own", "owncheck") or obj is None:
                 continue
             if kind == "list":
                 err = error_from_winerror(

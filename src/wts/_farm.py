@@ -8,6 +8,10 @@ The plan of each operation is RPC-minimal:
 * one WTSEnumerateSessionsExW per server lists its sessions with user and domain;
 * one WTSQuerySessionInformationW(WTSSessionInfoEx) per session, only when details are asked for or a
   filter needs times (idle, disconnected, logon); one more (WTSClientName) only for the client name;
+  two more (WTSClientInfo, WTSClientProtocolType) for the whole client record (``details="clients"``);
+* a listing with ``own=True``: one query of the local server (which session is the caller's) per run,
+  and one WTSSessionInfoEx for a session that looks like it (same id, user and station) when its
+  logon time is not known;
 * one WTSDisconnectSession / WTSLogoffSession / WTSSendMessageW per selected session;
 * one WTSEnumerateProcessesExW per server lists its processes (``processes``, ``terminate``), and one
   WTSTerminateProcess ends each selected process (``_procrun``; the filters and safety rules of
@@ -32,7 +36,7 @@ from . import _wts
 from ._provider import resolve_provider
 from ._results import ActionResult, Failure, Interrupted, Item, ProcessesResult, ProgressCallback, SessionsResult
 from ._serverspec import parse_servers
-from ._types import MAX_DWORD
+from ._types import MAX_DWORD, Session, SessionInfo
 
 if TYPE_CHECKING:
     from ._bulk import Run
@@ -54,6 +58,12 @@ class Stream(Iterator[Item]):
 
     def __next__(self) -> Item:
         return next(self._items)
+
+    @property
+    def own(self) -> Session | SessionInfo | None:
+        """A listing with ``own=True``: the caller's own session among the records, once the
+        iteration has ended (None before, or when it is none of them or cannot be told)."""
+        return self._run.own_record
 
     def stop(self) -> None:
         """Stop as a first Ctrl-C does: nothing new is sent; what is in flight still reports."""
@@ -131,6 +141,7 @@ class Farm:
         allow_system: bool = False,
         exit_code: int = 0,
         progress: ProgressCallback | None = None,
+        own: bool = False,
         **filters: Any,
     ) -> Stream:
         """The items of an operation as they arrive, for farms too big to hold twice: records (for
@@ -143,6 +154,8 @@ class Farm:
         flight finish and their outcomes still come, the rest are skipped as cancelled), without an
         ``Interrupted``: for a caller that has its own reason (a full audit log, say).
         """
+        if own and action != "sessions":
+            raise ValueError("own= marks the caller's session in a listing; actions always protect it")
         if action in ("processes", "terminate"):
             return self._process_stream(
                 action,
@@ -160,8 +173,8 @@ class Farm:
             )
         if allow_system or exit_code:
             raise ValueError("allow_system and exit_code are for processes (action 'terminate')")
-        if details not in (False, True, "client"):
-            raise ValueError(f"details must be False, True or 'client', not {details!r}")
+        if details not in (False, True, "client", "clients"):
+            raise ValueError(f"details must be False, True, 'client' or 'clients', not {details!r}")
         if progress is not None and not callable(progress):
             raise TypeError("progress must be a callable taking a wts.Progress")
         # Deferred: the run loop and what it needs (filters, random, heapq, signal, threading) load with
@@ -198,6 +211,7 @@ class Farm:
             wait=bool(wait),
             message=message,
             progress=progress,
+            find_own=bool(own),
         )
         return Stream(run)
 
@@ -254,8 +268,9 @@ class Farm:
         items: list[Any] = []
         failures: list[Failure] = []
         interrupted: Interrupted | None = None
+        stream = self.stream(action, **kwargs)
         try:
-            for item in self.stream(action, **kwargs):
+            for item in stream:
                 if isinstance(item, Failure):
                     failures.append(item)
                 else:
@@ -265,7 +280,7 @@ class Farm:
         elapsed = time.perf_counter() - started
         result: SessionsResult | ProcessesResult | ActionResult
         if action == "sessions":
-            result = SessionsResult(items, failures, elapsed, interrupted is not None)
+            result = SessionsResult(items, failures, elapsed, interrupted is not None, stream.own)
         elif action == "processes":
             result = ProcessesResult(items, failures, elapsed, interrupted is not None)
         else:
@@ -277,16 +292,27 @@ class Farm:
     # -- operations -------------------------------------------------------------------------------
 
     def sessions(
-        self, *, details: bool | str = False, progress: ProgressCallback | None = None, **filters: Any
+        self,
+        *,
+        details: bool | str = False,
+        progress: ProgressCallback | None = None,
+        own: bool = False,
+        **filters: Any,
     ) -> SessionsResult:
         """Every session of every server (one RPC per server), filtered.
 
         ``details=True`` adds times, lock state and idle time (one more RPC per session:
-        ``SessionInfo`` records); ``details="client"`` also the client name (one more).  Filters that
-        need times or the client fetch them for the sessions still in the running; the records keep
-        the type ``details`` asks for.
+        ``SessionInfo`` records); ``details="client"`` also the client name (one more);
+        ``details="clients"`` the whole client record instead, ``SessionInfo.client_info`` (name,
+        address, display, build, product id and protocol: two more, WTSClientInfo and
+        WTSClientProtocolType).  Filters that need times or the client fetch them for the sessions
+        still in the running; the records keep the type ``details`` asks for.
+
+        ``own=True``: ``result.own`` is the caller's own session among the records (as quser marks it
+        with ``>``): one more RPC per run, to the local server, and one for a look-alike on another
+        server (same id, user and station) whose logon time is not known.
         """
-        result = self._collect("sessions", details=details, progress=progress, **filters)
+        result = self._collect("sessions", details=details, progress=progress, own=own, **filters)
         assert isinstance(result, SessionsResult)
         return result
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import WTSError
 from ._results import Failure, Item, Outcome, Reason
-from ._types import MessageResponse, Process, Session, SessionInfo
+from ._types import ClientInfo, MessageResponse, Process, Session, SessionInfo
 from ._winerror import WinError
 
 __all__ = ["Ledger", "ServerState", "Target", "error_text"]
@@ -32,7 +32,7 @@ class ServerState:
 class Target:
     """One session (or process) on its way through details, client and the action."""
 
-    __slots__ = ("client", "final", "info", "named", "row", "session_id", "srv", "stage", "tries")
+    __slots__ = ("client", "client_info", "final", "info", "named", "row", "session_id", "srv", "stage", "tries")
 
     def __init__(self, srv: ServerState, row: Any) -> None:
         self.srv = srv
@@ -41,7 +41,8 @@ class Target:
         self.session_id: int = row.session_id if isinstance(row, Process) else row.id
         self.info: SessionInfo | None = None
         self.client: str | None = None
-        self.stage = ""  # the call in flight: "times", "client" or "act"
+        self.client_info: ClientInfo | None = None  # details="clients": WTSClientInfo and the protocol
+        self.stage = ""  # the call in flight: "times", "client", "clientinfo", "protocol" or "act"
         self.tries = 0
         self.final = False  # its record, Outcome or Failure is out: nothing more is said about it
 
@@ -112,7 +113,7 @@ class Ledger:
             if err is not t.srv.error:  # the server's own failure is reported once, not per session
                 self.failure(Failure(t.srv.name, err, t.row.id))
             return
-        if t.stage in ("times", "client") and err is not t.srv.error:
+        if t.stage in ("times", "client", "clientinfo", "protocol") and err is not t.srv.error:
             self.outcome(t, "failed", Reason.NO_DETAILS, err.winerror, f"could not read its details: {error_text(err)}")
         else:
             # The action call itself failed, or its server failed before the action was sent.

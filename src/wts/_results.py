@@ -162,15 +162,24 @@ ProgressCallback = Callable[[Progress], object]
 
 class SessionsResult:
     """``Farm.sessions()``: ``sessions`` (each carrying its ``server``, in the order they arrived) and
-    ``failures`` (servers that could not be listed, sessions whose details could not be read)."""
+    ``failures`` (servers that could not be listed, sessions whose details could not be read); with
+    ``own=True``, ``own``: the record of the caller's own session among them, or None."""
 
-    __slots__ = ("elapsed", "failures", "interrupted", "sessions")
+    __slots__ = ("elapsed", "failures", "interrupted", "own", "sessions")
 
-    def __init__(self, sessions: list[Record], failures: list[Failure], elapsed: float, interrupted: bool) -> None:
+    def __init__(
+        self,
+        sessions: list[Record],
+        failures: list[Failure],
+        elapsed: float,
+        interrupted: bool,
+        own: Record | None = None,
+    ) -> None:
         self.sessions = sessions
         self.failures = failures
         self.elapsed = elapsed
         self.interrupted = interrupted
+        self.own = own
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.sessions)

@@ -28,7 +28,7 @@ ACTION_RETRIES = frozenset({WinError.RPC_S_SERVER_TOO_BUSY, WinError.RPC_S_CALL_
 TRANSIENT_ERRORS = READ_RETRIES
 
 #: The kinds of call a run makes that change nothing on the server.
-_READ_ONLY = frozenset({"list", "times", "client", "own"})
+_READ_ONLY = frozenset({"list", "times", "client", "clientinfo", "protocol", "own"})
 _MAX_DELAY = 2.0
 
 

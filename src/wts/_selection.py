@@ -18,6 +18,7 @@ __all__ = [
     "OwnSession",
     "changed",
     "is_own_session",
+    "is_own",
     "match_selection",
     "needs_logon_check",
     "protected",
@@ -149,3 +150,23 @@ def match_selection(srv: ServerState, rows: list[Session], ledger: Ledger) -> li
             continue
         keep.append(row)
     return keep
+
+
+def is_own(record: Session | SessionInfo, own: OwnSession | None) -> bool | None:
+    """Whether a listed session is the caller's own (for marking it, as quser's ``>``): True, False,
+    or None for a look-alike (the same id, user, domain and station, as another server may have)
+    whose logon time, not in ``record``, would tell.  Unlike ``protected``, the console and any id
+    may be the caller's."""
+    if (
+        own is None
+        or record.id != own.id
+        or record.user.casefold() != own.user
+        or record.domain.casefold() != own.domain
+        or record.station.casefold() != own.station
+    ):
+        return False
+    if own.logon <= 0:
+        return True  # the local server did not say when it logged on: the names are all there is
+    if not isinstance(record, SessionInfo):
+        return None
+    return record.logon_time is not None and record.logon_time == filetime_to_datetime(own.logon)

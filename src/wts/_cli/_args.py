@@ -343,7 +343,9 @@ def _sessions_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", action="store_true", help="only sessions with a user logged on (as quser)")
     p.add_argument("-d", "--details", action="store_true", help="idle and logon times (one more RPC per session)")
     p.add_argument(
-        "--clients", action="store_true", help="the client computer name too (one more RPC; implies --details)"
+        "--clients",
+        action="store_true",
+        help="the client: name, address, display, protocol (two more RPCs a session; implies --details)",
     )
     p.add_argument(
         "--sort",

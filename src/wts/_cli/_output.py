@@ -16,11 +16,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import IO, Any
 
-from wts import ConnectState, Failure, MessageResponse, Outcome, Session, SessionInfo
+from wts import ClientInfo, ConnectState, Failure, MessageResponse, Outcome, Protocol, Session, SessionInfo
 
 from ._terminal import PLAIN, Style
 from ._text import describe_error, error_name, printable, reason_text
 
+#: The fields of the client record (``ClientInfo``) in a session record.
+CLIENT_FIELDS = (
+    "client_address",
+    "client_protocol",
+    "client_width",
+    "client_height",
+    "client_bits_per_pixel",
+    "client_build",
+    "client_product_id",
+)
 # Column order of session records: the issue's seven columns first, then what JSON and CSV add.
 SESSION_FIELDS = (
     "server",
@@ -37,6 +47,10 @@ SESSION_FIELDS = (
     "current_time",
     "locked",
     "client",
+    # The caller's own session (quser's ">"): true or false; null for a server that failed.
+    "own",
+    # --clients: the whole client record (SessionInfo.client_info); null when not fetched.
+    *CLIENT_FIELDS,
 )
 #: What a record of a server that could not be listed (or a session whose details could not be read)
 #: adds to the session fields: the same four fields an action's failure record has.
@@ -93,8 +107,34 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
-def session_record(s: Session | SessionInfo) -> dict[str, Any]:
-    """A session as a flat record (JSON and CSV): times in ISO 8601 UTC, idle in seconds, state by name."""
+def protocol_name(protocol: Protocol | int | None) -> str | None:
+    """WTSClientProtocolType as a word: 'Console', 'ICA', 'RDP'; another value as its number."""
+    if protocol is None:
+        return None
+    return _PROTOCOL_NAMES.get(int(protocol), str(int(protocol)))
+
+
+_PROTOCOL_NAMES: dict[int, str] = {Protocol.CONSOLE: "Console", Protocol.ICA: "ICA", Protocol.RDP: "RDP"}
+
+
+def client_record(c: ClientInfo | None) -> dict[str, Any]:
+    """The client fields of a session record: the address as text, the protocol by name."""
+    if c is None:
+        return dict.fromkeys(CLIENT_FIELDS)
+    return {
+        "client_address": str(c.address) if c.address is not None else None,
+        "client_protocol": protocol_name(c.protocol),
+        "client_width": c.width,
+        "client_height": c.height,
+        "client_bits_per_pixel": c.bits_per_pixel,
+        "client_build": c.build,
+        "client_product_id": c.product_id,
+    }
+
+
+def session_record(s: Session | SessionInfo, own: bool | None = None) -> dict[str, Any]:
+    """A session as a flat record (JSON and CSV): times in ISO 8601 UTC, idle in seconds, state by name;
+    ``own``: whether it is the caller's session (None: not looked for)."""
     rec: dict[str, Any] = {
         "server": s.server,
         "id": s.id,
@@ -114,6 +154,9 @@ def session_record(s: Session | SessionInfo) -> dict[str, Any]:
             locked=s.locked,
             client=s.client,
         )
+    rec["own"] = own
+    if isinstance(s, SessionInfo):
+        rec.update(client_record(s.client_info))
     return rec
 
 

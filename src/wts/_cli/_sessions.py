@@ -1,11 +1,13 @@
 """``wts sessions`` (``wts ls``): list sessions across servers, like qwinsta and quser; one
-WTSEnumerateSessionsExW per server, plus one call per session for --details and --clients."""
+WTSEnumerateSessionsExW per server, plus one call per session for --details and three for --clients
+(the times, WTSClientInfo and WTSClientProtocolType), and one query of the local server for the
+caller's own session, which the table marks with ``>`` as quser does (``"own"`` in JSON and CSV)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wts import ConnectState, Failure, Session, SessionInfo
+from wts import ClientInfo, ConnectState, Failure, Session, SessionInfo
 
 from . import _selection
 from ._args import parse_session
@@ -17,6 +19,7 @@ from ._output import (
     failure_session_record,
     format_idle,
     format_time,
+    protocol_name,
     render_table,
     session_record,
     state_colour,
@@ -41,18 +44,19 @@ def run(ctx: Context) -> ExitStatus:
     sort_keys(a.sort)  # a bad key stops the command before any RPC
     servers = _selection.servers(ctx)
     farm = ctx.farm(servers)
-    result = stream(ctx, farm, "sessions", "sessions", False, details=details, **filters)
+    result = stream(ctx, farm, "sessions", "sessions", False, details=details, own=True, **filters)
     records: list[Session | SessionInfo] = result.items
     sort_sessions(records, a.sort)
     if a.reverse:
         records.reverse()
 
     if a.format == "table":
-        _write_table(ctx, records, details)
+        _write_table(ctx, records, details, result.own)
     else:
         # Every server that failed is a record too (as in an action's output), so a script that reads
         # only stdout still sees it: status "failed", its code and Windows' words.
-        rows = [session_record(r) for r in records] + [failure_session_record(f) for f in result.failures]
+        rows = [session_record(r, r is result.own) for r in records]
+        rows += [failure_session_record(f) for f in result.failures]
         write_records(ctx.stdout, a.format, rows, SESSION_CSV_FIELDS if a.format == "csv" else SESSION_FIELDS)
     ctx.stdout.flush()
     for line in failure_lines(result.failures, hints=ctx.verbose > 0):
@@ -84,29 +88,39 @@ def _filters(ctx: Context) -> dict[str, Any]:
 
 
 def _details(ctx: Context, filters: dict[str, Any]) -> bool | str:
-    """Farm's ``details``: "client" for --clients, --client or sorting by client; True for --details,
-    a time filter or sorting by idle or logon time (what a filter or a sort needs is fetched, and
-    then shown)."""
+    """Farm's ``details``: "clients" (the whole client record) for --clients; "client" (its name) for
+    --client or sorting by client; True for --details, a time filter or sorting by idle or logon
+    time (what a filter or a sort needs is fetched, and then shown)."""
     a = ctx.args
     sorting = {k.lstrip("-+") for k in sort_keys(a.sort)}
-    if a.clients or "client" in filters or "client" in sorting:
+    if a.clients:
+        return "clients"
+    if "client" in filters or "client" in sorting:
         return "client"
     if a.details or any(k in filters for k in _TIME_FILTERS) or sorting & {"idle", "logon"}:
         return True  # the times are fetched for the filter or the sort anyway: show them
     return False
 
 
-def _write_table(ctx: Context, records: list[Session | SessionInfo], details: bool | str) -> None:
-    """SERVER ID STATION USER STATE, then IDLE and LOGON with details, CLIENT with clients."""
+def _write_table(
+    ctx: Context, records: list[Session | SessionInfo], details: bool | str, own: Session | SessionInfo | None
+) -> None:
+    """SERVER ID STATION USER STATE, then IDLE and LOGON with details, CLIENT with the client's name,
+    and with --clients its ADDRESS, DISPLAY and PROTOCOL too (the last two are left out first when
+    the terminal is too narrow).  The caller's own session is marked with ``>`` before its line, as
+    quser marks it; when it is not listed, the lines have no mark column."""
     if not records:
         return
     show_times = bool(details)
-    clients = details == "client"
+    client = details in ("client", "clients")
+    whole = details == "clients"
     headers = ["SERVER", "ID", "STATION", "USER", "STATE"]
     if show_times:
         headers += ["IDLE", "LOGON"]
-    if clients:
+    if client:
         headers.append("CLIENT")
+    if whole:
+        headers += ["ADDRESS", "DISPLAY", "PROTOCOL"]
     rows, colours = [], []
     for r in records:
         info = r if isinstance(r, SessionInfo) else None
@@ -115,25 +129,45 @@ def _write_table(ctx: Context, records: list[Session | SessionInfo], details: bo
         if show_times:
             row += [format_idle(info.idle) if info else "", format_time(info.logon_time) if info else ""]
             paint += [None, None]
-        if clients:
+        if client:
             row.append((info.client or "") if info else "")
             paint.append(None)
+        if whole:
+            row += _client_cells(info.client_info if info else None)
+            paint += [None, None, None]
         rows.append(row)
         colours.append(paint)
-    ctx.stdout.write(
-        render_table(
-            headers,
-            rows,
-            width=terminal_width(ctx.stdout),
-            right=(1, 5) if show_times else (1,),
-            flexible=(0, 2, 3, 7) if clients else (0, 2, 3),
-            droppable=(7, 6, 5) if clients else (6, 5) if show_times else (),
-            short=(4,),
-            middle=(0, 2, 3, 7),
-            colours=colours,
-            style=ctx.colour_out,
-        )
+    marked = own is not None and any(r is own for r in records)
+    width = terminal_width(ctx.stdout)
+    table = render_table(
+        headers,
+        rows,
+        width=None if width is None else max(width - 1, 1) if marked else width,
+        right=(1, 5) if show_times else (1,),
+        flexible=(0, 2, 3, 7) if client else (0, 2, 3),
+        droppable=(9, 10, 6, 5, 7) if whole else (7, 6, 5) if client else (6, 5) if show_times else (),
+        short=(4,),
+        middle=(0, 2, 3, 7),
+        colours=colours,
+        style=ctx.colour_out,
     )
+    if marked:
+        lines = table.splitlines()
+        marks = [" "] + [">" if r is own else " " for r in records]
+        table = "".join(f"{m}{line}".rstrip() + "\n" for m, line in zip(marks, lines))
+    ctx.stdout.write(table)
+
+
+def _client_cells(c: ClientInfo | None) -> list[str]:
+    """ADDRESS, DISPLAY (1920x1080x32: pixels and bits per pixel) and PROTOCOL of a client."""
+    if c is None:
+        return ["", "", ""]
+    address = str(c.address) if c.address is not None else ""
+    display = ""
+    if c.width or c.height:
+        bits = c.bits_per_pixel
+        display = f"{c.width}x{c.height}" + (f"x{bits}" if bits is not None else "")
+    return [address, display, protocol_name(c.protocol) or ""]
 
 
 def _summary(

@@ -30,6 +30,8 @@ class StreamResult(NamedTuple):
     elapsed: float
     #: the audit log could not be written: the run was stopped (status 1, not 130)
     audit_failed: bool = False
+    #: a listing with own=True: the record of the caller's own session among ``items``, or None
+    own: Any = None
 
     def outcomes(self) -> list[Outcome]:
         return [o for o in self.items if isinstance(o, Outcome)]
@@ -100,4 +102,5 @@ def stream(ctx: Context, farm: wts.Farm, action: str, label: str, audit: bool, *
         items_in.close()
     if audit_failed:
         interrupted = False  # the stop was ours: status 1 for the lost audit, not 130
-    return StreamResult(items, failures, interrupted, time.perf_counter() - started, audit_failed)
+    own = getattr(items_in, "own", None)  # (a listing's; a stand-in for Farm.stream may have none)
+    return StreamResult(items, failures, interrupted, time.perf_counter() - started, audit_failed, own)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._types import MAX_DWORD
 from ._errors import BadLine, Invalid
 from ._values import describe, integer, short
 
@@ -62,7 +63,7 @@ def client_line(session: Mapping[str, Any], path: str) -> str | None:
     if all(session.get(k) is None for k in CLIENT_FIELDS):
         return None
     width, height, depth = _display(session.get("display"), f"{path}.display")
-    build = integer(session.get("client_build", 0), f"{path}.client_build", 0, 0xFFFFFFFF)
+    build = integer(session.get("client_build", 0), f"{path}.client_build", 0, MAX_DWORD)
     product = integer(session.get("client_product_id", 0), f"{path}.client_product_id", 0, 0xFFFF)
     protocol = _protocol(session.get("protocol"), f"{path}.protocol")
     if (width, build, product, protocol) == (0, 0, 0, -1):
@@ -73,7 +74,7 @@ def client_line(session: Mapping[str, Any], path: str) -> str | None:
 def parse_client_line(lineno: int, fields: list[str]) -> dict[str, Any]:
     """A compiled client line back into the farm file's fields (only those set)."""
     values = []
-    limits = ((0, _MAX_PIXELS), (0, _MAX_PIXELS), (0, 32), (0, 0xFFFFFFFF), (0, 0xFFFF), (-1, 2))
+    limits = ((0, _MAX_PIXELS), (0, _MAX_PIXELS), (0, 32), (0, MAX_DWORD), (0, 0xFFFF), (-1, 2))
     for text, (low, high) in zip(fields[1:], limits):
         digits = text[1:] if text.startswith("-") else text
         if not (digits.isascii() and digits.isdecimal()) or not low <= int(text) <= high:

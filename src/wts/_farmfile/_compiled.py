@@ -14,6 +14,7 @@ import re
 from typing import Any, NoReturn
 
 from .._types import CURRENT_SESSION, MAX_DWORD, MAX_SESSION_ID
+from ._client import CLIENT_LINE_FIELDS, parse_client_line
 from ._constants import (
     ADDRESS_OFFSET,
     AF_INET,
@@ -30,7 +31,6 @@ from ._constants import (
     REPLY_NAMES,
     TICKS_PER_SECOND,
 )
-from ._client import CLIENT_LINE_FIELDS, parse_client_line
 from ._errors import BadLine, FarmFileError
 from ._times import ticks_to_iso
 
