@@ -507,6 +507,20 @@ def test_bulk_logoff_asks_first_and_keeps_going_past_failed_servers(wts_run: Run
     assert 3 not in sessions_of(state) and 3 not in sessions_of(state, "RDS02")
 
 
+def test_bulk_reset_session_on_a_farm_with_failing_servers(wts_run: Runner, state: Path) -> None:
+    r = wts_run("reset", "session", "RDP-Tcp#1", "/server:RDS[01-02],DOWN01,BUSY01", "/v", "--yes")
+    assert r.status == 1
+    assert r.out.splitlines() == [
+        "RDS01: session 3 (RDP-Tcp#1), carol: logged off",
+        "RDS02: session 3 (RDP-Tcp#1), carol: logged off",
+    ]
+    assert sorted(r.err.splitlines()) == [
+        "BUSY01: Error [1723]:The RPC server is too busy to complete this operation.",
+        "DOWN01: Error [1722]:The RPC server is unavailable.",
+    ]
+    assert 3 not in sessions_of(state) and 3 not in sessions_of(state, "RDS02")
+
+
 def test_logoff_outcomes_as_json(wts_run: Runner) -> None:
     r = wts_run("logoff", "1", "/server:RDS01", "--format", "json")
     assert r.status == 1
@@ -549,6 +563,17 @@ def test_msg_star_skips_the_protected_and_wait_reports_answers(wts_run: Runner) 
     errs = r.err.splitlines()
     assert any(e.startswith("RDS01: session 6 (RDP-Tcp#3), gina: FAILED: Access is denied.") for e in errs)
     assert {m["session"] for m in wts.sim.messages()} == {3, 4, 17}  # never 0, 1, 2 (own), 65536
+
+
+def test_msg_without_a_message_and_stdin_closed_sends_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, state: Path
+) -> None:
+    monkeypatch.setattr(sys, "stdin", None)  # the shell closed it: wts msg carol <&-
+    status = main(["--sim-state", str(state), "msg", "carol"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1 and "stdin is closed" in err
+    assert wts.sim.messages() == []
 
 
 def test_msg_star_is_quiet_about_the_sessions_it_never_reaches(wts_run: Runner) -> None:
