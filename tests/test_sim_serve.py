@@ -910,3 +910,14 @@ def test_sigterm_stops_it_while_a_call_hangs(tmp_path: Path) -> None:
             conn.close()
         status, err = s.stop(signal.SIGTERM)
     assert (status, err) == (0, "")
+
+
+def test_accounts_are_read_and_never_shown() -> None:
+    farm = compile_farm(FARM)
+    assert [(a.domain, a.user, a.password) for a in farm.accounts] == [
+        ("CONTOSO", "admin", PASSWORD),
+        ("", "local", "x"),
+    ]
+    shown = repr(farm.accounts) + str(farm.accounts[0]) + repr(farm)
+    assert PASSWORD not in shown and "admin" in shown
+    assert compile_farm({"generate": FARM["generate"]}).accounts == ()
