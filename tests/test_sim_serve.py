@@ -921,3 +921,16 @@ def test_accounts_are_read_and_never_shown() -> None:
     shown = repr(farm.accounts) + str(farm.accounts[0]) + repr(farm)
     assert PASSWORD not in shown and "admin" in shown
     assert compile_farm({"generate": FARM["generate"]}).accounts == ()
+
+
+@pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and util-linux's setpriv")
+def test_port_445_without_the_right_is_one_line(farm_file: Path) -> None:
+    """Root without CAP_NET_BIND_SERVICE is refused port 445 as any other user is (EACCES)."""
+    address = next_address()
+    cmd = ["setpriv", "--bounding-set", "-net_bind_service", *wts_command("sim", "serve", str(farm_file))]
+    out = subprocess.run([*cmd, "--address", address], capture_output=True, text=True, timeout=WAIT)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.splitlines() == [
+        f"wts: cannot listen on {address}:445: permission denied "
+        "(ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 4450)"
+    ]
