@@ -64,6 +64,8 @@ FARM: dict[str, Any] = {
                     "domain": "CONTOSO",
                     "client": "PC-ALICE",
                     "address": "10.0.8.15",
+                    "display": "1920x1080x32",
+                    "client_build": 22621,
                     "logon": "2026-11-21T04:58:12Z",
                     "connect": "2026-11-21T04:58:13Z",
                     "last_input": "2026-11-21T04:59:30Z",
@@ -490,6 +492,7 @@ def test_rcm_public_gives_the_client(served: Served) -> None:
         "alice",
         "CONTOSO",
     )
+    assert (data["HRes"], data["VRes"], data["ClientBuildNumber"]) == (1920, 1080, 22621)
     assert (console["ClientName"], console["ClientAddress"]) == ("", "")
 
 

@@ -280,30 +280,28 @@ async def _get_client_data(calls: Calls, stub: bytes) -> bytes:
     session_id = _actions.decode_session_id_request(stub)
     info, error = await calls.farm_call("session_info", session_id)
     if not error:
-        name, error = await calls.farm_call("query", session_id, InfoClass.CLIENT_NAME)
-    if not error:
-        address, error = await _client_address(calls, session_id)
+        client, error = await calls.farm_call("client_info", session_id, protocol=True)
     if error:
         return _actions.encode_get_client_data_response(None, error)
-    family = {2: _actions.AF_INET, 23: _actions.AF_INET6}.get(address.family, 0)
-    client = _actions.ClientData(
-        name=name,
+    family = {2: _actions.AF_INET, 23: _actions.AF_INET6}.get(client.family, 0)
+    data = _actions.ClientData(
+        name=client.name,
         domain=info.domain,
         user=info.user,
         work_directory="",
         initial_program="",
-        address=str(address.address or ""),
+        address=str(client.address or ""),
         client_directory="",
         address_family=family,
-        h_res=0,
-        v_res=0,
-        color_depth=0,
-        protocol_type=2 if name else 0,  # WTS_PROTOCOL_TYPE_RDP for a session with a client
-        build=0,
-        product_id=0,
+        h_res=client.width,
+        v_res=client.height,
+        color_depth=client.colour_depth,
+        protocol_type=int(client.protocol or 0),
+        build=client.build,
+        product_id=client.product_id,
         client_session_id=0,
     )
-    return _actions.encode_get_client_data_response(client)
+    return _actions.encode_get_client_data_response(data)
 
 
 async def _get_remote_address(calls: Calls, stub: bytes) -> bytes:
