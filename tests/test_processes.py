@@ -5,6 +5,7 @@ engine's process jobs, and processes in farm files, dumps and generated farms (i
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -337,27 +338,31 @@ def _collect(engine: _wts.Engine, n: int) -> list[tuple[int, int, int, int, Any,
 def test_engine_process_ops_have_a_deadline_and_free_what_comes_back_late(op: str, fault: str) -> None:
     # "slow": the call succeeds after its deadline, and its worker frees the listing (or the process is
     # gone: the outcome of an abandoned action is unknown); the leak check after the test proves it.
+    # The owner waits longer than the deadline in one wait: it must be woken at the deadline, even when
+    # the call started after it began to wait.
     farm = _farm()
     if fault == "hang":
         farm["servers"][0]["fault"] = "hang"
     else:
-        farm["servers"][0]["latency_ms"] = 1000  # far past the deadline, even on a loaded machine
+        farm["servers"][0]["latency_ms"] = 1500
     wts.sim.load(farm)
     engine = _wts.Engine(1)
     host = _wts.Host(_wts.get_provider("sim"), "RDS01")
     try:
         if op == "processes":
-            engine.processes(host, 1, 0.05)
+            engine.processes(host, 1, 0.05, 0)  # session 0: SYSTEM's and NETWORK SERVICE's, no lookups
         else:
             engine.terminate(host, 4242, 0, 1, 0.05)
-        [(_, got_op, status, err, payload, elapsed)] = _collect(engine, 1)
+        started = time.monotonic()
+        [(_, got_op, status, err, payload, elapsed)] = engine.wait(1.2)
+        waited = time.monotonic() - started
         expected = _wts.OP_PROCESSES if op == "processes" else _wts.OP_TERMINATE
         assert (got_op, status, err, payload) == (expected, _wts.CALL_TIMEDOUT, WinError.ERROR_TIMEOUT, None)
-        assert elapsed >= 0.04 and wts.sim.hung_calls() == (1 if fault == "hang" else 0)
+        assert 0.04 <= elapsed < 1.0 and waited < 1.0
+        assert wts.sim.hung_calls() == (1 if fault == "hang" else 0)
     finally:
         engine.close()
         wts.sim.release_hangs()
-    # The stuck worker's call fails when released; it frees what it holds (the leak check after the test).
 
 
 def test_engine_process_ops_can_be_cancelled_unsent(procs: object) -> None:

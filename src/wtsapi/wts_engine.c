@@ -308,6 +308,9 @@ static WTS_THREAD_FN(worker_main, arg)
         job->refs++;
         job->started_ns = wts_monotonic_ns();
         push(&e->r_head, &e->r_tail, job);
+        /* An owner already asleep in wts_engine_wait computed its wake-up without this call's deadline:
+         * wake it to count it, or the deadline would pass unnoticed until that wait ended. */
+        if (job->timeout_ns > 0 && e->owner_waiting) wts_cond_signal(&e->done);
         wts_mutex_unlock(&e->lock);
 
         BOOL ok;
