@@ -278,7 +278,12 @@ class Pipe:
                 _code_of(exc, connecting=False), f"{self.session.server}: pipe {self.name}: {_text(exc)}"
             ) from None
         answer = ioctl.SMB2IOCTLResponse()
-        answer.unpack(response["data"].get_value())
+        try:
+            answer.unpack(response["data"].get_value())
+        except Exception as exc:  # noqa: BLE001 - smbprotocol raises struct.error on a short answer
+            raise SmbError(
+                WinError.RPC_S_CALL_FAILED, f"{self.session.server}: pipe {self.name}: a malformed answer ({exc})"
+            ) from None
         out = bytes(answer["buffer"].get_value())
         while more:
             chunk, more = self._read_message_part(timeout)
@@ -302,7 +307,12 @@ class Pipe:
                 _code_of(exc, connecting=False), f"{self.session.server}: pipe {self.name}: {_text(exc)}"
             ) from None
         read = open_mod.SMB2ReadResponse()
-        read.unpack(response["data"].get_value())
+        try:
+            read.unpack(response["data"].get_value())
+        except Exception as exc:  # noqa: BLE001 - as in transceive
+            raise SmbError(
+                WinError.RPC_S_CALL_FAILED, f"{self.session.server}: pipe {self.name}: a malformed answer ({exc})"
+            ) from None
         return bytes(read["buffer"].get_value()), more
 
     def read(self, timeout: float | None = None) -> bytes:
