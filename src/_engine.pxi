@@ -70,6 +70,7 @@ cdef class Host:
                 raise ValueError(f"server name must be a non-empty string, not {name!r}")
             w = _wide(name)
             pw = <const WCHAR *><char *>w
+        _tsts_opening(provider)
         with nogil:
             self.h = wts_host_open(provider.p, pw, &err)
         if self.h == NULL:

@@ -25,7 +25,7 @@ from wts._errors import error_from_winerror as _error_from_winerror
 include "_decode.pxi"  # UTF-16 and the SDK's structs <-> Python values and records
 
 __all__ = [
-    "Provider", "ServerHandle", "get_provider", "available_providers", "connect_session",
+    "Provider", "ServerHandle", "get_provider", "available_providers", "connect_session", "tsts_provider",
     "sim_load", "sim_loaded", "sim_dump", "sim_rpc_counts", "sim_outstanding", "sim_rpc_total",
     "sim_reset_counters", "sim_release_hangs", "sim_hung_calls", "CURRENT_SESSION", "ANY_SESSION",
 ]
@@ -41,6 +41,8 @@ cdef class Provider:
     """One implementation of the WTS surface: ``win32`` (the real wtsapi32) or ``sim``."""
     cdef const wts_provider *p
     cdef readonly str name
+    # tsts only: the wts._tsts._client.Connections its opens use (credentials, timeouts, sessions).
+    cdef readonly object connections
 
     def __repr__(self):
         return f"<wts provider {self.name!r}>"
@@ -71,10 +73,12 @@ def get_provider(str name):
         return _SIM
     if name == "win32" and _WIN32 is not None:
         return _WIN32
+    if name == "tsts":
+        return _TSTS
     if name == "win32":
         raise LookupError("the win32 provider exists only on Windows (wtsapi32.dll); "
                           "use provider='sim' or WTS_PROVIDER=sim with WTS_SIM_FARM=<farm.json>")
-    raise LookupError(f"unknown WTS provider {name!r}: expected one of {', '.join(available_providers())}")
+    raise LookupError(f"unknown WTS provider {name!r}: expected one of {', '.join(available_providers())}, tsts")
 
 
 cdef class ServerHandle:
@@ -108,6 +112,7 @@ cdef class ServerHandle:
             raise ValueError(f"server name must be a non-empty string, not {name!r}")
         w = _wide(name)
         pw = <LPWSTR><char *>w
+        _tsts_opening(provider)
         with nogil:
             self.h = self.p.OpenServerExW(pw) if ex else self.p.OpenServerW(pw)
             if self.h == NULL:
@@ -351,3 +356,6 @@ def connect_session(Provider provider not None, ULONG logon_id, ULONG target_id,
 
 include "_sim.pxi"     # the farm compiled in, or in wtsapi32.dll when that DLL is our simulator
 include "_engine.pxi"  # the bulk engine's Python face
+include "_tsts.pxi"    # the tsts provider: MS-TSTS over SMB, a table of callbacks into wts._tsts
+
+cdef Provider _TSTS = tsts_provider()  # "tsts" with the process's default connections

@@ -121,6 +121,7 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
     const wts_provider wts_provider_sim
     const wts_provider *const wts_provider_win32
     DWORD wts_get_last_error()
+    void wts_set_last_error(DWORD e)
 
 
 cdef extern from "wtsapi/wts_seam.h" nogil:
@@ -144,3 +145,32 @@ cdef extern from "wtsapi/wts_accounts.h" nogil:
     wts_process_list *wts_process_list_get(const wts_provider *p, HANDLE h, const WCHAR *server, DWORD session,
                                            DWORD *error)
     void wts_process_list_free(const wts_provider *p, wts_process_list *list)
+
+
+cdef extern from "wtsapi/wts_tsts.h" nogil:
+    # The tsts provider's table, filled from Cython callbacks (src/_tsts.pxi).
+    enum:
+        WTS_TSTS_OPEN
+        WTS_TSTS_OPEN_EX
+        WTS_TSTS_CLOSE
+        WTS_TSTS_ENUM
+        WTS_TSTS_ENUM_EX
+        WTS_TSTS_QUERY
+        WTS_TSTS_DISCONNECT
+        WTS_TSTS_LOGOFF
+        WTS_TSTS_CONNECT
+        WTS_TSTS_MESSAGE
+        WTS_TSTS_FREE
+        WTS_TSTS_FREE_EX
+        WTS_TSTS_PROCESSES
+        WTS_TSTS_TERMINATE
+        WTS_TSTS_LOOKUP_SID
+        WTS_TSTS_SID_TEXT
+        WTS_TSTS_FREE_SID
+        WTS_TSTS_COUNT
+    void wts_tsts_fill(wts_provider *table, void **functions)
+    # Codes its callbacks report themselves (wts_seam.h).
+    DWORD WTS_ERROR_NOT_SUPPORTED
+    DWORD WTS_ERROR_NOT_ENOUGH_MEMORY
+    DWORD WTS_ERROR_INVALID_HANDLE
+    DWORD WTS_RPC_S_CALL_FAILED

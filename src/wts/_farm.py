@@ -33,7 +33,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _wts
-from ._provider import resolve_provider
+from ._credentials import Credentials
+from ._provider import close_connections, owns_connections, resolve_provider
 from ._results import ActionResult, Failure, Interrupted, Item, ProcessesResult, ProgressCallback, SessionsResult
 from ._serverspec import parse_servers
 from ._types import MAX_DWORD, Session, SessionInfo
@@ -87,7 +88,7 @@ class Farm:
     ``backoff`` seconds apart, doubling.  Nothing is opened until an operation runs.
     """
 
-    __slots__ = ("backoff", "concurrency", "provider", "retries", "servers", "timeout")
+    __slots__ = ("_owns_connections", "backoff", "concurrency", "provider", "retries", "servers", "timeout")
 
     def __init__(
         self,
@@ -98,6 +99,8 @@ class Farm:
         retries: int = 2,
         backoff: float = 0.05,
         provider: str | _wts.Provider | None = None,
+        credentials: Credentials | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         names = parse_servers(servers)
         if not names:
@@ -115,7 +118,20 @@ class Farm:
         self.timeout = float(timeout)
         self.retries = retries
         self.backoff = float(backoff)
-        self.provider = resolve_provider(provider)
+        self.provider = resolve_provider(provider, credentials, connect_timeout)
+        self._owns_connections = owns_connections(self.provider, provider)
+
+    def close(self) -> None:
+        """Close the connections this farm holds (tsts: one SMB session per server, reused by every
+        operation until now); a later operation opens new ones.  Idempotent; nothing for sim or win32."""
+        if self._owns_connections:
+            close_connections(self.provider)
+
+    def __enter__(self) -> Farm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         first = ", ".join(self.servers[:3]) + (", ..." if len(self.servers) > 3 else "")

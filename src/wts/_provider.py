@@ -1,4 +1,5 @@
-"""Choosing the WTS provider: ``win32`` (the real wtsapi32) or ``sim`` (the simulated farm).
+"""Choosing the WTS provider: ``win32`` (the real wtsapi32), ``sim`` (the simulated farm) or ``tsts``
+(MS-TSTS over SMB to any RD Session Host, needing the ``remote`` extra).
 
 Order: the ``provider=`` argument, else ``WTS_PROVIDER`` (with ``WTS_SIM_FARM`` naming the farm file
 for ``sim``), else ``win32`` on Windows.  Anywhere else there is no wtsapi32: a farm this process
@@ -10,9 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from . import _wts
 from ._errors import ProviderError
+
+if TYPE_CHECKING:
+    from ._credentials import Credentials
 
 __all__ = ["available_providers", "resolve_provider"]
 
@@ -22,8 +27,15 @@ def available_providers() -> tuple[str, ...]:
     return tuple(_wts.available_providers())
 
 
-def resolve_provider(provider: str | _wts.Provider | None = None) -> _wts.Provider:
-    """The provider to use, loading the sim's farm from ``WTS_SIM_FARM`` when it has none yet."""
+def resolve_provider(
+    provider: str | _wts.Provider | None = None,
+    credentials: Credentials | None = None,
+    connect_timeout: float | None = None,
+) -> _wts.Provider:
+    """The provider to use, loading the sim's farm from ``WTS_SIM_FARM`` when it has none yet.
+
+    For ``tsts`` given ``credentials`` or ``connect_timeout`` (or by name), a provider of its own:
+    its connections belong to the caller (``owns_connections``), who closes them."""
     if isinstance(provider, _wts.Provider):
         chosen = provider
     else:
@@ -39,6 +51,13 @@ def resolve_provider(provider: str | _wts.Provider | None = None) -> _wts.Provid
             chosen = _wts.get_provider(name.strip().lower())
         except LookupError as exc:
             raise ProviderError(str(exc)) from None
+    if chosen.name == "tsts":
+        return _tsts(chosen, provider, credentials, connect_timeout)
+    if credentials is not None or connect_timeout is not None:
+        raise ProviderError(
+            f"credentials and connect_timeout are for the tsts provider (MS-TSTS over the network), "
+            f"not {chosen.name}: pass provider='tsts' or set WTS_PROVIDER=tsts"
+        )
     if chosen.name == "sim" and not _wts.sim_loaded():
         farm = os.environ.get("WTS_SIM_FARM")
         if not farm:
@@ -56,3 +75,39 @@ def _default() -> str | None:
     if sys.platform == "win32":
         return "win32"
     return "sim" if _wts.sim_loaded() else None  # the farm this process loaded is all there is
+
+
+def _tsts(
+    chosen: _wts.Provider,
+    given: str | _wts.Provider | None,
+    credentials: Credentials | None,
+    connect_timeout: float | None,
+) -> _wts.Provider:
+    from ._credentials import Credentials
+    from ._tsts._auth import import_remote
+
+    import_remote("smbprotocol")  # a missing extra is one line now, not a failure at the first call
+    import_remote("spnego")
+    if isinstance(given, _wts.Provider) and credentials is None and connect_timeout is None:
+        return chosen  # a provider the caller made: its connections are the caller's
+    if credentials is not None and not isinstance(credentials, Credentials):
+        raise TypeError(f"credentials must be a wts.Credentials, not {type(credentials).__name__}")
+    from ._tsts._client import Connections
+
+    try:
+        connections = Connections(credentials, 5.0 if connect_timeout is None else connect_timeout)
+    except ValueError as exc:
+        raise ProviderError(str(exc)) from None
+    return _wts.tsts_provider(connections)
+
+
+def owns_connections(provider: _wts.Provider, given: str | _wts.Provider | None) -> bool:
+    """True when ``provider`` was made for its caller (a tsts provider with connections of its own)."""
+    return provider.connections is not None and provider is not given
+
+
+def close_connections(provider: _wts.Provider) -> None:
+    """Close a tsts provider's SMB sessions and pipes (nothing for other providers)."""
+    connections = provider.connections
+    if connections is not None:
+        connections.close()

@@ -19,8 +19,9 @@ from typing import Any
 
 from . import _wts
 from ._client import client_info_from_raw, protocol_of
+from ._credentials import Credentials
 from ._errors import NoSuchSessionError, error_from_winerror
-from ._provider import resolve_provider
+from ._provider import close_connections, owns_connections, resolve_provider
 from ._results import Interrupted
 from ._serverspec import check_server_name
 from ._types import (
@@ -146,16 +147,24 @@ class Server:
     wait for ever, the call made directly.
     """
 
-    __slots__ = ("_handle", "_host", "_name", "_provider", "_timeout")
+    __slots__ = ("_handle", "_host", "_name", "_owns_connections", "_provider", "_timeout")
 
     def __init__(
-        self, name: str | None = None, *, provider: str | _wts.Provider | None = None, timeout: float | None = 30.0
+        self,
+        name: str | None = None,
+        *,
+        provider: str | _wts.Provider | None = None,
+        timeout: float | None = 30.0,
+        credentials: Credentials | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise ValueError(f"server name must be a non-empty string, not {name!r}")
         self._name = None if name is None else check_server_name(name)
         self._timeout = _check_timeout(timeout)
-        self._provider = resolve_provider(provider)
+        self._owns_connections = False
+        self._provider = resolve_provider(provider, credentials, connect_timeout)
+        self._owns_connections = owns_connections(self._provider, provider)
         # One open handle (no network traffic): the engine's for calls with a deadline, else a direct one.
         self._host: _wts.Host | None = None
         self._handle: _wts.ServerHandle | None = None
@@ -188,6 +197,8 @@ class Server:
         if self._handle is not None:
             self._handle.close()
         self._host = None
+        if self._owns_connections:  # tsts: this server's SMB session and pipes
+            close_connections(self._provider)
 
     def _open_host(self) -> _wts.Host:
         if self._host is None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from typing_extensions import disjoint_base
 
+from wts._tsts._client import Connections
+
 __all__ = [
     "ANY_SESSION",
     "CURRENT_SESSION",
@@ -23,6 +25,7 @@ __all__ = [
     "sim_reset_counters",
     "sim_rpc_counts",
     "sim_rpc_total",
+    "tsts_provider",
 ]
 
 CURRENT_SESSION: int
@@ -36,9 +39,12 @@ _ProcessRow = tuple[int, int, str, str, str, str, int, int, int, int, int, int, 
 class Provider:
     @property
     def name(self) -> str: ...
+    @property
+    def connections(self) -> Connections | None: ...
 
 def available_providers() -> tuple[str, ...]: ...
 def get_provider(name: str) -> Provider: ...
+def tsts_provider(connections: Connections | None = None) -> Provider: ...
 
 @disjoint_base
 class ServerHandle:

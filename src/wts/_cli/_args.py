@@ -155,9 +155,10 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=30)
 
 
-def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
+def _add_globals(p: argparse.ArgumentParser, sub: bool, password_file: bool = True) -> None:
     """The options every command takes.  On the subcommands they default to SUPPRESS, so that
-    'wts --provider sim sessions' and 'wts sessions --provider sim' mean the same."""
+    'wts --provider sim sessions' and 'wts sessions --provider sim' mean the same.  ``password_file``
+    False: the command has a --password-file of its own (connect: the session owner's)."""
 
     def d(value: Any) -> Any:
         return argparse.SUPPRESS if sub else value
@@ -165,9 +166,32 @@ def _add_globals(p: argparse.ArgumentParser, sub: bool) -> None:
     g = p.add_argument_group("global options")
     g.add_argument(
         "--provider",
-        choices=("win32", "sim"),
+        choices=("win32", "sim", "tsts"),
         default=d(None),
-        help="WTS provider (default: WTS_PROVIDER, else win32 on Windows)",
+        help="WTS provider (default: WTS_PROVIDER, else win32 on Windows); tsts: MS-TSTS over SMB, from anywhere",
+    )
+    g.add_argument(
+        "-U",
+        dest="logon",
+        metavar="DOMAIN\\NAME",
+        default=d(None),
+        help="tsts: log on to the servers as this account (NTLM); the password from --password-file, "
+        "WTS_PASSWORD or a prompt, never the command line.  Without -U: Kerberos from the ticket cache",
+    )
+    if password_file:
+        g.add_argument(
+            "--password-file",
+            dest="logon_password_file",
+            metavar="FILE",
+            default=d(None),
+            help="tsts: the -U account's password, the first line of FILE",
+        )
+    g.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=d(5.0),
+        metavar="SECONDS",
+        help="tsts: how long reaching a server may take before it counts as unavailable (default 5)",
     )
     g.add_argument("--sim-farm", metavar="FILE", default=d(None), help="the sim's farm file (implies --provider sim)")
     g.add_argument(
@@ -462,7 +486,7 @@ def build_parser(streams: Environment | None = None) -> argparse.ArgumentParser:
         p = subs.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter, **kw)
 
         def add_options(p: argparse.ArgumentParser) -> None:
-            _add_globals(p, sub=True)
+            _add_globals(p, sub=True, password_file=options is not _connect_options)
             options(p)
 
         subs.fill(p, add_options)

@@ -14,12 +14,12 @@ import errno
 import io
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import wts
 
 from ._status import ExitStatus, UsageError
-from ._terminal import Style
+from ._terminal import Style, isatty
 
 if TYPE_CHECKING:
     from ._audit import AuditLog
@@ -142,10 +142,51 @@ class Context:
         self.provider = provider or os.environ.get("WTS_PROVIDER") or None
         if self.provider == "sim":
             self._load_sim(sim_farm)
+        self._logon()
         if a.audit_log:
             from ._audit import AuditLog  # json and the rest only for a command that logs (wts --help stays lean)
 
             self.audit = AuditLog(a.audit_log, self.env.argv)
+
+    def _logon(self) -> None:
+        """-U and its password (--password-file, WTS_PASSWORD, a no-echo prompt): the tsts provider's
+        credentials, read once before any RPC.  The password goes nowhere but the logon."""
+        a = self.args
+        self.connect_timeout: float = getattr(a, "connect_timeout", 5.0)
+        self.credentials: wts.Credentials | None = None
+        account = getattr(a, "logon", None)
+        path = getattr(a, "logon_password_file", None)
+        if account is None:
+            if path is not None:
+                raise UsageError("--password-file: it is the -U account's password, and -U is missing")
+            return
+        if (self.provider or "").strip().lower() != "tsts":
+            raise UsageError("-U: alternate credentials are for the tsts provider: add --provider tsts")
+        from ._password import password_file
+
+        if path is not None:
+            password = password_file(path)
+        elif "WTS_PASSWORD" in os.environ:
+            password = os.environ["WTS_PASSWORD"]
+        elif isatty(self.stdin):
+            import getpass
+
+            # getpass talks to the terminal itself (/dev/tty), prompt included, and does not echo.
+            password = getpass.getpass(f"Password for {account}: ")
+        else:
+            raise UsageError(
+                "-U: no password: give --password-file FILE or set WTS_PASSWORD (stdin is not a terminal to ask on)"
+            )
+        try:
+            self.credentials = wts.Credentials.parse(account, password)
+        except ValueError as exc:
+            raise UsageError(f"-U: {exc}") from None
+
+    def _remote(self) -> dict[str, Any]:
+        """What Server and Farm take for the tsts provider: credentials and the connect timeout."""
+        if (self.provider or "").strip().lower() != "tsts":
+            return {}
+        return {"credentials": self.credentials, "connect_timeout": self.connect_timeout}
 
     def _load_sim(self, sim_farm: str | None) -> None:
         source = None
@@ -229,10 +270,16 @@ class Context:
 
     def server(self, name: str | None) -> wts.Server:
         """One server (None: the local one), with --timeout as the deadline of each call."""
-        return wts.Server(name, provider=self.provider, timeout=self.args.timeout)
+        return wts.Server(name, provider=self.provider, timeout=self.args.timeout, **self._remote())
 
     def farm(self, servers: list[str]) -> wts.Farm:
-        farm = wts.Farm(servers, concurrency=self.args.concurrency, timeout=self.args.timeout, provider=self.provider)
+        farm = wts.Farm(
+            servers,
+            concurrency=self.args.concurrency,
+            timeout=self.args.timeout,
+            provider=self.provider,
+            **self._remote(),
+        )
         self.info(
             f"wts: {len(servers):,} server{'s' if len(servers) != 1 else ''} via {farm.provider.name}, "
             f"concurrency {farm.concurrency}, timeout {farm.timeout:g}s",

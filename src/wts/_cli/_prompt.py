@@ -10,6 +10,7 @@ from wts import Outcome
 from ._context import Context, is_closed
 from ._order import by_server_and_id
 from ._output import render_table
+from ._password import PASSWORD_MAX, password_file
 from ._status import ExitStatus, Refused, UsageError
 from ._terminal import isatty, terminal_width
 from ._text import VERBS
@@ -62,16 +63,11 @@ def confirm(ctx: Context, action: str, planned: list[Outcome]) -> None:
         raise Refused("nothing was done", ExitStatus.FAILED)
 
 
-#: The most a password line may hold (bytes of a --password-file, characters from a pipe): far more
-#: than any password, and a bound on what /dev/zero or a wrong file can make wts read.
-PASSWORD_MAX = 1024
-
-
 def read_password(ctx: Context, prompt: bool, path: str | None, option: str = "--password-prompt") -> str:
     """Without echo on a terminal; from the first line of a file; or (a script's pipe) one stdin line.
     At most ``PASSWORD_MAX`` (1 KiB) is read, wherever from."""
     if path is not None:
-        return _password_file(path)
+        return password_file(path)
     if prompt:
         if is_closed(ctx.stdin):
             raise UsageError(f"{option}: stdin is closed: there is no password to read")
@@ -86,25 +82,3 @@ def read_password(ctx: Context, prompt: bool, path: str | None, option: str = "-
             raise UsageError(f"{option}: the password line from stdin is longer than {PASSWORD_MAX} characters (1 KiB)")
         return line.rstrip("\r\n")
     return ""
-
-
-def _password_file(path: str) -> str:
-    """The first line of ``path`` (UTF-8, a BOM allowed), reading at most 1 KiB and a line end."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(PASSWORD_MAX + 2)  # room for the line end after a password of the full length
-    except OSError as exc:
-        raise UsageError(f"--password-file: cannot read {path}: {exc.strerror}") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    line, newline, _ = data.partition(b"\n")
-    line = line.rstrip(b"\r")
-    if len(line) > PASSWORD_MAX or (not newline and len(data) > PASSWORD_MAX):
-        raise UsageError(
-            f"--password-file: {path}: the first line is longer than {PASSWORD_MAX} bytes (1 KiB), the most a "
-            "password file may hold on it"
-        )
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"--password-file: {path}: the first line is not UTF-8 text") from None

@@ -280,7 +280,7 @@ class Pipe:
         answer = ioctl.SMB2IOCTLResponse()
         try:
             answer.unpack(response["data"].get_value())
-        except Exception as exc:  # noqa: BLE001 - smbprotocol raises struct.error on a short answer
+        except Exception as exc:  # smbprotocol raises struct.error on a short answer
             raise SmbError(
                 WinError.RPC_S_CALL_FAILED, f"{self.session.server}: pipe {self.name}: a malformed answer ({exc})"
             ) from None
@@ -309,7 +309,7 @@ class Pipe:
         read = open_mod.SMB2ReadResponse()
         try:
             read.unpack(response["data"].get_value())
-        except Exception as exc:  # noqa: BLE001 - as in transceive
+        except Exception as exc:  # as in transceive
             raise SmbError(
                 WinError.RPC_S_CALL_FAILED, f"{self.session.server}: pipe {self.name}: a malformed answer ({exc})"
             ) from None

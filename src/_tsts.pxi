@@ -1,0 +1,327 @@
+# Included by src/_wts.pyx: the tsts provider, MS-TSTS over SMB, as one more wts_provider table.
+#
+# Its functions are Cython callbacks that take the GIL and call the Python client (wts._tsts._client),
+# so Server, Farm, the engine's native workers, deadlines and the CLI use it exactly as they use the
+# sim or wtsapi32.  Each callback builds what wtsapi32 hands back (WTS_SESSION_INFO_1W arrays with
+# their strings, the query classes' structs) in ONE malloc'd block, which this table's FreeMemory and
+# FreeMemoryExW release with free(); failures set the thread's last error to the client's Win32 code.
+#
+# A HANDLE is a strong reference to the server's Client (one per server name in the provider's
+# Connections, which keep its SMB session and pipes for the next call); CloseServer drops it.  Which
+# Connections (credentials, connect timeout) an open belongs to is the Provider's: ServerHandle and
+# Host name the provider they open through in _tsts_opening() just before calling OpenServerW, in
+# the same thread, and the callback takes it from there.
+
+from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+
+import threading as _threading
+
+cdef object _tsts_pending = _threading.local()   # .connections: what the next OpenServerW in this thread uses
+cdef object _tsts_default = None                 # the bare "tsts" provider's Connections, made when first used
+cdef wts_provider _tsts_table
+cdef void *_tsts_fns[WTS_TSTS_COUNT]
+
+
+cdef object _tsts_client_module():
+    from wts._tsts import _client  # deferred: smbprotocol and pyspnego load only when tsts is used
+    return _client
+
+
+cdef int _tsts_opening(Provider provider) except -1:
+    """Called by ServerHandle and Host right before the provider's OpenServerW, in the same thread."""
+    global _tsts_default
+    if provider.p != &_tsts_table:
+        return 0
+    connections = provider.connections
+    if connections is None:
+        if _tsts_default is None:
+            _tsts_default = _tsts_client_module().Connections()
+        connections = _tsts_default
+    _tsts_pending.connections = connections
+    return 0
+
+
+cdef DWORD _tsts_code(object exc):
+    """The Win32 code of a failure in the client (RPC_S_CALL_FAILED for anything unexpected)."""
+    code = getattr(exc, "winerror", None)
+    if isinstance(code, int) and 0 < code < (1 << 32):
+        return <DWORD>code
+    if isinstance(exc, MemoryError):
+        return WTS_ERROR_NOT_ENOUGH_MEMORY
+    return WTS_RPC_S_CALL_FAILED
+
+
+cdef inline object _tsts_client(HANDLE h):
+    return <object><PyObject *>h
+
+
+cdef HANDLE __stdcall _tsts_open(LPWSTR name) noexcept nogil:
+    cdef HANDLE h = NULL
+    cdef DWORD err = 0
+    with gil:
+        try:
+            connections = getattr(_tsts_pending, "connections", None)
+            _tsts_pending.connections = None
+            if connections is None:
+                raise RuntimeError("tsts: OpenServerW without a provider")  # only wts._wts opens it
+            if name == NULL:
+                err = WTS_ERROR_NOT_SUPPORTED  # no "local server" over the network: name one
+            else:
+                client = connections.client(_str16(name))
+                Py_INCREF(client)
+                h = <HANDLE><PyObject *>client
+        except BaseException as exc:
+            err = _tsts_code(exc)
+    if h == NULL:
+        wts_set_last_error(err)
+    return h
+
+
+cdef void __stdcall _tsts_close(HANDLE h) noexcept nogil:
+    if h == NULL:
+        return
+    with gil:
+        Py_DECREF(<object><PyObject *>h)
+
+
+cdef void *_tsts_block(Py_ssize_t head, list strings) except NULL:
+    """One malloc'd block: ``head`` zeroed bytes, then each UTF-16 string with its NUL."""
+    cdef Py_ssize_t size = head
+    cdef bytes s
+    for s in strings:
+        size += len(s) + 2
+    cdef char *block = <char *>malloc(size if size > 0 else 1)
+    if block == NULL:
+        raise MemoryError()
+    memset(block, 0, size if size > 0 else 1)
+    return block
+
+
+cdef LPWSTR _tsts_put(char *block, Py_ssize_t *at, bytes s):
+    cdef LPWSTR p = <LPWSTR>(block + at[0])
+    memcpy(block + at[0], <const char *>s, len(s))
+    at[0] += len(s) + 2  # the NUL is already there (the block is zeroed)
+    return p
+
+
+cdef void *_tsts_rows_ex(list rows, DWORD *count) except NULL:
+    """WTS_SESSION_INFO_1W[len(rows)] and their strings, in one block."""
+    cdef Py_ssize_t n = len(rows), i, at
+    cdef list strings = []
+    for row in rows:
+        strings.extend(_tsts_wide(row[k]) for k in range(3, 8))
+    cdef char *block = <char *>_tsts_block(n * sizeof(WTS_SESSION_INFO_1W), strings)
+    cdef WTS_SESSION_INFO_1W *info = <WTS_SESSION_INFO_1W *>block
+    at = n * sizeof(WTS_SESSION_INFO_1W)
+    for i in range(n):
+        row = rows[i]
+        info[i].ExecEnvId = <DWORD>row[0]
+        info[i].State = <WTS_CONNECTSTATE_CLASS>(<int>row[1])
+        info[i].SessionId = <DWORD>row[2]
+        info[i].pSessionName = _tsts_put(block, &at, strings[5 * i])
+        info[i].pHostName = _tsts_put(block, &at, strings[5 * i + 1])
+        info[i].pUserName = _tsts_put(block, &at, strings[5 * i + 2])
+        info[i].pDomainName = _tsts_put(block, &at, strings[5 * i + 3])
+        info[i].pFarmName = _tsts_put(block, &at, strings[5 * i + 4])
+    count[0] = <DWORD>n
+    return block
+
+
+cdef void *_tsts_rows(list rows, DWORD *count) except NULL:
+    """WTS_SESSION_INFOW[len(rows)] (id, station, state) and their strings, in one block."""
+    cdef Py_ssize_t n = len(rows), i, at
+    cdef list strings = [_tsts_wide(row[3]) for row in rows]
+    cdef char *block = <char *>_tsts_block(n * sizeof(WTS_SESSION_INFOW), strings)
+    cdef WTS_SESSION_INFOW *info = <WTS_SESSION_INFOW *>block
+    at = n * sizeof(WTS_SESSION_INFOW)
+    for i in range(n):
+        info[i].SessionId = <DWORD>rows[i][2]
+        info[i].State = <WTS_CONNECTSTATE_CLASS>(<int>rows[i][1])
+        info[i].pWinStationName = _tsts_put(block, &at, strings[i])
+    count[0] = <DWORD>n
+    return block
+
+
+cdef bytes _tsts_wide(str s):
+    return s.encode("utf-16-le", "surrogatepass")
+
+
+cdef BOOL __stdcall _tsts_enum_ex(HANDLE h, DWORD *level, DWORD flt, WTS_SESSION_INFO_1W **out,
+                                   DWORD *count) noexcept nogil:
+    cdef void *block = NULL
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL and level != NULL and out != NULL and count != NULL:
+        with gil:
+            try:
+                block = _tsts_rows_ex(_tsts_client(h).sessions(), count)
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if block == NULL:
+        wts_set_last_error(err)
+        return 0
+    level[0] = 1
+    out[0] = <WTS_SESSION_INFO_1W *>block
+    return 1
+
+
+cdef BOOL __stdcall _tsts_enum(HANDLE h, DWORD reserved, DWORD version, WTS_SESSION_INFOW **out,
+                                DWORD *count) noexcept nogil:
+    cdef void *block = NULL
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL and out != NULL and count != NULL:
+        with gil:
+            try:
+                block = _tsts_rows(_tsts_client(h).sessions(), count)
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if block == NULL:
+        wts_set_last_error(err)
+        return 0
+    out[0] = <WTS_SESSION_INFOW *>block
+    return 1
+
+
+cdef char *_tsts_query_block(object client, DWORD session_id, int info_class, DWORD *size) except NULL:
+    cdef bytes data = client.query(session_id, info_class)
+    cdef char *block = <char *>malloc(len(data) if len(data) else 1)
+    if block == NULL:
+        raise MemoryError()
+    memcpy(block, <const char *>data, len(data))
+    size[0] = <DWORD>len(data)
+    return block
+
+
+cdef BOOL __stdcall _tsts_query(HANDLE h, DWORD session_id, WTS_INFO_CLASS info_class, LPWSTR *out,
+                                 DWORD *size) noexcept nogil:
+    cdef char *block = NULL
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL and out != NULL and size != NULL:
+        with gil:
+            try:
+                block = _tsts_query_block(_tsts_client(h), session_id, <int>info_class, size)
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if block == NULL:
+        wts_set_last_error(err)
+        return 0
+    out[0] = <LPWSTR>block
+    return 1
+
+
+cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff) noexcept nogil:
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL:
+        with gil:
+            try:
+                if logoff:
+                    _tsts_client(h).logoff(session_id)
+                else:
+                    _tsts_client(h).disconnect(session_id)
+                err = 0
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    return 1
+
+
+cdef BOOL __stdcall _tsts_disconnect(HANDLE h, DWORD session_id, BOOL wait) noexcept nogil:
+    return _tsts_act(h, session_id, False)
+
+
+cdef BOOL __stdcall _tsts_logoff(HANDLE h, DWORD session_id, BOOL wait) noexcept nogil:
+    return _tsts_act(h, session_id, True)
+
+
+cdef BOOL __stdcall _tsts_message(HANDLE h, DWORD session_id, LPWSTR title, DWORD title_bytes, LPWSTR text,
+                                   DWORD text_bytes, DWORD style, DWORD timeout, DWORD *response,
+                                   BOOL wait) noexcept nogil:
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL and response != NULL:
+        with gil:
+            try:
+                response[0] = <DWORD>_tsts_client(h).message(
+                    session_id, _str16(title, title_bytes // 2), _str16(text, text_bytes // 2), style, timeout,
+                    bool(wait))
+                err = 0
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    return 1
+
+
+cdef BOOL __stdcall _tsts_connect(ULONG logon_id, ULONG target_id, LPWSTR password, BOOL wait) noexcept nogil:
+    # WTSConnectSessionW names no server: it acts on this machine.  Not over MS-TSTS (yet).
+    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
+    return 0
+
+
+cdef void __stdcall _tsts_free(PVOID p) noexcept nogil:
+    free(p)
+
+
+cdef BOOL __stdcall _tsts_free_ex(WTS_TYPE_CLASS type_class, PVOID p, ULONG count) noexcept nogil:
+    free(p)  # one block, strings included
+    return 1
+
+
+cdef BOOL __stdcall _tsts_processes(HANDLE h, DWORD *level, DWORD session_id, LPWSTR *out,
+                                     DWORD *count) noexcept nogil:
+    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)  # RpcWinStationGetAllProcesses: not wired yet
+    return 0
+
+
+cdef BOOL __stdcall _tsts_terminate(HANDLE h, DWORD pid, DWORD exit_code) noexcept nogil:
+    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
+    return 0
+
+
+cdef BOOL __stdcall _tsts_lookup_sid(const WCHAR *system, PVOID sid, LPWSTR name, DWORD *name_len, LPWSTR domain,
+                                      DWORD *domain_len, DWORD *use) noexcept nogil:
+    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)  # an LSA call, not MS-TSTS
+    return 0
+
+
+cdef BOOL __stdcall _tsts_sid_text(PVOID sid, LPWSTR *out) noexcept nogil:
+    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
+    return 0
+
+
+cdef void __stdcall _tsts_free_sid(LPWSTR s) noexcept nogil:
+    free(s)
+
+
+_tsts_fns[WTS_TSTS_OPEN] = <void *>_tsts_open
+_tsts_fns[WTS_TSTS_OPEN_EX] = <void *>_tsts_open
+_tsts_fns[WTS_TSTS_CLOSE] = <void *>_tsts_close
+_tsts_fns[WTS_TSTS_ENUM] = <void *>_tsts_enum
+_tsts_fns[WTS_TSTS_ENUM_EX] = <void *>_tsts_enum_ex
+_tsts_fns[WTS_TSTS_QUERY] = <void *>_tsts_query
+_tsts_fns[WTS_TSTS_DISCONNECT] = <void *>_tsts_disconnect
+_tsts_fns[WTS_TSTS_LOGOFF] = <void *>_tsts_logoff
+_tsts_fns[WTS_TSTS_CONNECT] = <void *>_tsts_connect
+_tsts_fns[WTS_TSTS_MESSAGE] = <void *>_tsts_message
+_tsts_fns[WTS_TSTS_FREE] = <void *>_tsts_free
+_tsts_fns[WTS_TSTS_FREE_EX] = <void *>_tsts_free_ex
+_tsts_fns[WTS_TSTS_PROCESSES] = <void *>_tsts_processes
+_tsts_fns[WTS_TSTS_TERMINATE] = <void *>_tsts_terminate
+_tsts_fns[WTS_TSTS_LOOKUP_SID] = <void *>_tsts_lookup_sid
+_tsts_fns[WTS_TSTS_SID_TEXT] = <void *>_tsts_sid_text
+_tsts_fns[WTS_TSTS_FREE_SID] = <void *>_tsts_free_sid
+wts_tsts_fill(&_tsts_table, _tsts_fns)
+
+
+def tsts_provider(connections=None):
+    """A tsts Provider: its opens use ``connections`` (a wts._tsts._client.Connections: credentials,
+    connect timeout, the servers' SMB sessions); None: the process's default (no credentials:
+    Kerberos from the ticket cache)."""
+    cdef Provider prov = Provider.__new__(Provider)
+    prov.p = &_tsts_table
+    prov.name = "tsts"
+    prov.connections = connections
+    return prov
