@@ -5,11 +5,8 @@ Everything on 127.0.0.1, unprivileged ports, stopped by the test, bounded in tim
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,8 +17,10 @@ rpcrt = pytest.importorskip("impacket.dcerpc.v5.rpcrt")
 _pdu = pytest.importorskip("wts._tsts._pdu")
 _frames = pytest.importorskip("wts._tsts._frames")
 
+from tsts_peers import SealedPeer, SmbFront, close_listener, serve_in_thread  # noqa: E402
+
 from wts import Credentials  # noqa: E402
-from wts._tsts._auth import Account, ClientAuth, ServerAuth  # noqa: E402
+from wts._tsts._auth import ClientAuth  # noqa: E402
 from wts._tsts._binding import Binding, RpcError  # noqa: E402
 from wts._tsts._calls import Interface  # noqa: E402
 from wts._tsts._smb import SmbSession  # noqa: E402
@@ -47,60 +46,18 @@ def _big(stub: bytes) -> bytes:
     return bytes(i % 251 for i in range(BIG))
 
 
-class SmbFront:
-    """impacket's SMB server with one account, relaying LSM_API_service to ``address``."""
-
-    def __init__(self, address: tuple[str, int]) -> None:
-        self.server = smbserver.SimpleSMBServer(LOOPBACK, 0)
-        self.server.setSMB2Support(True)
-        self.server.addCredential(
-            "admin", 0, impacket_ntlm.compute_lmhash(PASSWORD).hex(), impacket_ntlm.compute_nthash(PASSWORD).hex()
-        )
-        self.server.registerNamedPipe("LSM_API_service", address)
-        self.inner = self.server.getServer()
-        self.port = self.inner.server_address[1]
-        self.thread = threading.Thread(target=self.inner.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.inner.shutdown()
-        self.inner.server_close()
-        self.thread.join(BOUND)
-
-
-def _serve_in_thread(target: Callable[[], None]) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        except OSError:
-            pass  # the test closed the listening socket: the server's end
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _close_listener(sock: socket.socket) -> None:
-    """Wake a thread blocked in accept() (closing alone does not, on Linux), then close."""
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
-
-
 @pytest.fixture
 def impacket_rpc() -> Iterator[int]:
     """impacket's DCERPCServer (no authentication: it has none) behind impacket's SMB server."""
     dce = rpcrt.DCERPCServer()
     dce.addCallbacks((IFACE_UUID, "1.0"), "\\PIPE\\LSM_API_service", {0: _echo, 5: _big})
-    thread = _serve_in_thread(dce.run)
-    front = SmbFront((LOOPBACK, dce.getListenPort()))
+    thread = serve_in_thread(dce.run)
+    front = SmbFront((LOOPBACK, dce.getListenPort()), password=PASSWORD)
     try:
         yield front.port
     finally:
         front.stop()
-        _close_listener(dce._sock)
+        close_listener(dce._sock)
         if dce._clientSock is not None:
             dce._clientSock.close()
         thread.join(BOUND)
@@ -133,110 +90,11 @@ def test_an_interface_the_server_does_not_serve_is_refused(impacket_rpc: int) ->
 # -- with authentication: a peer made of our codec and ServerAuth --------------------------------
 
 
-class SealedPeer:
-    """A minimal RPC server on a socket: NTLM bind/auth3 through ServerAuth, requests unsealed and
-    answered sealed, in fragments of ``max_frag``; ``answer(opnum, stub)`` makes the stub."""
-
-    def __init__(self, answer: Callable[[int, bytes], bytes], max_frag: int = 4280, password: str = PASSWORD) -> None:
-        self.answer = answer
-        self.max_frag = max_frag
-        self.accounts = [Account("", "admin", password)]
-        self.listener = socket.create_server((LOOPBACK, 0))
-        self.seen_opnums: list[int] = []
-        self.thread = _serve_in_thread(self._accept)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.listener.getsockname()[:2]
-        return host, port
-
-    def _accept(self) -> None:
-        while True:
-            conn, _ = self.listener.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read_pdu(conn: socket.socket, buffer: bytearray) -> bytes | None:
-        """The next PDU from ``conn``; ``buffer`` keeps what arrived beyond it (writes may coalesce)."""
-        while len(buffer) < 10 or len(buffer) < struct.unpack_from("<H", buffer, 8)[0]:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return None
-            buffer += chunk
-        length = struct.unpack_from("<H", buffer, 8)[0]
-        pdu = bytes(buffer[:length])
-        del buffer[:length]
-        return pdu
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(BOUND)
-        auth: ServerAuth | None = None
-        reassembly = _pdu.Reassembly(_pdu.REQUEST)
-        buffer = bytearray()
-        refused = False
-        with conn:
-            while True:
-                try:
-                    raw = self._read_pdu(conn, buffer)
-                except OSError:
-                    return
-                if raw is None:
-                    return
-                if refused and raw[2] == _pdu.REQUEST:  # Windows faults a call on a refused logon
-                    conn.sendall(
-                        _frames.encode_fault(struct.unpack_from("<I", raw, 12)[0], int(WinError.ERROR_ACCESS_DENIED))
-                    )
-                    continue
-                pdu = _pdu.parse(raw, auth if auth is not None and auth.complete else None)
-                if isinstance(pdu, _pdu.Bind):
-                    assert pdu.auth is not None
-                    auth = ServerAuth(self.accounts, auth_type=pdu.auth.auth_type, level=pdu.auth.auth_level)
-                    auth.context_id = pdu.auth.context_id
-                    token = auth.step(pdu.auth_value)
-                    results = [_pdu.ContextResult(0, 0, _pdu.NDR_SYNTAX) for _ in pdu.contexts]
-                    conn.sendall(
-                        _frames.encode_bind_ack(
-                            pdu.header.call_id,
-                            results,
-                            max_xmit_frag=self.max_frag,
-                            max_recv_frag=self.max_frag,
-                            assoc_group=0x5151,
-                            secondary_address="\\PIPE\\LSM_API_service",
-                            auth=pdu.auth,
-                            auth_value=token or b"",
-                        )
-                    )
-                elif isinstance(pdu, _pdu.Auth3):
-                    assert auth is not None
-                    try:
-                        auth.step(pdu.auth_value)
-                    except Exception:  # a refused logon
-                        refused = True
-                elif isinstance(pdu, _pdu.Request):
-                    stub = reassembly.add(pdu)
-                    if stub is None:
-                        continue
-                    reassembly = _pdu.Reassembly(_pdu.REQUEST)  # the next call's
-                    self.seen_opnums.append(pdu.opnum)
-                    for fragment in _frames.response_fragments(
-                        pdu.header.call_id,
-                        pdu.context_id,
-                        self.answer(pdu.opnum, stub),
-                        max_frag=self.max_frag,
-                        protector=auth,
-                    ):
-                        conn.sendall(fragment)
-
-    def stop(self) -> None:
-        _close_listener(self.listener)
-        self.thread.join(BOUND)
-
-
 @pytest.fixture
 def sealed_peer(request: pytest.FixtureRequest) -> Iterator[tuple[int, SealedPeer]]:
     password = getattr(request, "param", PASSWORD)
-    peer = SealedPeer(lambda opnum, stub: bytes([opnum]) * 3 + stub[::-1] * (1 if opnum else 3), password=password)
-    front = SmbFront(peer.address)
+    peer = SealedPeer(lambda ctx, opnum, stub: bytes([opnum]) * 3 + stub[::-1] * (1 if opnum else 3), password)
+    front = SmbFront(peer.address, password=PASSWORD)
     try:
         yield front.port, peer
     finally:

@@ -165,6 +165,8 @@ class Server:
         self._owns_connections = False
         self._provider = resolve_provider(provider, credentials, connect_timeout)
         self._owns_connections = owns_connections(self._provider, provider)
+        if self._name is None and self._provider.name == "tsts":
+            raise ValueError("the tsts provider reaches servers over the network: name one (an address or a DNS name)")
         # One open handle (no network traffic): the engine's for calls with a deadline, else a direct one.
         self._host: _wts.Host | None = None
         self._handle: _wts.ServerHandle | None = None

@@ -115,6 +115,7 @@ class Context:
         self._local: str | None = None
         self._state_lock: StateLock | None = None
         self._state_at_load: dict[str, object] | None = None
+        self._farms: list[wts.Farm] = []  # closed with the context (the tsts provider's connections)
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -223,6 +224,9 @@ class Context:
     def close(self) -> None:
         """Close the audit log (fsync) and write --sim-state back if the farm changed; a failure of
         either is one line and makes the status 1.  Never raises."""
+        for farm in self._farms:  # tsts: their SMB sessions, logged off
+            farm.close()
+        self._farms.clear()
         if self.audit is not None:
             problem = self.audit.close()
             if problem is not None:
@@ -280,6 +284,7 @@ class Context:
             provider=self.provider,
             **self._remote(),
         )
+        self._farms.append(farm)
         self.info(
             f"wts: {len(servers):,} server{'s' if len(servers) != 1 else ''} via {farm.provider.name}, "
             f"concurrency {farm.concurrency}, timeout {farm.timeout:g}s",

@@ -97,7 +97,6 @@ class Connections:
         self.encrypt = encrypt
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
-        self._closed = False
 
     def __repr__(self) -> str:
         who = self.credentials.principal if self.credentials is not None else "(ticket cache)"
@@ -107,17 +106,14 @@ class Connections:
         """The one client of ``server`` (created now, connecting on its first call)."""
         key = server.casefold()
         with self._lock:
-            if self._closed:
-                raise TstsError(WinError.ERROR_INVALID_HANDLE, "the provider's connections are closed")
             found = self._clients.get(key)
             if found is None:
                 found = self._clients[key] = Client(server, self)
             return found
 
     def close(self) -> None:
-        """Close every server's pipes and SMB session; later opens fail.  Idempotent."""
+        """Close every server's pipes and SMB session (a later call connects again).  Idempotent."""
         with self._lock:
-            self._closed = True
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
