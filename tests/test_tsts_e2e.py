@@ -1,0 +1,158 @@
+"""End to end: ``wts.Server(ADDRESS, provider="tsts", credentials=...)`` and ``wts.Farm`` against
+``wts sim serve`` in a process of its own (loopback, a free port, stopped by the test, bounded): what
+they list is the farm file's sessions, an action changes the served farm, a wrong password is 1326."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("smbprotocol")
+pytest.importorskip("spnego")
+pytest.importorskip("wts._tsts._serve")  # wts sim serve (its own helper's work) must be on this branch
+
+import wts  # noqa: E402
+from wts._winerror import WinError  # noqa: E402
+
+WAIT = 30.0
+PASSWORD = "E2e-Pa55"
+CREDS = wts.Credentials("admin", "CONTOSO", PASSWORD)
+FARM = {
+    "seed": 7,
+    "now": "2026-11-21T05:00:00Z",
+    "accounts": [{"domain": "CONTOSO", "user": "admin", "password": PASSWORD}],
+    "servers": [
+        {
+            "name": "RDS01",
+            "sessions": [
+                {"id": 0, "station": "Services", "state": "Disconnected"},
+                {
+                    "id": 2,
+                    "station": "RDP-Tcp#0",
+                    "state": "Active",
+                    "user": "alice",
+                    "domain": "CONTOSO",
+                    "client": "PC-ALICE",
+                    "address": "10.0.8.15",
+                    "logon": "2026-11-21T04:58:12Z",
+                    "connect": "2026-11-21T04:58:13Z",
+                    "last_input": "2026-11-21T04:59:30Z",
+                },
+                {
+                    "id": 3,
+                    "station": "RDP-Tcp#1",
+                    "state": "Active",
+                    "user": "bob",
+                    "domain": "CONTOSO",
+                    "logon": "2026-11-21T03:00:00Z",
+                },
+            ],
+        },
+        {
+            "name": "RDS02",
+            "sessions": [{"id": 5, "station": "RDP-Tcp#4", "state": "Active", "user": "carol", "domain": "FABRIKAM"}],
+        },
+    ],
+    "generate": [{"prefix": "APP", "count": 1, "sessions": 120}],
+}
+
+
+def _address() -> str:
+    return f"127.{50 + os.getpid() % 50}.{int(time.monotonic() * 1000) % 200 + 2}.2"
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    farm = tmp_path / "farm.json"
+    farm.write_text(json.dumps(FARM), encoding="utf-8")
+    address = _address()
+    port = _free_port(address)
+    cmd = [sys.executable, "-m", "wts", "sim", "serve", str(farm), "--address", address, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    servers: dict[str, str] = {}
+    try:
+        deadline = time.monotonic() + WAIT
+        while len(servers) < 3:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, f"wts sim serve ended: {proc.wait(WAIT)}"
+            name, addr = line.split()
+            servers[name] = addr
+        monkeypatch.setenv("WTS_TSTS_PORT", str(port))
+        yield servers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_server_lists_the_served_farm(served: dict[str, str]) -> None:
+    with wts.Server(served["RDS01"], provider="tsts", credentials=CREDS) as server:
+        rows = [(s.id, s.station, s.state, s.user, s.domain) for s in server.sessions()]
+        assert rows == [
+            (0, "Services", wts.ConnectState.DISCONNECTED, "", ""),
+            (2, "RDP-Tcp#0", wts.ConnectState.ACTIVE, "alice", "CONTOSO"),
+            (3, "RDP-Tcp#1", wts.ConnectState.ACTIVE, "bob", "CONTOSO"),
+        ]
+        info = server.session_info(2)
+        assert (info.id, info.user, info.station) == (2, "alice", "RDP-Tcp#0")
+        assert info.logon_time is not None and info.logon_time.isoformat().startswith("2026-11-21T04:58:12")
+        assert server.query(2, wts.InfoClass.CLIENT_NAME) == "PC-ALICE"
+        with pytest.raises(wts.NoSuchSessionError):
+            server.session_info(99)
+
+
+def test_farm_lists_every_server_and_120_sessions_in_fragments(served: dict[str, str]) -> None:
+    with wts.Farm(list(served.values()), provider="tsts", credentials=CREDS, timeout=WAIT) as farm:
+        result = farm.sessions()
+        assert not result.failures
+        by_server: dict[str, int] = {}
+        for s in result.sessions:
+            by_server[s.server] = by_server.get(s.server, 0) + 1
+        assert by_server[served["RDS01"]] == 3 and by_server[served["RDS02"]] == 1
+        assert by_server[served["APP01"]] >= 120
+
+
+def test_a_disconnect_changes_the_served_farm(served: dict[str, str]) -> None:
+    with wts.Server(served["RDS01"], provider="tsts", credentials=CREDS) as server:
+        server.disconnect(3)
+        states = {s.id: s.state for s in server.sessions()}
+        assert states[3] == wts.ConnectState.DISCONNECTED
+        assert states[2] == wts.ConnectState.ACTIVE
+
+
+def test_a_wrong_password_is_1326(served: dict[str, str]) -> None:
+    wrong = wts.Credentials("admin", "CONTOSO", "x" + PASSWORD)
+    with wts.Server(served["RDS01"], provider="tsts", credentials=wrong) as server:
+        with pytest.raises(wts.AccessDeniedError) as info:
+            server.sessions()
+    assert info.value.winerror == WinError.ERROR_LOGON_FAILURE
+    assert PASSWORD not in str(info.value)
