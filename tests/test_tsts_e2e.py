@@ -22,8 +22,8 @@ pytest.importorskip("smbprotocol")
 pytest.importorskip("spnego")
 pytest.importorskip("wts._tsts._serve")  # wts sim serve (its own helper's work) must be on this branch
 
-import wts  # noqa: E402
-from wts._winerror import WinError  # noqa: E402
+import wts
+from wts._winerror import WinError
 
 WAIT = 30.0
 PASSWORD = "E2e-Pa55"
@@ -147,6 +147,10 @@ def test_a_disconnect_changes_the_served_farm(served: dict[str, str]) -> None:
         states = {s.id: s.state for s in server.sessions()}
         assert states[3] == wts.ConnectState.DISCONNECTED
         assert states[2] == wts.ConnectState.ACTIVE
+        for act in (server.disconnect, server.logoff):
+            with pytest.raises(wts.NoSuchSessionError) as info:
+                act(99)  # as wtsapi32 reports it: 7022, though LSM's RpcOpenSession says 2
+            assert info.value.winerror == WinError.ERROR_CTX_WINSTATION_NOT_FOUND
 
 
 def test_a_wrong_password_is_1326(served: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._types import MAX_DWORD, MAX_SESSION_ID
 from ._context import Environment, StreamClosedError
+from ._logon import add_logon_options
 from ._status import UsageError
 
 if TYPE_CHECKING:
@@ -170,29 +171,7 @@ def _add_globals(p: argparse.ArgumentParser, sub: bool, password_file: bool = Tr
         default=d(None),
         help="WTS provider (default: WTS_PROVIDER, else win32 on Windows); tsts: MS-TSTS over SMB, from anywhere",
     )
-    g.add_argument(
-        "-U",
-        dest="logon",
-        metavar="DOMAIN\\NAME",
-        default=d(None),
-        help="tsts: log on to the servers as this account (NTLM); the password from --password-file, "
-        "WTS_PASSWORD or a prompt, never the command line.  Without -U: Kerberos from the ticket cache",
-    )
-    if password_file:
-        g.add_argument(
-            "--password-file",
-            dest="logon_password_file",
-            metavar="FILE",
-            default=d(None),
-            help="tsts: the -U account's password, the first line of FILE",
-        )
-    g.add_argument(
-        "--connect-timeout",
-        type=seconds,
-        default=d(5.0),
-        metavar="SECONDS",
-        help="tsts: how long reaching a server may take before it counts as unavailable (default 5)",
-    )
+    add_logon_options(g, d, password_file, seconds)
     g.add_argument("--sim-farm", metavar="FILE", default=d(None), help="the sim's farm file (implies --provider sim)")
     g.add_argument(
         "--sim-state",

@@ -171,7 +171,7 @@ class Client:
         (RpcGetAllSessions, level 2)."""
         result = self._call(
             _calls.RPC_GET_ALL_SESSIONS,
-            _calls.encode_get_all_sessions_request(2),
+            _calls.encode_get_all_sessions_request(level=2),
             _calls.decode_get_all_sessions_response,
         )
         if result.error:
@@ -193,7 +193,7 @@ class Client:
     def _info_ex(self, session_id: int) -> _calls.SessionInfoEx:
         result = self._call(
             _calls.RPC_GET_SESSION_INFORMATION_EX,
-            _calls.encode_get_session_information_ex_request(session_id, 1),
+            _calls.encode_get_session_information_ex_request(session_id, level=1),
             _calls.decode_get_session_information_ex_response,
         )
         if result.error or result.info is None:
@@ -246,6 +246,9 @@ class Client:
             _actions.encode_open_session_request(session_id),
             _actions.decode_open_session_response,
         )
+        if opened.error == WinError.ERROR_FILE_NOT_FOUND:
+            # What Windows' LSM answers for a session that does not exist; wtsapi32's callers get 7022.
+            raise self._fail(WinError.ERROR_CTX_WINSTATION_NOT_FOUND, "RpcOpenSession", session_id)
         if opened.error:
             raise self._fail(opened.error, "RpcOpenSession", session_id)
         try:
