@@ -286,6 +286,13 @@ def test_stream_own_is_known_when_the_iteration_ends(clients: object) -> None:
     assert stream.own is not None and any(r is stream.own for r in records)
 
 
+def test_other_streams_have_no_own_session(clients: object) -> None:
+    for action in ("disconnect", "processes"):
+        stream = wts.Farm("RDS01", provider="sim").stream(action, dry_run=action != "processes")
+        list(stream)
+        assert stream.own is None, action
+
+
 # --- garbage WTSCLIENTW --------------------------------------------------------------------------------
 
 

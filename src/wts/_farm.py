@@ -63,8 +63,10 @@ class Stream(Iterator[Item]):
     @property
     def own(self) -> Session | SessionInfo | None:
         """A listing with ``own=True``: the caller's own session among the records, once the
-        iteration has ended (None before, or when it is none of them or cannot be told)."""
-        return self._run.own_record
+        iteration has ended (None before, or when it is none of them or cannot be told; always None
+        for processes)."""
+        own: Session | SessionInfo | None = getattr(self._run, "own_record", None)
+        return own
 
     def stop(self) -> None:
         """Stop as a first Ctrl-C does: nothing new is sent; what is in flight still reports."""
