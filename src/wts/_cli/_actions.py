@@ -44,7 +44,7 @@ def run(ctx: Context) -> ExitStatus:
     result = _execute(ctx, farm, action, targets, kwargs)
 
     outcomes = sorted(result.outcomes(), key=by_server_and_id)
-    summary = _summary(ctx, outcomes, result, 0, servers)
+    summary = summary_line(ctx, outcomes, result, 0, servers)
     try:
         hidden = _write_outcomes(ctx, action, outcomes, result.failures, named=targets is not None)
     except (BrokenPipeError, StreamClosedError):
@@ -58,7 +58,7 @@ def run(ctx: Context) -> ExitStatus:
         ctx.error(line)
     for line in unknown_hint(outcomes):
         ctx.error(line)
-    ctx.info(_summary(ctx, outcomes, result, hidden, servers))
+    ctx.info(summary_line(ctx, outcomes, result, hidden, servers))
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     failed = result.failures or result.audit_failed or any(o.status in ("failed", "unknown") for o in outcomes)
@@ -178,20 +178,30 @@ def _outcome_table(ctx: Context, outcomes: list[Outcome]) -> None:
     )
 
 
-def _summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden: int, servers: list[str]) -> str:
-    """'logoff: 3 done, 1 skipped (not shown: ...); 1 server failed; 0.02s'.  Unknown outcomes (sent,
-    no answer) are counted apart: they are neither done nor failed."""
+def summary_line(
+    ctx: Context,
+    outcomes: list[Outcome],
+    result: StreamResult,
+    hidden: int,
+    servers: list[str],
+    *,
+    noun: str = "sessions",
+    hidden_what: str = "system sessions",
+) -> str:
+    """'logoff: 3 done, 1 skipped (not shown: ...); 1 server failed; 0.02s', for the session actions
+    and (with ``noun="processes"``) wts kill.  Unknown outcomes (sent, no answer) are counted apart:
+    they are neither done nor failed."""
     a = ctx.args
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     order = ("planned", "done", "skipped", "failed", "unknown")
     parts = ", ".join(f"{counts[s]:,} {s}" for s in order if counts.get(s))
-    summary = f"{a.command}{' (dry run)' if a.dry_run else ''}: {parts or 'no sessions selected'}"
+    summary = f"{a.command}{' (dry run)' if a.dry_run else ''}: {parts or f'no {noun} selected'}"
     if ctx.local_only:
         summary += f" {ctx.where(servers)}"
     if hidden:
-        summary += f" (not shown: {hidden:,} system sessions, never touched; -v lists them)"
+        summary += f" (not shown: {hidden:,} {hidden_what}, never touched; -v lists them)"
     failed_servers = len({f.server.casefold() for f in result.failures})
     if failed_servers:
         summary += f"; {failed_servers:,} server{'s' if failed_servers != 1 else ''} failed"
@@ -199,7 +209,7 @@ def _summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden
     if a.dry_run:
         summary += "; nothing was changed"
     if result.interrupted:
-        summary += "; interrupted: sessions not reached were left alone"
+        summary += f"; interrupted: {noun} not reached were left alone"
     if result.audit_failed:
-        summary += "; stopped: the audit log could not be written (sessions not reached were left alone)"
+        summary += f"; stopped: the audit log could not be written ({noun} not reached were left alone)"
     return summary

@@ -16,6 +16,7 @@ from wts import Failure, Outcome, Process
 
 from .._types import MAX_DWORD
 from . import _selection
+from ._actions import summary_line
 from ._args import parse_session
 from ._context import Context, StreamClosedError
 from ._guard import stdout_to_devnull
@@ -249,7 +250,9 @@ def run_kill(ctx: Context) -> ExitStatus:
         raise  # a reader that went away (quiet), or stdout closed from the start: the guard's line
     except OSError as exc:
         # The run ended processes: that is no usage error.  Say what was done, where it can be read.
-        summary = _kill_summary(ctx, outcomes, result, 0, servers)
+        summary = summary_line(
+            ctx, outcomes, result, 0, servers, noun="processes", hidden_what="protected system processes"
+        )
         ctx.error(f"stdout: the outcomes could not be written ({exc.strerror or exc}); {summary}")
         stdout_to_devnull(ctx.stdout)
         return ExitStatus.FAILED
@@ -257,7 +260,9 @@ def run_kill(ctx: Context) -> ExitStatus:
         ctx.error(line)
     for line in unknown_hint(outcomes):
         ctx.error(line)
-    ctx.info(_kill_summary(ctx, outcomes, result, hidden, servers))
+    ctx.info(
+        summary_line(ctx, outcomes, result, hidden, servers, noun="processes", hidden_what="protected system processes")
+    )
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     failed = result.failures or result.audit_failed or any(o.status in ("failed", "unknown") for o in outcomes)
@@ -359,29 +364,3 @@ def _write_outcomes(ctx: Context, outcomes: list[Outcome], failures: list[Failur
         write_records(ctx.stdout, a.format, records, KILL_FIELDS)
     ctx.stdout.flush()
     return hidden
-
-
-def _kill_summary(ctx: Context, outcomes: list[Outcome], result: StreamResult, hidden: int, servers: list[str]) -> str:
-    """'kill: 3 done, 1 skipped (not shown: ...); 1 server failed; 0.02s'."""
-    a = ctx.args
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    order = ("planned", "done", "skipped", "failed", "unknown")
-    parts = ", ".join(f"{counts[s]:,} {s}" for s in order if counts.get(s))
-    summary = f"kill{' (dry run)' if a.dry_run else ''}: {parts or 'no processes selected'}"
-    if ctx.local_only:
-        summary += f" {ctx.where(servers)}"
-    if hidden:
-        summary += f" (not shown: {hidden:,} protected system processes, never touched; -v lists them)"
-    failed_servers = len({f.server.casefold() for f in result.failures})
-    if failed_servers:
-        summary += f"; {failed_servers:,} server{'s' if failed_servers != 1 else ''} failed"
-    summary += f"; {result.elapsed:.2f}s"
-    if a.dry_run:
-        summary += "; nothing was changed"
-    if result.interrupted:
-        summary += "; interrupted: processes not reached were left alone"
-    if result.audit_failed:
-        summary += "; stopped: the audit log could not be written (processes not reached were left alone)"
-    return summary
