@@ -15,6 +15,7 @@ from typing import Any
 from ._filters import UserMatch
 from ._ledger import Ledger, ServerState
 from ._results import ActionResult, Outcome, ProcessesResult, Reason
+from ._selection import match_picked
 from ._sysimages import SYSTEM_IMAGES
 from ._types import MAX_DWORD, MAX_SESSION_ID, Process
 
@@ -191,19 +192,5 @@ def _changed(picked: Any, p: Process) -> str | None:
 def match_processes(srv: ServerState, rows: list[Process], ledger: Ledger) -> list[Process]:
     """The processes the caller picked on ``srv`` that its fresh listing ``rows`` still has, as the
     same program (pid, image, session and user); each of the others gets its Outcome (gone, or its
-    pid reused) in ``ledger``."""
-    assert srv.selection is not None
-    by_pid = {p.pid: p for p in rows}
-    keep = []
-    for pid, picked in srv.selection.items():
-        p = by_pid.get(pid)
-        if p is None:
-            # (No Win32 code: nothing was called.  The fresh listing does not have it.)
-            ledger.outcome_for(srv.name, pid, picked, "skipped", Reason.GONE, None, "no longer exists")
-            continue
-        why_not = _changed(picked, p)
-        if why_not is not None:
-            ledger.outcome_for(srv.name, pid, p, "skipped", Reason.CHANGED, None, why_not)
-            continue
-        keep.append(p)
-    return keep
+    pid reused) in ``ledger``.  (A pid that is gone has no Win32 code: nothing was called.)"""
+    return match_picked(srv, rows, ledger, lambda p: p.pid, _changed, None)

@@ -5,13 +5,15 @@ listeners, the console and the caller's own session are never touched).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
 
 from ._ledger import Ledger, ServerState
 from ._results import ActionResult, Outcome, Reason, SessionsResult
 from ._types import FIRST_LISTENER_ID, MAX_SESSION_ID, ConnectState, Session, SessionInfo, filetime_to_datetime
 from ._winerror import WinError
+
+_Row = TypeVar("_Row")
 
 __all__ = [
     "PROTECTED_TEXT",
@@ -133,23 +135,37 @@ def targets(servers: Iterable[str], selection: Iterable[Any]) -> dict[str, dict[
     return out
 
 
-def match_selection(srv: ServerState, rows: list[Session], ledger: Ledger) -> list[Session]:
-    """The sessions the caller selected on ``srv`` that are still the same sessions in its fresh
-    listing ``rows``; each of the others gets its Outcome (gone, or changed) in ``ledger``."""
+def match_picked(
+    srv: ServerState,
+    rows: Iterable[_Row],
+    ledger: Ledger,
+    key: Callable[[_Row], int],
+    changed_from: Callable[[Any, _Row], str | None],
+    gone_code: int | None,
+) -> list[_Row]:
+    """The targets the caller picked on ``srv`` (sessions by id, processes by pid: ``key``) that its
+    fresh listing ``rows`` still has as the same thing (``changed_from`` says why not); each of the
+    others gets its Outcome in ``ledger``: gone (with ``gone_code``), or changed."""
     assert srv.selection is not None
-    by_id = {row.id: row for row in rows}
+    by_key = {key(row): row for row in rows}
     keep = []
-    for sid, picked in srv.selection.items():
-        row = by_id.get(sid)
+    for k, picked in srv.selection.items():
+        row = by_key.get(k)
         if row is None:
-            ledger.outcome_for(srv.name, sid, picked, "skipped", Reason.GONE, _NOT_FOUND, "no longer exists")
+            ledger.outcome_for(srv.name, k, picked, "skipped", Reason.GONE, gone_code, "no longer exists")
             continue
-        why_not = changed(picked, row)
+        why_not = changed_from(picked, row)
         if why_not is not None:
-            ledger.outcome_for(srv.name, sid, row, "skipped", Reason.CHANGED, None, why_not)
+            ledger.outcome_for(srv.name, k, row, "skipped", Reason.CHANGED, None, why_not)
             continue
         keep.append(row)
     return keep
+
+
+def match_selection(srv: ServerState, rows: list[Session], ledger: Ledger) -> list[Session]:
+    """The sessions the caller selected on ``srv`` that are still the same sessions in its fresh
+    listing ``rows``; each of the others gets its Outcome (gone, or changed) in ``ledger``."""
+    return match_picked(srv, rows, ledger, lambda row: row.id, changed, _NOT_FOUND)
 
 
 def is_own(record: Session | SessionInfo, own: OwnSession | None) -> bool | None:
