@@ -521,6 +521,20 @@ def test_bulk_reset_session_on_a_farm_with_failing_servers(wts_run: Runner, stat
     assert 3 not in sessions_of(state) and 3 not in sessions_of(state, "RDS02")
 
 
+def test_a_word_across_servers_means_wherever_it_is(wts_run: Runner, state: Path) -> None:
+    """msg erin /server:RDS[01-02]: erin is on RDS02 only; RDS01 not having her is no error.  A user on
+    none of the servers is one line naming her, and exit 1; on one server the original's line stays."""
+    r = wts_run("msg", "erin", "/server:RDS[01-02]", "hi", "--yes")
+    assert (r.status, r.err) == (0, "")
+    assert [(m["server"], m["session"]) for m in wts.sim.messages()] == [("RDS02", 5)]
+    r = wts_run("msg", "zed", "/server:RDS[01-02]", "hi", "--yes")
+    assert (r.status, r.err) == (1, "zed: Error [7022]:The specified session cannot be found.\n")
+    r = wts_run("logoff", "TERM99", "/server:RDS01,RDS02", "--yes")
+    assert (r.status, r.err) == (1, "TERM99: Error [7022]:The specified session cannot be found.\n")
+    r = wts_run("msg", "erin", "/server:RDS01", "hi", "--yes")
+    assert (r.status, r.err) == (1, "RDS01: erin: Error [7022]:The specified session cannot be found.\n")
+
+
 def test_logoff_outcomes_as_json(wts_run: Runner) -> None:
     r = wts_run("logoff", "1", "/server:RDS01", "--format", "json")
     assert r.status == 1

@@ -240,6 +240,10 @@ def _run(ctx: Context, plan: _Plan, picks: list[Pick]) -> ExitStatus:
     missing = [n for n in names if n.casefold() not in found and n.casefold() not in _failed(failures)]
     if plan.words == ["*"]:
         missing = []  # msg *: a server with no session has nobody to tell
+    elif len(names) > 1:
+        # Across several servers a word means wherever it is (a user is logged on to one or two of
+        # forty): a server without it is no error.  Found on none of them is one line, without a server.
+        missing = [] if rows else [""]
     result = _execute(ctx, farm, plan, rows) if rows else StreamResult([], [], False, 0.0)
     failures += result.failures
     outcomes = sorted(result.outcomes(), key=by_server_and_id)
@@ -253,7 +257,8 @@ def _run(ctx: Context, plan: _Plan, picks: list[Pick]) -> ExitStatus:
         where = f.server if f.session_id is None else f"{f.server}: session {f.session_id}"
         ctx.env.note(f"{where}: Error [{f.error.winerror}]:{f.error.strerror}")
     for name in sorted(missing, key=natural_key):
-        ctx.env.note(f"{printable(name)}: {', '.join(printable(w) for w in plan.words)}: {_not_found_text()}")
+        where = f"{printable(name)}: " if name else ""
+        ctx.env.note(f"{where}{', '.join(printable(w) for w in plan.words)}: {_not_found_text()}")
     if plan.dry_run:
         ctx.info(dry_run_summary(plan.tool, count_outcomes(outcomes), "sessions", len(names)))
     if result.interrupted:
