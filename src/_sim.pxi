@@ -91,6 +91,9 @@ cdef wts_provider _sim_dll_table
 
 
 cdef int _sim_dll_lookups() except -1:
+    # global: without it Cython fills a local copy, and the "sim" provider's table stays all NULL
+    # (the first OpenServerW through it jumped to address 0 under Wine).
+    global _sim_dll_table
     cdef void *f[3]
     cdef Py_ssize_t i
     missing = []
