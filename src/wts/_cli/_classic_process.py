@@ -26,7 +26,7 @@ from wts import CURRENT_SESSION, Outcome, Process, Reason, WTSError
 from ._classic_actions import count_outcomes
 from ._classic_usage import QPROCESS_USAGE, TSKILL_USAGE
 from ._context import Context
-from ._order import by_server_and_id, natural_key
+from ._order import by_server_and_id, natural_key, server_blocks
 from ._processes import KILL_FIELDS, PROCESS_FIELDS, kill_record, process_record
 from ._prompt import confirm
 from ._status import ExitStatus, UsageError
@@ -143,18 +143,8 @@ def _user_or_station(p: Process, name: str, stations: dict[str, dict[int, str]])
 def _blocks(
     ctx: Context, names: list[str], procs: list[Process], stations: dict[str, dict[int, str]], own: Any
 ) -> None:
-    bulk = len(names) > 1
-    by_server: dict[str, list[Process]] = {}
-    for p in procs:
-        by_server.setdefault((p.server or "").casefold(), []).append(p)
-    first = True
-    for name in sorted(names, key=natural_key):
-        block = by_server.get(name.casefold())
-        if not block:
-            continue
-        if bulk:
-            ctx.stdout.write(("" if first else "\n") + f"{printable(name)}:\n")
-        first = False
+    for name, heading, block in server_blocks(names, procs, len(names) > 1):
+        ctx.stdout.write(heading)
         ctx.stdout.write(QPROCESS_HEADER + "\n")
         for p in block:
             station = stations.get(name.casefold(), {}).get(p.session_id, "")

@@ -24,8 +24,8 @@ from wts import CURRENT_SESSION, ConnectState, Failure, Session, SessionInfo, WT
 
 from ._classic_usage import QUERY_USAGE, QUSER_USAGE, QWINSTA_USAGE
 from ._context import Context
-from ._order import natural_key
-from ._output import SESSION_CSV_FIELDS, failure_session_record, format_idle, session_record, write_records
+from ._order import natural_key, server_blocks
+from ._output import SESSION_CSV_FIELDS, failure_record, format_idle, session_record, write_records
 from ._status import ExitStatus
 from ._stream import stream
 from ._switches import Invalid, invalid, parse, servers_of, session_word, usage
@@ -167,7 +167,7 @@ def _listing(ctx: Context, tool: str, args: list[str]) -> ExitStatus:
     fmt = str(sw.get("--format", "table"))
     if fmt != "table":
         recs = [dict(session_record(r), own=_is_own(r, own, ctx)) for r in _ordered(rows)]
-        recs += [failure_session_record(f) for f in result.failures]
+        recs += [failure_record(f) for f in result.failures]
         write_records(ctx.stdout, fmt, recs, (*SESSION_CSV_FIELDS, "own"))
     else:
         _write_blocks(ctx, tool, names, rows, own, bulk=len(names) > 1)
@@ -199,18 +199,9 @@ def _write_blocks(
     ctx: Context, tool: str, names: list[str], rows: list[Any], own: SessionInfo | None, bulk: bool
 ) -> None:
     """The original's table; with several servers, one block per server that has rows."""
-    by_server: dict[str, list[Any]] = {}
-    for r in _ordered(rows):
-        by_server.setdefault((r.server or "").casefold(), []).append(r)
     header = QUSER_HEADER if tool == "quser" else QWINSTA_HEADER
-    first = True
-    for name in sorted(names, key=natural_key):
-        block = by_server.get(name.casefold())
-        if not block:
-            continue
-        if bulk:
-            ctx.stdout.write(("" if first else "\n") + f"{printable(name)}:\n")
-        first = False
+    for _name, heading, block in server_blocks(names, _ordered(rows), bulk):
+        ctx.stdout.write(heading)
         ctx.stdout.write(header + "\n")
         for r in block:
             mine = _is_own(r, own, ctx)

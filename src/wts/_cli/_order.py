@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from wts import Outcome, Session, SessionInfo
 
 from ._status import UsageError
+from ._text import printable
 
-__all__ = ["SORT_KEYS", "by_server_and_id", "natural_key", "sort_keys", "sort_sessions"]
+__all__ = ["SORT_KEYS", "by_server_and_id", "natural_key", "server_blocks", "sort_keys", "sort_sessions"]
+
+R = TypeVar("R")
 
 SORT_KEYS = ("server", "id", "station", "user", "domain", "state", "idle", "logon", "client")
 
@@ -66,3 +70,20 @@ def sort_sessions(records: list[Session | SessionInfo], spec: str) -> None:
         missing = [r for r in records if _value(r, name) is None]
         present.sort(key=functools.partial(_value, name=name), reverse=desc)
         records[:] = present + missing
+
+
+def server_blocks(names: Iterable[str], rows: Iterable[R], bulk: bool) -> Iterator[tuple[str, str, list[R]]]:
+    """The classic listings' blocks: ``(name, heading, rows)`` for each server of ``names`` that has
+    rows, in natural order, rows in the order given.  ``heading`` is what goes before the block's
+    table: nothing for one server; ``NAME:`` (after a blank line, but for the first) with several."""
+    by_server: dict[str, list[R]] = {}
+    for r in rows:
+        by_server.setdefault((getattr(r, "server", None) or "").casefold(), []).append(r)
+    first = True
+    for name in sorted(names, key=natural_key):
+        block = by_server.get(name.casefold())
+        if not block:
+            continue
+        heading = ("" if first else "\n") + f"{printable(name)}:\n" if bulk else ""
+        first = False
+        yield name, heading, block

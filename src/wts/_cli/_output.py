@@ -160,12 +160,13 @@ def session_record(s: Session | SessionInfo, own: bool | None = None) -> dict[st
     return rec
 
 
-def failure_session_record(f: Failure) -> dict[str, Any]:
-    """A server that could not be listed (``id`` null), or a session whose details could not be read,
-    as a record of a listing: the session fields (null where unknown) and the failure's, as an
-    action's failure record has them."""
-    rec: dict[str, Any] = dict.fromkeys(SESSION_FIELDS)
-    rec.update(server=f.server, id=f.session_id)
+def failure_record(f: Failure, fields: tuple[str, ...] = SESSION_FIELDS, id_key: str = "id") -> dict[str, Any]:
+    """A server that could not be listed (its id null), or a session whose details could not be read,
+    as a record of a listing: the listing's ``fields`` (null where unknown; the session id under
+    ``id_key``) and the failure's, as an action's failure record has them."""
+    rec: dict[str, Any] = dict.fromkeys(fields)
+    rec["server"] = f.server
+    rec[id_key] = f.session_id
     rec.update(
         status="failed",
         winerror=f.error.winerror,

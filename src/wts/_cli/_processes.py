@@ -21,12 +21,12 @@ from ._args import parse_session
 from ._context import Context, StreamClosedError
 from ._guard import stdout_to_devnull
 from ._order import by_server_and_id, natural_key
-from ._output import FAILURE_FIELDS, outcome_record, render_table, write_records
+from ._output import FAILURE_FIELDS, failure_record, outcome_record, render_table, write_records
 from ._prompt import confirm
 from ._status import ExitStatus, UsageError
 from ._stream import StreamResult, stream
 from ._terminal import terminal_width
-from ._text import describe_error, error_name, failure_lines, outcome_detail, outcome_result, unknown_hint
+from ._text import failure_lines, outcome_detail, outcome_result, unknown_hint
 
 __all__ = ["KILL_FIELDS", "PROCESS_FIELDS", "run_kill", "run_ps"]
 
@@ -134,7 +134,9 @@ def run_ps(ctx: Context) -> ExitStatus:
     if a.format == "table":
         _ps_table(ctx, procs)
     else:
-        rows = [process_record(p) for p in procs] + [_failure_record(f) for f in result.failures]
+        rows = [process_record(p) for p in procs] + [
+            failure_record(f, PROCESS_FIELDS, "session_id") for f in result.failures
+        ]
         fields = PROCESS_FIELDS + FAILURE_FIELDS if a.format == "csv" else PROCESS_FIELDS
         write_records(ctx.stdout, a.format, rows, fields)
     ctx.stdout.flush()
@@ -151,19 +153,6 @@ def process_record(p: Process) -> dict[str, Any]:
     rec = {k: getattr(p, k) for k in PROCESS_FIELDS[:13]}
     rec["user_seconds"] = p.user_time.total_seconds()
     rec["kernel_seconds"] = p.kernel_time.total_seconds()
-    return rec
-
-
-def _failure_record(f: Failure) -> dict[str, Any]:
-    """A server whose processes could not be listed, as a record of the listing (as ``wts sessions``)."""
-    rec: dict[str, Any] = dict.fromkeys(PROCESS_FIELDS)
-    rec.update(server=f.server, session_id=f.session_id)
-    rec.update(
-        status="failed",
-        winerror=f.error.winerror,
-        error_name=error_name(f.error.winerror),
-        reason=describe_error(f.error, with_function=True),
-    )
     return rec
 
 

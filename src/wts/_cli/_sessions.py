@@ -16,7 +16,7 @@ from ._order import sort_keys, sort_sessions
 from ._output import (
     SESSION_CSV_FIELDS,
     SESSION_FIELDS,
-    failure_session_record,
+    failure_record,
     format_idle,
     format_time,
     protocol_name,
@@ -56,7 +56,7 @@ def run(ctx: Context) -> ExitStatus:
         # Every server that failed is a record too (as in an action's output), so a script that reads
         # only stdout still sees it: status "failed", its code and Windows' words.
         rows = [session_record(r, r is result.own) for r in records]
-        rows += [failure_session_record(f) for f in result.failures]
+        rows += [failure_record(f) for f in result.failures]
         write_records(ctx.stdout, a.format, rows, SESSION_CSV_FIELDS if a.format == "csv" else SESSION_FIELDS)
     ctx.stdout.flush()
     for line in failure_lines(result.failures, hints=ctx.verbose > 0):
