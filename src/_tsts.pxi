@@ -270,26 +270,148 @@ cdef BOOL __stdcall _tsts_free_ex(WTS_TYPE_CLASS type_class, PVOID p, ULONG coun
     return 1
 
 
+cdef void *_tsts_process_block(list rows, DWORD *count) except NULL:
+    """WTS_PROCESS_INFO_EXW[len(rows)], then the SIDs (4-aligned: each is 8 + 4n bytes), then the
+    image names, in one block (the table's free_ex frees it whole)."""
+    cdef Py_ssize_t n = len(rows), i, at
+    cdef list names = [_tsts_wide(row[2]) for row in rows]
+    cdef Py_ssize_t sid_bytes = 0
+    cdef bytes sid
+    for row in rows:
+        sid_bytes += len(row[3])
+    cdef Py_ssize_t head = n * sizeof(WTS_PROCESS_INFO_EXW)
+    cdef char *block = <char *>_tsts_block(head + sid_bytes, names)
+    cdef WTS_PROCESS_INFO_EXW *info = <WTS_PROCESS_INFO_EXW *>block
+    at = head
+    for i in range(n):
+        row = rows[i]
+        info[i].SessionId = <DWORD>row[0]
+        info[i].ProcessId = <DWORD>row[1]
+        sid = row[3]
+        if len(sid):
+            memcpy(block + at, <const char *>sid, len(sid))
+            info[i].pUserSid = <PVOID>(block + at)
+            at += len(sid)
+        info[i].NumberOfThreads = <DWORD>row[4]
+        info[i].HandleCount = <DWORD>row[5]
+        info[i].PagefileUsage = <DWORD>row[6]
+        info[i].PeakPagefileUsage = <DWORD>row[7]
+        info[i].WorkingSetSize = <DWORD>row[8]
+        info[i].PeakWorkingSetSize = <DWORD>row[9]
+        info[i].UserTime.QuadPart = row[10]
+        info[i].KernelTime.QuadPart = row[11]
+    for i in range(n):
+        info[i].pProcessName = _tsts_put(block, &at, names[i])
+    count[0] = <DWORD>n
+    return block
+
+
 cdef BOOL __stdcall _tsts_processes(HANDLE h, DWORD *level, DWORD session_id, LPWSTR *out,
                                      DWORD *count) noexcept nogil:
-    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)  # RpcWinStationGetAllProcesses: not wired yet
-    return 0
+    # RpcWinStationGetAllProcesses (level 1 rows: WTS_PROCESS_INFO_EXW), filtered to session_id here
+    cdef void *block = NULL
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL and level != NULL and out != NULL and count != NULL:
+        if level[0] != 1:
+            err = WTS_ERROR_INVALID_PARAMETER  # only level 1: what wts asks for (MS-TSTS gives one form)
+        else:
+            with gil:
+                try:
+                    block = _tsts_process_block(_tsts_client(h).processes(session_id), count)
+                except BaseException as exc:
+                    err = _tsts_code(exc)
+    if block == NULL:
+        wts_set_last_error(err)
+        return 0
+    out[0] = <LPWSTR>block
+    return 1
 
 
 cdef BOOL __stdcall _tsts_terminate(HANDLE h, DWORD pid, DWORD exit_code) noexcept nogil:
-    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL:
+        with gil:
+            try:
+                _tsts_client(h).terminate_process(pid, exit_code)
+                err = 0
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    return 1
+
+
+cdef DWORD _tsts_lookup(const WCHAR *system, PVOID sid, LPWSTR name, DWORD *name_len, LPWSTR domain,
+                        DWORD *domain_len, DWORD *use) except? 0xFFFFFFFF:
+    """LookupAccountSidW's contract: lengths in WCHARs; too small a buffer (or none) sets both to
+    what is needed, NUL included, and fails with 122; on success they are the lengths without it."""
+    cdef const unsigned char *b = <const unsigned char *>sid
+    cdef bytes who = (<const char *>sid)[:8 + 4 * b[1]]
+    found = _tsts_client_module().lookup_account(_str16(system), who)
+    cdef bytes n = _tsts_wide(found.name)
+    cdef bytes d = _tsts_wide(found.domain)
+    cdef DWORD need_n = len(n) // 2 + 1, need_d = len(d) // 2 + 1
+    if name == NULL or domain == NULL or name_len[0] < need_n or domain_len[0] < need_d:
+        name_len[0] = need_n
+        domain_len[0] = need_d
+        return WTS_ERROR_INSUFFICIENT_BUFFER
+    memcpy(name, <const char *>n, len(n))
+    name[need_n - 1] = 0
+    memcpy(domain, <const char *>d, len(d))
+    domain[need_d - 1] = 0
+    name_len[0] = need_n - 1
+    domain_len[0] = need_d - 1
+    if use != NULL:
+        use[0] = <DWORD>found.use
     return 0
 
 
 cdef BOOL __stdcall _tsts_lookup_sid(const WCHAR *system, PVOID sid, LPWSTR name, DWORD *name_len, LPWSTR domain,
                                       DWORD *domain_len, DWORD *use) noexcept nogil:
-    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)  # an LSA call, not MS-TSTS
-    return 0
+    # LSA over \pipe\lsarpc (MS-LSAT), on the connection that listed this thread's processes
+    cdef DWORD err = WTS_ERROR_INVALID_PARAMETER
+    if system == NULL:
+        err = WTS_ERROR_NOT_SUPPORTED  # no "local server" over the network
+    elif sid != NULL and name_len != NULL and domain_len != NULL:
+        with gil:
+            try:
+                err = _tsts_lookup(system, sid, name, name_len, domain, domain_len, use)
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    return 1
+
+
+cdef char *_tsts_sid_string(PVOID sid) except NULL:
+    from wts._tsts._lsat import sid_text  # the pure codec: no extra needed
+    cdef const unsigned char *b = <const unsigned char *>sid
+    cdef bytes text = _tsts_wide(sid_text((<const char *>sid)[:8 + 4 * b[1]]))
+    cdef char *block = <char *>_tsts_block(0, [text])
+    memcpy(block, <const char *>text, len(text))  # the block is zeroed: the NUL is there
+    return block
 
 
 cdef BOOL __stdcall _tsts_sid_text(PVOID sid, LPWSTR *out) noexcept nogil:
-    wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
-    return 0
+    # Local formatting: no RPC.  The string is malloc'd; FreeSidString frees it.
+    cdef DWORD err = WTS_ERROR_INVALID_PARAMETER
+    cdef char *block = NULL
+    if sid != NULL and out != NULL:
+        with gil:
+            try:
+                block = _tsts_sid_string(sid)
+                err = 0
+            except ValueError:
+                err = WTS_ERROR_INVALID_PARAMETER  # bytes that are not a SID
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    out[0] = <LPWSTR>block
+    return 1
 
 
 cdef void __stdcall _tsts_free_sid(LPWSTR s) noexcept nogil:

@@ -40,6 +40,8 @@ __all__ = [
 CURRENT_SESSION = 0xFFFFFFFF
 #: The largest real session id (a DWORD; the one above it is WTS_CURRENT_SESSION).
 MAX_SESSION_ID = CURRENT_SESSION - 1
+#: WTS_ANY_SESSION: WTSEnumerateProcessesExW's "every session" (the same number as MAX_SESSION_ID).
+ANY_SESSION = 0xFFFFFFFE
 #: The largest DWORD, for arguments the API takes as one (timeouts, styles).
 MAX_DWORD = 0xFFFFFFFF
 #: RD Session Host listeners (RDP-Tcp) have session ids from 65536 up; user sessions stay below.

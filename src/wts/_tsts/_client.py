@@ -21,13 +21,13 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from .._credentials import Credentials
 from .._winerror import WinError
-from . import _actions, _calls
+from . import _actions, _answers, _calls, _lsat, _processes
 from ._auth import ClientAuth
 from ._binding import Binding
 from ._calls import Interface
@@ -37,14 +37,15 @@ __all__ = ["Client", "Connections", "TstsError", "default_port"]
 
 T = TypeVar("T")
 
-# FILETIME of the Unix epoch, in 100 ns ticks since 1601.
-_EPOCH_TICKS = 116_444_736_000_000_000
-# WTS_INFO_CLASS values (the SDK's).
-_INITIAL_PROGRAM, _WORKING_DIRECTORY = 0, 2
-_SESSION_ID, _USER_NAME, _WINSTATION_NAME, _DOMAIN_NAME, _CONNECT_STATE = 4, 5, 6, 7, 8
-_CLIENT_BUILD_NUMBER, _CLIENT_NAME, _CLIENT_DIRECTORY, _CLIENT_PRODUCT_ID = 9, 10, 11, 12
-_CLIENT_ADDRESS, _CLIENT_DISPLAY, _CLIENT_PROTOCOL_TYPE = 14, 15, 16
-_SESSION_INFO, _SESSION_INFO_EX, _IS_REMOTE_SESSION = 24, 25, 29
+
+class _Opened(Protocol):
+    """What a call that opens a handle answers (HandleResult, LegacyResult)."""
+
+    @property
+    def handle(self) -> bytes: ...
+
+    @property
+    def error(self) -> int: ...
 
 
 def default_port() -> int:
@@ -63,20 +64,6 @@ class TstsError(Exception):
     def __init__(self, winerror: int, message: str) -> None:
         super().__init__(message)
         self.winerror = int(winerror)
-
-
-def _filetime_now() -> int:
-    return _EPOCH_TICKS + time.time_ns() // 100
-
-
-def _wchars(text: str, units: int) -> bytes:
-    """A fixed WCHAR[units] field: truncated to leave its NUL, zero-filled."""
-    data = text.encode("utf-16-le", "surrogatepass")[: 2 * (units - 1)]
-    return data + bytes(2 * units - len(data))
-
-
-def _wstr(text: str) -> bytes:
-    return text.encode("utf-16-le", "surrogatepass") + b"\x00\x00"
 
 
 class Connections:
@@ -128,6 +115,10 @@ class Client:
         self._lock = threading.Lock()
         self._smb: SmbSession | None = None
         self._bindings: dict[str, Binding] = {}
+        self._handles: dict[str, tuple[Binding, bytes]] = {}  # interface name -> (its binding, handle)
+        self._handle_lock = threading.Lock()  # one open of a handle at a time
+        # thread -> (the SIDs of its last process listing, the names found for them)
+        self._lookups: dict[int, tuple[list[bytes], dict[bytes, _lsat.Name | None]]] = {}
 
     def __repr__(self) -> str:
         return f"Client({self.server!r}, pipes={sorted(self._bindings)})"
@@ -158,9 +149,28 @@ class Client:
         where = f", session {session_id}" if session_id is not None else ""
         return TstsError(error, f"{self.server}: {what}{where} failed")
 
+    def _handle(self, op: _calls.Op, stub: bytes, decode: Callable[[bytes], _Opened]) -> bytes:
+        """The handle ``op`` opens (RpcWinStationOpenServer, LsarOpenPolicy2), opened once per
+        binding: every later call on that pipe reuses it, a new binding (after a reconnect) opens
+        its own."""
+        with self._handle_lock:
+            binding = self._binding(op.interface)
+            held = self._handles.get(op.interface.name)
+            if held is not None and held[0] is binding:
+                return held[1]
+            result = decode(binding.call(op.interface, op.opnum, stub))
+            if result.error:
+                raise self._fail(result.error, op.name)
+            self._handles[op.interface.name] = (binding, result.handle)
+            return result.handle
+
+    def _server_handle(self) -> bytes:
+        open_server = _calls.RPC_WINSTATION_OPEN_SERVER
+        return self._handle(open_server, _actions.encode_open_server_request(), _actions.decode_open_server_response)
+
     def close(self) -> None:
         with self._lock:
-            smb, self._smb, self._bindings = self._smb, None, {}
+            smb, self._smb, self._bindings, self._handles = self._smb, None, {}, {}
         if smb is not None:
             smb.close()
 
@@ -212,18 +222,9 @@ class Client:
 
     def query(self, session_id: int, info_class: int) -> bytes:
         """The bytes of WTSQuerySessionInformationW's buffer for ``info_class`` (the SDK's layout)."""
-        if info_class in (
-            _SESSION_INFO_EX,
-            _SESSION_INFO,
-            _SESSION_ID,
-            _USER_NAME,
-            _WINSTATION_NAME,
-            _DOMAIN_NAME,
-            _CONNECT_STATE,
-        ):
-            info = self._info_ex(session_id)
-            return _from_info_ex(session_id, info_class, info)
-        if info_class == _CLIENT_ADDRESS:
+        if info_class in _answers.INFO_EX_CLASSES:
+            return _answers.from_info_ex(session_id, info_class, self._info_ex(session_id))
+        if info_class == _answers.CLIENT_ADDRESS:
             result = self._call(
                 _calls.RPC_GET_REMOTE_ADDRESS,
                 _actions.encode_session_id_request(session_id),
@@ -234,8 +235,10 @@ class Client:
             # WTS_CLIENT_ADDRESS: the family, then (as Windows fills it) two bytes, then the address.
             address = (bytes(2) + result.address)[:20]
             return struct.pack("<I", result.family) + address + bytes(20 - len(address))
-        if info_class in _CLIENT_CLASSES:
-            return _from_client_data(info_class, self._client_data(session_id))
+        if info_class in _answers.CLIENT_CLASSES:
+            return _answers.from_client_data(info_class, self._client_data(session_id))
+        if info_class == _answers.CLIENT_INFO:
+            return _answers.client_record(self._client_data(session_id))
         raise TstsError(WinError.ERROR_NOT_SUPPORTED, f"{self.server}: information class {info_class} over MS-TSTS")
 
     # -- acting --------------------------------------------------------------------------------
@@ -298,69 +301,104 @@ class Client:
 
         return self._with_session(session_id, show, "RpcShowMessageBox")
 
+    def connect(self, session_id: int, target: int, password: str) -> None:
+        """RpcOpenSession(session_id) + RpcConnect(target, password) + RpcCloseSession, as tscon
+        over the network: the session's user gets ``target``'s display."""
+        self._with_session(
+            session_id,
+            lambda h: self._status_call(
+                _calls.RPC_CONNECT, _actions.encode_connect_request(h, target, password), session_id
+            ),
+            "RpcConnect",
+        )
 
-_INTERFACES = (_calls.TERMSRV_ENUMERATION, _calls.TERMSRV_SESSION, _calls.RCM_PUBLIC, _calls.LEGACY_API)
-_CLIENT_CLASSES = frozenset(
-    {
-        _INITIAL_PROGRAM,
-        _WORKING_DIRECTORY,
-        _CLIENT_BUILD_NUMBER,
-        _CLIENT_NAME,
-        _CLIENT_DIRECTORY,
-        _CLIENT_PRODUCT_ID,
-        _CLIENT_DISPLAY,
-        _CLIENT_PROTOCOL_TYPE,
-        _IS_REMOTE_SESSION,
-    }
+    # -- processes and their accounts ---------------------------------------------------------
+
+    def processes(self, session_id: int = _answers.ANY_SESSION) -> list[tuple[object, ...]]:
+        """WTSEnumerateProcessesExW's rows (``_answers.process_rows``): one RpcWinStationGetAllProcesses
+        on the connection's server handle (and RpcWinStationOpenServer once per connection).  The
+        SIDs are kept for ``account``: the first lookup names them all in one RPC."""
+        result = self._call(
+            _calls.RPC_WINSTATION_GET_ALL_PROCESSES,
+            _processes.encode_get_all_processes_request(self._server_handle()),
+            _processes.decode_get_all_processes_response,
+        )
+        if result.error:
+            raise self._fail(result.error, "RpcWinStationGetAllProcesses")
+        rows = _answers.process_rows(result.processes, session_id)
+        if not rows and session_id != _answers.ANY_SESSION and all(s[2] != session_id for s in self.sessions()):
+            # wtsapi32 says the session does not exist (one more RPC, only when nothing was listed)
+            raise self._fail(WinError.ERROR_CTX_WINSTATION_NOT_FOUND, "RpcWinStationGetAllProcesses", session_id)
+        sids = list(dict.fromkeys(bytes(r[3]) for r in rows if r[3]))
+        with self._lock:
+            self._lookups[threading.get_ident()] = (sids, {})
+        _LISTED[threading.get_ident()] = weakref.ref(self)
+        return rows
+
+    def terminate_process(self, pid: int, exit_code: int = 0) -> None:
+        """RpcWinStationTerminateProcess on the connection's server handle: one RPC."""
+        result = self._call(
+            _calls.RPC_WINSTATION_TERMINATE_PROCESS,
+            _actions.encode_terminate_process_request(self._server_handle(), pid, exit_code),
+            _actions.decode_legacy_response,
+        )
+        if result.error:
+            raise self._fail(result.error, f"RpcWinStationTerminateProcess of process {pid}")
+
+    def lookup_sids(self, sids: Sequence[bytes]) -> list[_lsat.Name | None]:
+        """LsarLookupSids of ``sids`` in one RPC (LsarOpenPolicy2 once per connection): a Name per
+        SID, None for one the server cannot name."""
+        handle = self._handle(
+            _lsat.LSAR_OPEN_POLICY2, _lsat.encode_open_policy2_request(), _lsat.decode_open_policy2_response
+        )
+        result = self._call(
+            _lsat.LSAR_LOOKUP_SIDS, _lsat.encode_lookup_sids_request(handle, sids), _lsat.decode_lookup_sids_response
+        )
+        if result.error == WinError.ERROR_NONE_MAPPED:
+            return [None] * len(sids)
+        if result.error:
+            raise self._fail(result.error, "LsarLookupSids")
+        if len(result.names) != len(sids):
+            raise self._fail(WinError.RPC_S_CALL_FAILED, f"LsarLookupSids: {len(result.names)} names for {len(sids)}")
+        return [None if n.use == _lsat.SID_TYPE_UNKNOWN else n for n in result.names]
+
+    def account(self, sid: bytes) -> _lsat.Name:
+        """LookupAccountSidW on this server: the first lookup after a process listing in this thread
+        names every SID of that listing in one LsarLookupSids; the rest answer from it.  A SID the
+        server cannot name raises 1332 (ERROR_NONE_MAPPED), as LookupAccountSidW does."""
+        ident = threading.get_ident()
+        with self._lock:
+            pending, found = self._lookups.get(ident, ([], {}))
+        if sid not in found:
+            batch = [s for s in pending if s not in found] if sid in pending else [sid]
+            found.update(zip(batch, self.lookup_sids(batch)))
+            with self._lock:
+                self._lookups[ident] = (pending, found)
+        name = found[sid]
+        if name is None:
+            raise TstsError(WinError.ERROR_NONE_MAPPED, f"{self.server}: no account has SID {_lsat.sid_text(sid)}")
+        return name
+
+
+#: thread -> the Client whose process listing that thread made last (LookupAccountSidW names a server,
+#: not a handle: the lookups that follow a listing go to the same connection).
+_LISTED: dict[int, weakref.ref[Client]] = {}
+
+
+def lookup_account(server: str, sid: bytes) -> _lsat.Name:
+    """LookupAccountSidW(server, sid) for src/_tsts.pxi: through the connection that listed this
+    thread's last processes on ``server``; any other lookup is 50 (no connection to make it on)."""
+    ref = _LISTED.get(threading.get_ident())
+    client = ref() if ref is not None else None
+    if client is None or client.server.casefold() != server.casefold():
+        raise TstsError(WinError.ERROR_NOT_SUPPORTED, f"{server}: LookupAccountSidW outside a process listing")
+    return client.account(sid)
+
+
+_INTERFACES = (
+    _calls.TERMSRV_ENUMERATION,
+    _calls.TERMSRV_SESSION,
+    _calls.RCM_PUBLIC,
+    _calls.LEGACY_API,
+    _lsat.LSARPC,
 )
-
-
-def _from_info_ex(session_id: int, info_class: int, info: _calls.SessionInfoEx) -> bytes:
-    now = _filetime_now()  # LSM_SESSIONINFO_EX has no current time: the client's clock stands in
-    if info_class == _SESSION_INFO_EX:
-        level1 = (
-            struct.pack("<IIi", session_id, info.state, info.flags)
-            + _wchars(info.station, 33)
-            + _wchars(info.user, 21)
-            + _wchars(info.domain, 18)
-            + bytes(4)  # to LogonTime's 8-byte alignment (offset 160)
-            + struct.pack("<qqqqq", info.logon_time, info.connect_time, info.disconnect_time, info.last_input_time, now)
-            + bytes(24)  # the byte and frame counters: MS-TSTS's level 1 has none
-        )
-        return struct.pack("<I", 1) + bytes(4) + level1
-    if info_class == _SESSION_INFO:
-        return (
-            struct.pack("<II", info.state, session_id)
-            + bytes(24)
-            + _wchars(info.station, 32)
-            + _wchars(info.domain, 17)
-            + _wchars(info.user, 21)
-            + bytes(4)
-            + struct.pack("<qqqqq", info.connect_time, info.disconnect_time, info.last_input_time, info.logon_time, now)
-        )
-    if info_class == _SESSION_ID:
-        return struct.pack("<I", session_id)
-    if info_class == _CONNECT_STATE:
-        return struct.pack("<I", info.state)
-    text = {_USER_NAME: info.user, _WINSTATION_NAME: info.station, _DOMAIN_NAME: info.domain}[info_class]
-    return _wstr(text)
-
-
-def _from_client_data(info_class: int, client: Any) -> bytes:
-    if info_class == _CLIENT_NAME:
-        return _wstr(client.name)
-    if info_class == _CLIENT_DIRECTORY:
-        return _wstr(client.client_directory)
-    if info_class == _INITIAL_PROGRAM:
-        return _wstr(client.initial_program)
-    if info_class == _WORKING_DIRECTORY:
-        return _wstr(client.work_directory)
-    if info_class == _CLIENT_BUILD_NUMBER:
-        return struct.pack("<I", client.build)
-    if info_class == _CLIENT_PRODUCT_ID:
-        return struct.pack("<H", client.product_id)
-    if info_class == _CLIENT_PROTOCOL_TYPE:
-        return struct.pack("<H", client.protocol_type)
-    if info_class == _IS_REMOTE_SESSION:
-        return bytes([1 if client.protocol_type else 0])  # a BOOLEAN, as Windows answers
-    return struct.pack("<III", client.h_res, client.v_res, client.color_depth)  # _CLIENT_DISPLAY

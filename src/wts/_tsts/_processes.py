@@ -47,6 +47,7 @@ class Process(NamedTuple):
     virtual_size: int = 0
     pagefile_usage: int = 0
     private_pages: int = 0
+    peak_pagefile_usage: int = 0
 
 
 class ProcessesResult(NamedTuple):
@@ -88,7 +89,7 @@ def _record(r: Reader) -> Process:
     _peak_vm, vm, _faults, peak_ws, ws = (r.u32("memory counter") for _ in range(5))
     for _ in range(4):
         r.u32("pool counter")
-    pagefile, _peak_pagefile, private = (r.u32("pagefile counter") for _ in range(3))
+    pagefile, peak_pagefile, private = (r.u32("pagefile counter") for _ in range(3))
     name = ""
     if buffer:
         max_count, offset, actual = r.u32("ImageName max count"), r.u32("ImageName offset"), r.u32("ImageName count")
@@ -112,6 +113,7 @@ def _record(r: Reader) -> Process:
         vm,
         pagefile,
         private,
+        peak_pagefile,
     )
 
 
@@ -172,7 +174,7 @@ def encode_get_all_processes_response(processes: Sequence[Process], error: int =
         w.i32(p.base_priority)
         for v in (p.pid, p.parent_pid, p.handles, p.session_id, 0, 0, p.virtual_size, 0, p.peak_working_set):
             w.u32(v)
-        for v in (p.working_set, 0, 0, 0, 0, p.pagefile_usage, 0, p.private_pages):
+        for v in (p.working_set, 0, 0, 0, 0, p.pagefile_usage, p.peak_pagefile_usage, p.private_pages):
             w.u32(v)
         w.u32(len(name) // 2)
         w.u32(0)

@@ -21,18 +21,22 @@ import uuid
 from collections.abc import Iterable
 
 from .._winerror import WinError
-from . import _calls, _frames, _pdu, _status
+from . import _calls, _frames, _lsaserver, _lsat, _pdu, _status
 from ._auth import Account, AuthError, ServerAuth
 from ._ndr import ProtocolError
-from ._tsserver import HANDLERS, Calls, Farm, Fault
+from ._tsserver import HANDLERS as _TS_HANDLERS
+from ._tsserver import Calls, Farm, Fault
 
 __all__ = ["PIPES", "RpcPipe"]
 
 #: The interfaces each pipe serves (MS-TSTS 2.1).
 PIPES: dict[str, tuple[_calls.Interface, ...]] = {}
-for _iface in (_calls.TERMSRV_SESSION, _calls.TERMSRV_ENUMERATION, _calls.RCM_PUBLIC, _calls.LEGACY_API):
+for _iface in (_calls.TERMSRV_SESSION, _calls.TERMSRV_ENUMERATION, _calls.RCM_PUBLIC, _calls.LEGACY_API, _lsat.LSARPC):
     PIPES.setdefault(_iface.pipe.lower(), ())
     PIPES[_iface.pipe.lower()] += (_iface,)
+
+#: Every call served: MS-TSTS's (``_tsserver``) and the LSA lookups (``_lsaserver``).
+HANDLERS = {**_TS_HANDLERS, **_lsaserver.HANDLERS}
 
 MAX_FRAG = 5840  # what we receive; what we send is the client's max_recv_frag, up to 65535
 

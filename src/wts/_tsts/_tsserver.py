@@ -21,7 +21,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .._types import InfoClass
@@ -370,7 +370,7 @@ def _binary_sid(text: str) -> bytes:
 
 
 def _ticks_of(span: Any) -> int:
-    return int(span.total_seconds() * 10_000_000)
+    return int(span // timedelta(microseconds=1)) * 10  # exact: the sim's ticks to the microsecond
 
 
 async def _get_all_processes(calls: Calls, stub: bytes) -> bytes:
@@ -392,6 +392,7 @@ async def _get_all_processes(calls: Calls, stub: bytes) -> bytes:
             working_set=p.working_set_bytes,
             peak_working_set=p.peak_working_set_bytes,
             pagefile_usage=p.pagefile_bytes,
+            peak_pagefile_usage=p.peak_pagefile_bytes,
         )
         for p in listed
     ]
