@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None, prog: str = "wts bench") -> int:
     """``wts bench``: 0 when every measurement ran, 1 when one failed, 2 for a usage error."""
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["tsts"]:  # the tsts scenario over loopback: its own options (``_remote``)
+        from ._remote import remote_main
+
+        return remote_main(argv[1:], f"{prog} tsts")
     try:
         scenarios, opts, args = parse_args(argv, prog)
     except BenchError as e:

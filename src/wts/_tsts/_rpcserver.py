@@ -24,6 +24,7 @@ from .._winerror import WinError
 from . import _calls, _frames, _lsaserver, _lsat, _pdu, _status
 from ._auth import Account, AuthError, ServerAuth
 from ._ndr import ProtocolError
+from ._tally import Tally
 from ._tsserver import HANDLERS as _TS_HANDLERS
 from ._tsserver import Calls, Farm, Fault
 
@@ -61,8 +62,11 @@ class _Protector:
 class RpcPipe:
     """One open of an MS-TSTS pipe on one simulated server: an RPC association."""
 
-    def __init__(self, pipe: str, server: str, accounts: Iterable[Account], farm: Farm) -> None:
+    def __init__(
+        self, pipe: str, server: str, accounts: Iterable[Account], farm: Farm, tally: Tally | None = None
+    ) -> None:
         self.pipe = pipe
+        self.tally = tally  # benchmarks: calls counted (``_tally``)
         self.server = server
         self.accounts = tuple(accounts)
         self.farm = farm
@@ -235,6 +239,8 @@ class RpcPipe:
                 _frames.encode_fault(call_id, _status.FAULT_OP_RANGE, context_id=req.context_id, did_not_execute=True)
             )
             return
+        if self.tally is not None:
+            self.tally.rpc_call(iface.name, req.opnum)
         try:
             answer = await handler(self.calls, stub)
         except ProtocolError:

@@ -4,7 +4,8 @@ API: ``plan(farm, address, port)`` checks what can be checked before listening (
 its accounts, one loopback address per server) and returns a ``Plan``; ``serve(plan, latency, ready,
 stop)`` listens on every address (one asyncio loop, any number of servers), calls ``ready(name,
 address)`` for each once all listen, and runs until ``stop`` (an ``asyncio.Event`` factory's event,
-set by a signal) is set.  Failures are ``ServeError`` with a one-line message.
+set by a signal) is set; ``tally=`` (a ``_tally.Tally``, for benchmarks) counts what every server
+answered.  Failures are ``ServeError`` with a one-line message.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 from ._auth import AUTHN_GSS_NEGOTIATE, Account, ServerAuth
 from ._rpcserver import PIPES, RpcPipe
 from ._smbserver import Pipe, SmbServer
+from ._tally import Tally
 from ._tsserver import Farm
 
 __all__ = ["Plan", "ServeError", "plan", "serve"]
@@ -94,6 +96,7 @@ async def serve(
     latency: float,
     ready: Callable[[str, str], None],
     stop: asyncio.Event,
+    tally: Tally | None = None,
 ) -> None:
     farm = Farm()
     listeners: list[asyncio.base_events.Server] = []
@@ -104,9 +107,9 @@ async def serve(
             def pipes(pipe: str, user: str, _name: str = name) -> Pipe | None:
                 if pipe.lower() not in PIPES:
                     return None
-                return RpcPipe(pipe, _name, the_plan.accounts, farm)
+                return RpcPipe(pipe, _name, the_plan.accounts, farm, tally)
 
-            smb = SmbServer(pipes=pipes, acceptor=lambda: _Logon(the_plan.accounts), latency=latency)
+            smb = SmbServer(pipes=pipes, acceptor=lambda: _Logon(the_plan.accounts), latency=latency, tally=tally)
             try:
                 listener = await asyncio.start_server(smb.serve, host, the_plan.port, reuse_address=True)
             except OSError as exc:

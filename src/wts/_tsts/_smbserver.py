@@ -23,7 +23,8 @@ owner; a read returns one answer message, and a read shorter than the message re
 STATUS_BUFFER_OVERFLOW (the rest comes with the next read), as a transceive whose answer does not fit
 does.  A read with nothing to return waits, without holding up the connection's other requests.
 
-``latency`` (seconds) delays every answer, to model a network round trip.
+``latency`` (seconds) delays every answer, to model a network round trip; ``tally`` (``_tally``)
+counts connections and answers for benchmarks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any, Protocol
 from . import _smbsecurity as sec
 from . import _smbwire as w
 from ._smbwire import HEADER, NEG_TOKEN_INIT, ProtocolViolation, Request, error_body, filetime_now
+from ._tally import Tally
 
 __all__ = ["Pipe", "SmbServer"]
 
@@ -89,10 +91,13 @@ class _Open:
 class SmbServer:
     """The SMB2 side of one simulated server (one per listening address; any number of connections)."""
 
-    def __init__(self, *, pipes: PipeFactory, acceptor: Callable[[], Any], latency: float = 0.0) -> None:
+    def __init__(
+        self, *, pipes: PipeFactory, acceptor: Callable[[], Any], latency: float = 0.0, tally: Tally | None = None
+    ) -> None:
         self.pipes = pipes
         self.acceptor = acceptor
         self.latency = latency
+        self.tally = tally  # benchmarks: connections and answers counted (``_tally``)
         self.guid = os.urandom(16)
         self.started = filetime_now()
         self.connections: set[asyncio.Task[None]] = set()
@@ -101,6 +106,8 @@ class SmbServer:
         task = asyncio.current_task()
         if task is not None:
             self.connections.add(task)
+        if self.tally is not None:
+            self.tally.connection()
         conn = _Connection(self, writer)
         try:
             await conn.run(reader)
@@ -200,6 +207,8 @@ class _Connection:
         if sign and keys is not None:
             message = message[:48] + sec.sign(keys, message) + message[64:]
         wire = sec.seal(keys, sid, message) if req.encrypted and keys is not None else message
+        if self.server.tally is not None:
+            self.server.tally.smb_answer(req.command)
         if self.server.latency:
             await asyncio.sleep(self.server.latency)
         async with self.send_lock:
