@@ -25,7 +25,7 @@ def _parser(prog: str) -> Any:
             "pool; real pywin32 under Wine) on the simulated farm, against the bound RPCs x round trip / "
             "concurrency. Prints a table and writes JSON. With no scenario option, runs the default suite "
             "(every target row of docs/benchmarks.md); with any, runs every combination of --ops, --sizes, "
-            "--rtt and --concurrency."
+            "--rtt and --concurrency. 'wts bench tsts --help': the tsts provider over loopback against impacket."
         ),
     )
     p.add_argument("--ops", help=f"operations, comma-separated: {', '.join(OPS)} (default: all)")
