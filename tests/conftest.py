@@ -16,6 +16,7 @@ import functools
 import gc
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -192,3 +193,176 @@ def _retry_wine_process_starts() -> None:
 
 if wine_version() is not None:
     _retry_wine_process_starts()
+
+
+# -- wts sim serve: a farm over MS-TSTS on loopback ------------------------------------------------
+# One way to start and stop `wts sim serve FARM.json` for every suite that needs it (test_sim_serve,
+# test_tsts_e2e, test_behaviour): only 127.0.0.0/8, every wait bounded, every process stopped.
+
+#: "It started / it stopped": a bound no healthy run comes near.
+SERVE_WAIT = 30.0
+#: As root (CI) servers listen on 445, where impacket's tstool.py reaches them (it takes no other port);
+#: otherwise on a high port of this process's own, which clients take from ``WTS_TSTS_PORT``.
+SERVE_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+SERVE_PORT = 445 if SERVE_ROOT else 14450 + os.getpid() % 1000
+_serve_blocks = iter(range(1 << 30))
+
+
+def serve_address() -> str:
+    """The first address of a fresh loopback block (a farm of N servers takes N addresses from it):
+    127.B.H.2, with B from this process's id, so that parallel workers (and other suites' servers)
+    rarely meet; when they do, ``sim_serve`` moves on to the next block."""
+    return f"127.{100 + os.getpid() % 100}.{next(_serve_blocks) % 190 + 2}.2"
+
+
+class Served:
+    """A ``wts sim serve`` process: ``servers`` (name -> address, as it printed them when ready),
+    ``port``, ``credentials`` (the farm's first account), and ``stop``."""
+
+    def __init__(
+        self, proc: subprocess.Popen[str], servers: dict[str, str], port: int, credentials: wts.Credentials | None
+    ) -> None:
+        self.proc = proc
+        self.servers = servers
+        self.port = port
+        self.credentials = credentials
+
+    def stop(self, signum: int | None = None) -> tuple[int, str]:
+        """Signal the process (SIGTERM by default) and wait for it, bounded: (exit status, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM if signum is None else signum)
+        try:
+            _, err = self.proc.communicate(timeout=SERVE_WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        return self.proc.returncode, err or ""
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop it in any case (teardown): SIGTERM, then SIGKILL past the bound."""
+        try:
+            self.stop()
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
+
+
+def _farm_file(farm: dict[str, Any] | Path, where: Path) -> Path:
+    if isinstance(farm, Path):
+        return farm
+    import json
+
+    path = where / f"farm-{next(_serve_blocks)}.json"
+    path.write_text(json.dumps(farm), encoding="utf-8")
+    return path
+
+
+def _start_serve(farm_file: Path, args: tuple[str, ...], address: str, port: int) -> Served | str:
+    """One ``wts sim serve``: the Served once it printed every server, or (stopped again) the
+    stderr of a run that ended first."""
+    import queue
+
+    from wts._farmfile import compile_farm
+
+    compiled = compile_farm(farm_file)
+    expected = len(compiled.servers)
+    account = compiled.accounts[0] if compiled.accounts else None
+    credentials = None if account is None else wts.Credentials(account.user, account.domain, account.password)
+    cmd = [
+        sys.executable,
+        "-m",
+        "wts",
+        "sim",
+        "serve",
+        str(farm_file),
+        "--address",
+        address,
+        "--port",
+        str(port),
+        *args,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    served = Served(proc, {}, port, credentials)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    try:
+        deadline = time.monotonic() + SERVE_WAIT
+        while len(served.servers) < expected:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"wts sim serve {farm_file} printed no ready line in {SERVE_WAIT:g} s") from None
+            if line is None:
+                status, err = served.stop()
+                return f"wts sim serve ended ({status}): {err.strip()}"
+            name, addr = line.split()
+            served.servers[name] = addr
+    except BaseException:
+        served.kill()
+        raise
+    return served
+
+
+def start_serve(
+    farm: dict[str, Any] | Path, where: Path, *args: str, address: str | None = None, port: int = SERVE_PORT
+) -> Served:
+    """``wts sim serve FARM`` (a farm file, or a dict written into ``where``) until the caller stops it.
+    Without ``address``, a fresh block; taken by someone else, the next one (three tries)."""
+    farm_file = _farm_file(farm, where)
+    for _ in range(3):
+        outcome = _start_serve(farm_file, args, address or serve_address(), port)
+        if isinstance(outcome, Served):
+            return outcome
+        if address is not None or "already in use" not in outcome:
+            break
+    raise AssertionError(outcome)
+
+
+@pytest.fixture
+def sim_serve(tmp_path: Path) -> Iterator[Any]:
+    """``sim_serve(FARM, *args, address=None, port=SERVE_PORT) -> Served``: ``wts sim serve`` for
+    this test alone (tests that change the served farm, or stop the server); each stopped at teardown."""
+    started: list[Served] = []
+
+    def start(farm: dict[str, Any] | Path, *args: str, **kwargs: Any) -> Served:
+        served = start_serve(farm, tmp_path, *args, **kwargs)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.kill()
+
+
+@pytest.fixture(scope="session")
+def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``shared_serve(FARM) -> Served``: one ``wts sim serve`` per farm for the whole run, for tests that
+    only read (a test that changes the farm takes ``sim_serve``); all stopped when the run ends."""
+    import json
+
+    where = tmp_path_factory.mktemp("serve")
+    started: dict[str, Served] = {}
+
+    def start(farm: dict[str, Any] | Path) -> Served:
+        key = str(farm) if isinstance(farm, Path) else json.dumps(farm, sort_keys=True)
+        served = started.get(key)
+        if served is None or served.proc.poll() is not None:
+            served = started[key] = start_serve(farm, where)
+        return served
+
+    yield start
+    for served in started.values():
+        served.kill()

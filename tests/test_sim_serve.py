@@ -10,10 +10,8 @@ where the same calls are made through impacket's ``tsts`` helpers, as tstool mak
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SERVE_PORT, SERVE_ROOT, SERVE_WAIT, Served, serve_address  # tests/ is on sys.path
 
 import wts
 from wts._farmfile import compile_farm
@@ -38,9 +37,7 @@ TSTS = pytest.importorskip("impacket.dcerpc.v5.tsts")
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
 
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-PORT = 445 if ROOT else 14450 + os.getpid() % 1000
-WAIT = 30.0  # seconds: a bound no healthy run comes near
+ROOT, PORT, WAIT = SERVE_ROOT, SERVE_PORT, SERVE_WAIT  # tests/conftest.py: as root, port 445
 PASSWORD = "Pa55:word!"  # a colon: NTLM files could not hold it, our accounts can
 
 FARM: dict[str, Any] = {
@@ -97,71 +94,9 @@ FARM: dict[str, Any] = {
     "generate": [{"prefix": "APP", "count": 2, "sessions": 120}],
 }
 
-_hosts = itertools.count(2)
-
-
-def next_address() -> str:
-    """A loopback block of our own: parallel workers and other suites' servers never collide."""
-    return f"127.{100 + os.getpid() % 100}.{next(_hosts)}.2"
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[str], servers: dict[str, str], port: int) -> None:
-        self.proc = proc
-        self.servers = servers
-        self.port = port
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
-        self.proc.send_signal(signum)
-        try:
-            _, err = self.proc.communicate(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-            raise
-        return self.proc.returncode, err
-
 
 def wts_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "wts", *args]
-
-
-@contextmanager
-def serving(farm_file: Path, *args: str, address: str | None = None, port: int = PORT) -> Iterator[Served]:
-    """``wts sim serve`` in a process of its own until the block ends (stopped in any case)."""
-    address = address or next_address()
-    cmd = wts_command("sim", "serve", str(farm_file), "--address", address, "--port", str(port), *args)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines: queue.Queue[str | None] = queue.Queue()
-        expected = len(compile_farm(farm_file).servers)
-
-        def reader() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=reader, daemon=True).start()
-        servers: dict[str, str] = {}
-        deadline = time.monotonic() + WAIT
-        while len(servers) < expected:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if line is None:
-                raise AssertionError(
-                    f"wts sim serve ended: {proc.wait(WAIT)} {proc.stderr.read() if proc.stderr else ''}"
-                )
-            name, addr = line.split()
-            servers[name] = addr
-        yield Served(proc, servers, port)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +106,12 @@ def farm_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def served(farm_file: Path) -> Iterator[Served]:
-    """One server process for the tests that only read (each test that changes the farm has its own)."""
-    with serving(farm_file) as s:
-        yield s
+@pytest.fixture
+def served(shared_serve: Any) -> Served:
+    """The farm served for the whole run (tests/conftest.py), for the tests that only read; each test
+    that changes the farm, or stops the server, starts its own with ``sim_serve``."""
+    served: Served = shared_serve(FARM)
+    return served
 
 
 @contextmanager
@@ -185,7 +121,7 @@ def in_process(farm: dict[str, Any], latency: float = 0.0) -> Iterator[dict[str,
     from wts._tsts import _serve
 
     compiled = wts.sim.load(farm)
-    plan = _serve.plan(compiled.servers, compiled.accounts, next_address(), PORT)
+    plan = _serve.plan(compiled.servers, compiled.accounts, serve_address(), PORT)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     servers: dict[str, str] = {}
@@ -250,9 +186,9 @@ def qwinsta(host: str, port: int) -> dict[int, tuple[str, str, str, str]]:
 # -- starting and stopping -------------------------------------------------------------------------
 
 
-def test_one_line_per_server_when_ready_and_sigterm_exits_0(farm_file: Path) -> None:
-    address = next_address()
-    with serving(farm_file, address=address) as s:
+def test_one_line_per_server_when_ready_and_sigterm_exits_0(farm_file: Path, sim_serve: Any) -> None:
+    address = serve_address()
+    with sim_serve(farm_file, address=address) as s:
         first = address.rsplit(".", 1)[0]
         assert s.servers == {
             "RDS01": f"{first}.2",
@@ -264,19 +200,19 @@ def test_one_line_per_server_when_ready_and_sigterm_exits_0(farm_file: Path) -> 
     assert (status, err) == (0, "")
 
 
-def test_ctrl_c_exits_130(farm_file: Path) -> None:
-    with serving(farm_file) as s:
+def test_ctrl_c_exits_130(farm_file: Path, sim_serve: Any) -> None:
+    with sim_serve(farm_file) as s:
         status, err = s.stop(signal.SIGINT)
     assert (status, err) == (130, "wts: interrupted\n")
 
 
-def test_a_farm_of_200_servers_in_one_process(tmp_path: Path) -> None:
+def test_a_farm_of_200_servers_in_one_process(tmp_path: Path, sim_serve: Any) -> None:
     path = tmp_path / "big.json"
     path.write_text(
         json.dumps({"accounts": FARM["accounts"], "generate": [{"prefix": "RDS", "count": 200, "sessions": 3}]}),
         encoding="utf-8",
     )
-    with serving(path, address=f"127.{100 + os.getpid() % 100}.200.1") as s:
+    with sim_serve(path, address=f"127.{100 + os.getpid() % 100}.200.1") as s:
         assert len(s.servers) == 200
         assert len(set(s.servers.values())) == 200
         last = s.servers["RDS200"]
@@ -497,11 +433,11 @@ def test_rcm_public_gives_the_client(served: Served) -> None:
 
 
 @pytest.mark.skipif(not ROOT, reason="tstool.py takes port 445 only, which needs root")
-def test_tstool_tsdiscon_logoff_msg_tscon(farm_file: Path) -> None:
+def test_tstool_tsdiscon_logoff_msg_tscon(farm_file: Path, sim_serve: Any) -> None:
     tstool = shutil.which("tstool.py") or str(Path(sys.executable).with_name("tstool.py"))
     if not Path(tstool).exists():
         pytest.skip("impacket's tstool.py is not installed")
-    with serving(farm_file) as s:
+    with sim_serve(farm_file) as s:
         target = f"CONTOSO/admin:{PASSWORD}@{s.servers['RDS01']}"
 
         def tstool_run(*args: str) -> list[str]:
@@ -571,7 +507,7 @@ def run_wts(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_accounts_are_one_line(tmp_path: Path, change: dict[str, Any], message: str) -> None:
     path = tmp_path / "farm.json"
     path.write_text(json.dumps({**FARM, **change}), encoding="utf-8")
-    out = run_wts("sim", "serve", str(path), "--address", next_address(), "--port", str(PORT))
+    out = run_wts("sim", "serve", str(path), "--address", serve_address(), "--port", str(PORT))
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.splitlines()) == 1, out.stderr
@@ -604,9 +540,9 @@ def test_bad_options_are_one_line(farm_file: Path, args: tuple[str, ...], messag
     assert "Traceback" not in out.stderr
 
 
-def test_an_address_in_use_is_one_line(farm_file: Path) -> None:
-    address = next_address()
-    with serving(farm_file, address=address):
+def test_an_address_in_use_is_one_line(farm_file: Path, sim_serve: Any) -> None:
+    address = serve_address()
+    with sim_serve(farm_file, address=address):
         out = run_wts("sim", "serve", str(farm_file), "--address", address, "--port", str(PORT))
     assert out.returncode == 2
     assert out.stdout == ""
@@ -634,8 +570,8 @@ def test_garbage_drops_the_connection_not_the_server(served: Served) -> None:
     assert 2 in qwinsta(host, served.port)
 
 
-def test_latency_delays_every_answer(farm_file: Path) -> None:
-    with serving(farm_file, "--latency-ms", "150") as s:
+def test_latency_delays_every_answer(farm_file: Path, sim_serve: Any) -> None:
+    with sim_serve(farm_file, "--latency-ms", "150") as s:
         host = s.servers["RDS01"]
         started = time.monotonic()
         login(host, s.port).close()  # negotiate x2 (SMB1 then SMB2), session setup x2: four answers
@@ -810,7 +746,7 @@ def test_smbprotocol_transceive_lists_who_is_where_in_one_call(served: Served, m
 def test_without_pyspnego_it_says_what_to_install(farm_file: Path) -> None:
     code = (
         "import sys; sys.modules['spnego'] = None; from wts._cli import main; "
-        f"sys.exit(main(['sim', 'serve', {str(farm_file)!r}, '--address', {next_address()!r}]))"
+        f"sys.exit(main(['sim', 'serve', {str(farm_file)!r}, '--address', {serve_address()!r}]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
     assert out.returncode == 2
@@ -896,11 +832,11 @@ def test_impacket_negotiates_3_1_1_from_its_smb1_opening(served: Served) -> None
     assert (l1["UserName"], l1["SessionFlags"]) == ("bob", 0)  # WTS_SESSIONSTATE_LOCK
 
 
-def test_sigterm_stops_it_while_a_call_hangs(tmp_path: Path) -> None:
+def test_sigterm_stops_it_while_a_call_hangs(tmp_path: Path, sim_serve: Any) -> None:
     """A call stuck on a 'hang' server must not keep the process alive once it is told to stop."""
     path = tmp_path / "hang.json"
     path.write_text(json.dumps({**FARM, "servers": [{"name": "STUCK", "fault": "hang"}], "generate": []}))
-    with serving(path) as s:
+    with sim_serve(path) as s:
         host = s.servers["STUCK"]
         conn = login(host, s.port)
         try:
@@ -929,7 +865,7 @@ def test_accounts_are_read_and_never_shown() -> None:
 @pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and util-linux's setpriv")
 def test_port_445_without_the_right_is_one_line(farm_file: Path) -> None:
     """Root without CAP_NET_BIND_SERVICE is refused port 445 as any other user is (EACCES)."""
-    address = next_address()
+    address = serve_address()
     cmd = ["setpriv", "--bounding-set", "-net_bind_service", *wts_command("sim", "serve", str(farm_file))]
     out = subprocess.run([*cmd, "--address", address], capture_output=True, text=True, timeout=WAIT)
     assert (out.returncode, out.stdout) == (2, "")

@@ -1,20 +1,10 @@
 """End to end: ``wts.Server(ADDRESS, provider="tsts", credentials=...)`` and ``wts.Farm`` against
-``wts sim serve`` in a process of its own (loopback, a free port, stopped by the test, bounded): what
+``wts sim serve`` in a process of its own (tests/conftest.py: loopback, stopped, bounded): what
 they list is the farm file's sessions, an action changes the served farm, a wrong password is 1326."""
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,50 +58,20 @@ FARM = {
 }
 
 
-def _address() -> str:
-    return f"127.{50 + os.getpid() % 50}.{int(time.monotonic() * 1000) % 200 + 2}.2"
-
-
-def _free_port(address: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
+@pytest.fixture
+def served(shared_serve: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The farm served for the whole run (tests/conftest.py's ``shared_serve``): for tests that only read."""
+    served = shared_serve(FARM)
+    monkeypatch.setenv("WTS_TSTS_PORT", str(served.port))
+    return dict(served.servers)
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    farm = tmp_path / "farm.json"
-    farm.write_text(json.dumps(FARM), encoding="utf-8")
-    address = _address()
-    port = _free_port(address)
-    cmd = [sys.executable, "-m", "wts", "sim", "serve", str(farm), "--address", address, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def reader() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=reader, daemon=True).start()
-    servers: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + WAIT
-        while len(servers) < 3:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"wts sim serve ended: {proc.wait(WAIT)}"
-            name, addr = line.split()
-            servers[name] = addr
-        monkeypatch.setenv("WTS_TSTS_PORT", str(port))
-        yield servers
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+def served_fresh(sim_serve: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The farm served for this test alone: for tests that change it."""
+    served = sim_serve(FARM)
+    monkeypatch.setenv("WTS_TSTS_PORT", str(served.port))
+    return dict(served.servers)
 
 
 def test_server_lists_the_served_farm(served: dict[str, str]) -> None:
@@ -141,8 +101,8 @@ def test_farm_lists_every_server_and_120_sessions_in_fragments(served: dict[str,
         assert by_server[served["APP01"]] >= 120
 
 
-def test_a_disconnect_changes_the_served_farm(served: dict[str, str]) -> None:
-    with wts.Server(served["RDS01"], provider="tsts", credentials=CREDS) as server:
+def test_a_disconnect_changes_the_served_farm(served_fresh: dict[str, str]) -> None:
+    with wts.Server(served_fresh["RDS01"], provider="tsts", credentials=CREDS) as server:
         server.disconnect(3)
         states = {s.id: s.state for s in server.sessions()}
         assert states[3] == wts.ConnectState.DISCONNECTED
