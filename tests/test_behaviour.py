@@ -39,9 +39,6 @@ from wts._winerror import WinError
 #: Every call of these tests is bounded: a Server's calls, a Farm's run, the connect over tsts.
 WAIT = 20.0
 PASSWORD = "Behave-Pa55"
-#: A tsts backend that cannot do the thing yet: the case must fail (strict), so that it is noticed
-#: when it starts to pass.
-NOT_YET = "not yet over tsts: helper A"
 
 
 def behaviour_farm() -> dict[str, Any]:
@@ -95,11 +92,6 @@ class Backend:
         kwargs.setdefault("timeout", WAIT)
         servers = [self.label(n) for n in names]
         return wts.Farm(servers, provider=self.name, credentials=self.credentials, **kwargs)
-
-    def not_yet_over_tsts(self, request: pytest.FixtureRequest, **raises: Any) -> None:
-        """This case cannot pass over tsts yet: a strict xfail (``raises=`` pins how it fails)."""
-        if self.name == "tsts":
-            request.node.add_marker(pytest.mark.xfail(strict=True, reason=NOT_YET, **raises))
 
     def __repr__(self) -> str:
         return f"<Backend {self.name}>"
@@ -261,8 +253,7 @@ def test_a_session_without_a_client_has_an_empty_address(
 
 
 @pytest.mark.parametrize("session_id", [1, 2, 3])
-def test_client_info(backend: Backend, sim_rds01: wts.Server, session_id: int, request: pytest.FixtureRequest) -> None:
-    backend.not_yet_over_tsts(request, raises=wts.NotSupportedError)
+def test_client_info(backend: Backend, sim_rds01: wts.Server, session_id: int) -> None:
     with backend.server("RDS01") as server:
         info = server.client_info(session_id, protocol=True)
     assert _no_server(info) == _no_server(sim_rds01.client_info(session_id, protocol=True))
@@ -328,8 +319,7 @@ def test_message_style_timeout_and_response(
     assert _states(backend)[session_id] is wts.ConnectState[FARM_RDS01[session_id][1].upper()]
 
 
-def test_processes(backend: Backend, request: pytest.FixtureRequest) -> None:
-    backend.not_yet_over_tsts(request, raises=wts.NotSupportedError)
+def test_processes(backend: Backend) -> None:
     with backend.server("RDS01") as server:
         processes = server.processes()
     with wts.Server("RDS01", provider="sim") as sim:
@@ -343,8 +333,7 @@ def test_processes(backend: Backend, request: pytest.FixtureRequest) -> None:
     assert {p.server for p in processes} == {backend.label("RDS01")}
 
 
-def test_terminate_seen_by_a_fresh_listing(acting: Backend, request: pytest.FixtureRequest) -> None:
-    acting.not_yet_over_tsts(request, raises=wts.NotSupportedError)
+def test_terminate_seen_by_a_fresh_listing(acting: Backend) -> None:
     with acting.server("RDS01") as server:
         server.terminate_process(5004)
         with pytest.raises(wts.WTSError) as caught:
@@ -467,8 +456,7 @@ def test_farm_message_and_logoff(acting: Backend) -> None:
     assert 3 not in _states(acting, "RDS02")
 
 
-def test_farm_processes_one_listing_per_server(backend: Backend, request: pytest.FixtureRequest) -> None:
-    backend.not_yet_over_tsts(request)  # each server's 50 comes back as a Failure, not raised
+def test_farm_processes_one_listing_per_server(backend: Backend) -> None:
     with backend.farm(["RDS01", "RDS02", "DOWN01"]) as farm:
         result = farm.processes(name="excel")
     assert [(p.server, p.pid, p.name, p.user) for p in result.processes] == [
