@@ -165,6 +165,8 @@ def test_runs_and_reports_every_row(
     assert out.startswith("tsts: 3 servers x 2 sessions, 1 ms served round trip, concurrency 2")
     assert "| wts tsts, cold (connect + list) | 2 | 2 |" in out
     assert "| warm: one RPC per server | 1.00 RPCs / server | met |" in out
+    # What one server cost, by SMB command and by RPC, as the served side counted it.
+    assert "- wts tsts, warm (2nd listing, same Farm), per server: IOCTL 1; RPCs: TermSrvEnumeration:10 1\n" in out
 
 
 def test_a_port_it_cannot_listen_on_is_one_line_and_a_skip(

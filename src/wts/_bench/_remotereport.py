@@ -112,6 +112,24 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_ORDER = ("NEGOTIATE", "SESSION_SETUP", "TREE_CONNECT", "CREATE", "IOCTL", "WRITE", "READ")
+
+
+def breakdown(row: dict[str, Any], servers: int) -> str:
+    """What one server cost a row, as counted at the served side: its exchanges by SMB command, then
+    its RPCs by interface and opnum."""
+    counts = {k: v / servers for k, v in row["counts"].items()}
+    smb = sorted(
+        (k[4:] for k in counts if k.startswith("smb:")),
+        key=lambda name: (_ORDER.index(name) if name in _ORDER else len(_ORDER), name),
+    )
+    rpc = sorted(k[4:] for k in counts if k.startswith("rpc:"))
+    parts = [f"{name} {_num(counts['smb:' + name])}" for name in smb]
+    parts += [f"TCP {_num(counts['tcp'])}"] if counts.get("tcp") else []
+    calls = ", ".join(f"{name} {_num(counts['rpc:' + name])}" for name in rpc)
+    return f"{LABELS[row['row']]}, per server: " + ", ".join(parts) + (f"; RPCs: {calls}" if calls else "")
+
+
 def format_remote(report: dict[str, Any], markdown: bool = False) -> str:
     sc = report["scenario"]
     title = (
@@ -124,10 +142,13 @@ def format_remote(report: dict[str, Any], markdown: bool = False) -> str:
     heads = dict(COLUMNS)
     marks = {True: "met", False: "NOT met", None: "-"}
     goals = [(t["target"], t["measured"], marks[t["met"]]) for t in report["targets"]]
+    servers = int(sc["servers"])
+    details = [breakdown(r, servers) for r in report["rows"] if r["status"] == "ok" and r["counts"]]
     if markdown:
         lines = [title, "", "| " + " | ".join(heads[k] for k in keys) + " |"]
         lines.append("|" + "|".join(" --- " for _ in keys) + "|")
         lines += ["| " + " | ".join(c[k].replace("|", "\\|") for k in keys) + " |" for c in cells]
+        lines += [""] + [f"- {line}" for line in details]
         lines += ["", "| target | measured | |", "| --- | --- | --- |"]
         lines += [f"| {a} | {b} | {m} |" for a, b, m in goals]
         return "\n".join(lines)
@@ -135,7 +156,7 @@ def format_remote(report: dict[str, Any], markdown: bool = False) -> str:
     text = [title, ""]
     for c in [heads, *cells]:
         text.append("  ".join(c[k].ljust(width[k]) if k in ("label", "note") else c[k].rjust(width[k]) for k in keys))
-    text.append("")
+    text += ["", *details, ""]
     tw = max([len(a) for a, _, _ in goals] or [0])
     text += [f"{a.ljust(tw)}  {b:>14}  {m}" for a, b, m in goals]
     return "\n".join(line.rstrip() for line in text)
