@@ -30,8 +30,9 @@ _blocks = itertools.count(2)
 
 
 def next_address() -> str:
-    """A loopback block of this test process's own (parallel workers never collide)."""
-    return f"127.{160 + os.getpid() % 40}.{next(_blocks)}.1"
+    """A loopback block of this test process's own: parallel workers never collide, nor do the other
+    suites' servers (tests/conftest.py's and test_sim_serve's third octet stays below 192)."""
+    return f"127.{160 + os.getpid() % 40}.{192 + next(_blocks) % 60}.1"
 
 
 def test_tally_counts_by_kind_and_take_starts_again() -> None:
