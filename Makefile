@@ -6,7 +6,7 @@ PY ?= .venv/bin/python
 EXT := src/wts/_wts$(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 EXT_SOURCES := setup.py src/_wts.pyx $(wildcard src/*.pxi src/include/*.pxd src/wtsapi/*.c src/wtsapi/*.h)
 
-.PHONY: help venv build install test demo bench bench-peers bench-wine lint tools wheel identifiers wine ci clean
+.PHONY: help venv build install test demo bench bench-peers bench-tsts bench-wine lint tools wheel identifiers wine ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ bench: build ## the core benchmarks on the simulated farm (figures: docs/benchma
 bench-peers: build ## wts against the peers, the table of docs/benchmarks.md: wts bench (JSON in build/bench/peers.json)
 	mkdir -p build/bench
 	$(PY) -m wts._bench --json build/bench/peers.json $(BENCH_ARGS)
+
+bench-tsts: build ## the tsts provider against impacket and tstool.py on wts sim serve, 200 x 25 @ 2 ms (JSON in build/bench/tsts.json)
+	mkdir -p build/bench
+	$(PY) -m wts._bench tsts --markdown --json build/bench/tsts.json $(BENCH_ARGS)
 
 bench-wine: ## the same against real pywin32 under Wine, with the sim as wtsapi32.dll (JSON in build/wine-bench)
 	bash tools/wine_bench.sh $(BENCH_ARGS)

@@ -200,3 +200,36 @@ def test_targets_say_met_or_not() -> None:
     assert got["client CPU at most 300 us per warm call"] == ("250 us", True)
     assert got["client CPU at most 8 ms per cold server"] == ("9.0 ms", False)
     assert not any("impacket qwinsta pattern, warm" in t for t in got)  # no row, no verdict
+
+
+def test_without_the_remote_extra_one_line_and_a_skip(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wts._tsts import _auth
+
+    def missing(name: str) -> object:
+        raise wts.ProviderError(f"the tsts provider needs {name}: pip install 'wts[remote]'")
+
+    monkeypatch.setattr(_auth, "import_remote", missing)
+    rc, out, err = _bench_tsts(capsys, "--servers", "1", "-q")
+    assert rc == 0 and out == ""
+    why = "the tsts provider needs spnego: pip install 'wts[remote]'"
+    assert err == f"wts bench tsts: skipped: the remote extra is missing ({why})\n"
+
+
+def test_without_impacket_the_peer_rows_say_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wts._bench import _remote
+
+    monkeypatch.setenv("WTS_TSTS_PORT", str(PORT))
+    monkeypatch.setattr(_remote, "find_impacket", lambda: "impacket is not installed (test)")
+    report_file = tmp_path / "tsts.json"
+    argv = ["--servers", "1", "--sessions", "1", "--latency-ms", "0", "--rounds", "1", "--address", next_address()]
+    rc, out, err = _bench_tsts(capsys, *argv, "--json", str(report_file), "-q")
+    assert rc == 0, err
+    rows = {r["row"]: r for r in json.loads(report_file.read_text(encoding="utf-8"))["rows"]}
+    assert rows["wts-cold"]["status"] == rows["wts-warm"]["status"] == "ok"
+    for key in ("impacket-cold", "impacket-warm", "tstool"):
+        assert (rows[key]["status"], rows[key]["note"]) == ("skipped", "impacket is not installed (test)")
+    assert "impacket is not installed (test)" in out
