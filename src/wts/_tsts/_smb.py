@@ -10,6 +10,10 @@ operating system's TCP timeout, and one that answers TCP but stalls is cut off t
 ``Pipe.transceive`` is one exchange (FSCTL_PIPE_TRANSCEIVE: write a message, read the answer); when
 the answer is longer than asked for (STATUS_BUFFER_OVERFLOW) the rest is read.  Failures are
 ``SmbError`` with the Win32 code wtsapi32 gives for them.
+
+smbprotocol negotiates, logs on and connects the tree; every later message (the pipes' CREATE,
+IOCTL, READ, WRITE, CLOSE, the LOGOFF) goes through ``_smbio.Wire`` on the same socket, in the
+caller's thread, unless the session is encrypted (then smbprotocol carries them all).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from .._credentials import Credentials
 from .._winerror import WinError
 from ._auth import import_remote
+from ._smbio import Handoff, Wire, WireError
 
 __all__ = ["PIPES", "Pipe", "SmbError", "SmbSession"]
 
@@ -90,6 +95,7 @@ class SmbSession:
         self._tree: Any = None
         self._pipes: list[Pipe] = []
         self._closed = False
+        self._wire: Wire | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._tree is not None else "closed" if self._closed else "not connected"
@@ -98,7 +104,14 @@ class SmbSession:
 
     @property
     def connected(self) -> bool:
-        return self._tree is not None
+        """Connected, and the connection still usable (a failed exchange ends it)."""
+        wire = self._wire
+        return self._tree is not None and (wire is None or not wire.broken)
+
+    @property
+    def exchanges(self) -> int | None:
+        """SMB requests sent since the logon (None: smbprotocol carries them, uncounted)."""
+        return self._wire.exchanges if self._wire is not None else None
 
     @property
     def dialect(self) -> int | None:
@@ -130,8 +143,11 @@ class SmbSession:
         watchdog = threading.Timer(self.connect_timeout, cut_off)
         watchdog.daemon = True
         watchdog.start()
+        handoff: Handoff | None = None
         try:
             connection.connect(timeout=self.connect_timeout)
+            # From here the receiving thread reads through the Handoff (see _smbio).
+            handoff = connection.transport = Handoff(connection.transport)
             creds = self._credentials
             if creds is not None and creds.password is not None:
                 session = session_mod.Session(
@@ -150,8 +166,11 @@ class SmbSession:
                     auth_protocol="kerberos",
                 )
             session.connect()
+            handoff.validates = int(connection.dialect) < 0x0311
+            handoff.armed = not session.encrypt_data
             tree = tree_mod.TreeConnect(session, f"\\\\{self.server}\\IPC$")
             tree.connect()
+            wire = self._take_over(connection, session, tree, handoff)
         except Exception as exc:
             _close_quietly(connection)
             if timed_out.is_set():
@@ -170,13 +189,46 @@ class SmbSession:
                 WinError.RPC_S_SERVER_UNAVAILABLE,
                 f"{self.server}: no answer within the connect timeout ({self.connect_timeout:g} s)",
             )
-        self._connection, self._session, self._tree = connection, session, tree
+        self._connection, self._session, self._tree, self._wire = connection, session, tree, wire
+
+    def _take_over(self, connection: Any, session: Any, tree: Any, handoff: Handoff) -> Wire | None:
+        """The Wire on the socket once smbprotocol's receiving thread has let it go (None: the
+        session encrypts, smbprotocol keeps it)."""
+        if not handoff.handed_off:
+            return None
+        if not handoff.wait(self.connect_timeout):
+            raise OSError("the SMB receiving thread did not stop")
+        worker = getattr(connection, "_t_worker", None)
+        if worker is not None:
+            worker.join(self.connect_timeout)
+        with connection.sequence_lock:
+            window = (connection.sequence_window["low"], connection.sequence_window["high"])
+        return Wire(
+            handoff.sock,
+            server=self.server,
+            dialect=int(connection.dialect),
+            signing_key=bytes(session.signing_key),
+            signing_algorithm=connection.signing_algorithm_id,
+            session_id=int(session.session_id),
+            tree_id=int(tree.tree_connect_id),
+            window=window,
+            multi_credit=bool(connection.supports_multi_credit),
+        )
 
     def open_pipe(self, name: str) -> Pipe:
         """Open ``\\\\pipe\\\\<name>`` on ``IPC$`` (connecting first if needed)."""
         open_mod = import_remote("smbprotocol.open")
         with self._lock:
             self._connect_locked()
+            wire = self._wire
+            if wire is not None:
+                try:
+                    file_id = wire.create_pipe(name, self.connect_timeout)
+                except WireError as exc:
+                    raise SmbError(exc.winerror(connecting=True), f"{self.server}: pipe {name}: {exc}") from None
+                pipe = Pipe(self, None, name, (wire, file_id))
+                self._pipes.append(pipe)
+                return pipe
             handle = open_mod.Open(self._tree, name)
             try:
                 handle.create(
@@ -205,8 +257,17 @@ class SmbSession:
             self._closed = True
             pipes, self._pipes = self._pipes, []
             connection, self._connection, self._session, self._tree = self._connection, None, None, None
+            wire, self._wire = self._wire, None
         for pipe in pipes:
             pipe._forget()
+        if wire is not None:
+            try:
+                wire.logoff(self.connect_timeout)  # the pipes close with the session
+            except WireError:
+                pass
+            wire.close()
+            _close_quietly(connection)
+            return
         if connection is not None:
             try:
                 connection.disconnect(close=True, timeout=self.connect_timeout)
@@ -236,10 +297,13 @@ def _close_quietly(connection: Any) -> None:
 class Pipe:
     """An open named pipe: ``transceive`` (one message out, its answer back), ``write`` and ``read``."""
 
-    def __init__(self, session: SmbSession, handle: Any, name: str) -> None:
+    def __init__(self, session: SmbSession, handle: Any, name: str, wired: tuple[Wire, bytes] | None = None) -> None:
         self.session = session
         self.name = name
-        self._handle: Any = handle
+        self._handle: Any = handle if wired is None else wired
+
+    def _failed(self, exc: WireError) -> SmbError:
+        return SmbError(exc.winerror(connecting=False), f"{self.session.server}: pipe {self.name}: {exc}")
 
     def __repr__(self) -> str:
         return f"Pipe({self.session.server!r}, {self.name!r}, {'open' if self._handle is not None else 'closed'})"
@@ -252,9 +316,19 @@ class Pipe:
     def transceive(self, data: bytes, timeout: float | None = None) -> bytes:
         """Write ``data`` as one message and return the answer (all of it, reading on after
         STATUS_BUFFER_OVERFLOW)."""
+        handle = self._open_handle()
+        if isinstance(handle, tuple):
+            wire, file_id = handle
+            try:
+                out, more = wire.transceive(file_id, data, READ_SIZE, timeout)
+                while more:
+                    chunk, more = wire.read(file_id, READ_SIZE, timeout)
+                    out += chunk
+            except WireError as exc:
+                raise self._failed(exc) from None
+            return out
         ioctl = import_remote("smbprotocol.ioctl")
         exc_mod = import_remote("smbprotocol.exceptions")
-        handle = self._open_handle()
         request = ioctl.SMB2IOCTLRequest()
         request["ctl_code"] = _FSCTL_PIPE_TRANSCEIVE
         request["file_id"] = handle.file_id
@@ -291,9 +365,14 @@ class Pipe:
         return out
 
     def _read_message_part(self, timeout: float | None) -> tuple[bytes, bool]:
+        handle = self._open_handle()
+        if isinstance(handle, tuple):
+            try:
+                return handle[0].read(handle[1], READ_SIZE, timeout)  # type: ignore[no-any-return]
+            except WireError as exc:
+                raise self._failed(exc) from None
         exc_mod = import_remote("smbprotocol.exceptions")
         open_mod = import_remote("smbprotocol.open")
-        handle = self._open_handle()
         request, _ = handle.read(0, READ_SIZE, send=False)
         connection = handle.connection
         try:
@@ -326,6 +405,12 @@ class Pipe:
     def write(self, data: bytes) -> None:
         """Write ``data`` as one message, no answer expected (the first fragments of a long request)."""
         handle = self._open_handle()
+        if isinstance(handle, tuple):
+            try:
+                handle[0].write(handle[1], data, None)
+            except WireError as exc:
+                raise self._failed(exc) from None
+            return
         try:
             handle.write(data, 0)
         except Exception as exc:
@@ -335,7 +420,12 @@ class Pipe:
 
     def close(self) -> None:
         handle, self._handle = self._handle, None
-        if handle is not None:
+        if isinstance(handle, tuple):
+            try:
+                handle[0].close_file(handle[1], self.session.connect_timeout)
+            except WireError:
+                pass
+        elif handle is not None:
             try:
                 handle.close()
             except Exception:

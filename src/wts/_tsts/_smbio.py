@@ -1,0 +1,369 @@
+"""The SMB2 messages the tsts client sends itself once smbprotocol has logged on (MS-SMB2 2.2, 3.2).
+
+smbprotocol negotiates, sets the session up (NTLM or Kerberos, the signing key) and connects the
+tree; its message objects and its receiving thread then cost most of a warm call's CPU (a thread
+switch and a dozen structure objects per message).  So, at the tree connect's answer, ``Handoff``
+stops smbprotocol's receiving thread (its transport answers "closed" to the thread's next read, and
+nothing else), and ``Wire`` carries every later message on the same socket, in the calling thread:
+CREATE, IOCTL (FSCTL_PIPE_TRANSCEIVE), READ, WRITE, CLOSE, LOGOFF, built and parsed with ``struct``.
+
+``Wire`` keeps what smbprotocol kept: the message ids (the sequence window: one credit per message,
+more asked for when few are left), the signing (HMAC-SHA256 for 2.x, AES-CMAC for 3.0, the
+negotiated algorithm for 3.1.1, with ``cryptography`` and ``hmac`` as smbprotocol does), and checks
+every answer: its message id, its signature (an unsigned or wrongly signed answer ends the
+connection), STATUS_PENDING interim answers (read on), STATUS_BUFFER_OVERFLOW (the caller reads the
+rest).  One exchange at a time per connection (a lock): pipes of one server take turns.  Sessions
+that encrypt (the server requires it, or ``encrypt``) stay on smbprotocol's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import socket
+import struct
+import threading
+import time
+from typing import Any, NamedTuple
+
+from .._winerror import WinError
+from ._auth import import_remote
+
+__all__ = ["Handoff", "Reply", "Wire", "WireError"]
+
+# Commands (MS-SMB2 2.2.1.2).
+LOGOFF, TREE_CONNECT, CREATE, CLOSE, READ, WRITE, IOCTL = 2, 3, 5, 6, 8, 9, 11
+# Statuses (MS-ERREF 2.3).
+STATUS_SUCCESS = 0
+STATUS_PENDING = 0x00000103
+STATUS_BUFFER_OVERFLOW = 0x80000005
+_FLAG_RESPONSE, _FLAG_ASYNC, _FLAG_SIGNED = 0x1, 0x2, 0x8
+_SHAREFLAG_ENCRYPT_DATA = 0x8000
+_HEADER = struct.Struct("<4sHHIHHIIQIIQ16s")  # the sync header, 64 bytes
+_ASYNC_HEADER = struct.Struct("<4sHHIHHIIQQQ16s")
+_SMB2 = b"\xfeSMB"
+_UNSOLICITED = 0xFFFFFFFFFFFFFFFF  # oplock breaks: not ours to answer on a pipe
+_ZERO_SIGNATURE = bytes(16)
+# Signing algorithms (MS-SMB2 2.2.3.1.7).
+_HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
+#: Ask for more credits when fewer than this many are left.
+_LOW_CREDITS = 8
+_MAX_MESSAGE = 16 * 1024 * 1024  # Direct TCP's 24-bit length
+
+# NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
+_STATUS_CODES = {
+    0xC0000022: WinError.ERROR_ACCESS_DENIED,  # STATUS_ACCESS_DENIED
+    0xC0000061: WinError.ERROR_ACCESS_DENIED,  # STATUS_PRIVILEGE_NOT_HELD
+    0xC000006A: WinError.ERROR_LOGON_FAILURE,  # STATUS_WRONG_PASSWORD
+    0xC000006D: WinError.ERROR_LOGON_FAILURE,  # STATUS_LOGON_FAILURE
+    0xC00000CC: WinError.ERROR_BAD_NETPATH,  # STATUS_BAD_NETWORK_NAME
+}
+
+
+class WireError(Exception):
+    """A failed exchange.  ``status`` is the server's NTSTATUS (None: the connection failed, and
+    ``sent`` says whether the request had gone out); ``winerror`` the Win32 code."""
+
+    def __init__(self, message: str, status: int | None = None, sent: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.sent = sent
+
+    def winerror(self, connecting: bool) -> WinError:
+        if self.status is not None and self.status in _STATUS_CODES:
+            return _STATUS_CODES[self.status]
+        if connecting:
+            return WinError.RPC_S_SERVER_UNAVAILABLE
+        if not self.sent:
+            return WinError.RPC_S_CALL_FAILED_DNE
+        return WinError.RPC_S_CALL_FAILED
+
+
+class Reply(NamedTuple):
+    status: int
+    message: bytes  #: the whole answer, header included (offsets in bodies count from its start)
+
+
+class _Signer:
+    """Signs and checks messages with the session's key, the algorithm the dialect implies."""
+
+    def __init__(self, key: bytes, dialect: int, algorithm: int | None) -> None:
+        if dialect >= 0x0311 and algorithm is not None:
+            self.algorithm = int(algorithm)
+        elif dialect >= 0x0300:
+            self.algorithm = _AES_CMAC
+        else:
+            self.algorithm = _HMAC_SHA256
+        self.key = key
+        if self.algorithm == _AES_CMAC:
+            self._aes = import_remote("cryptography.hazmat.primitives.ciphers.algorithms").AES(key)
+            self._cmac = import_remote("cryptography.hazmat.primitives.cmac").CMAC
+        elif self.algorithm == _AES_GMAC:
+            self._gcm = import_remote("cryptography.hazmat.primitives.ciphers.aead").AESGCM(key)
+        elif self.algorithm != _HMAC_SHA256:
+            raise ValueError(f"signing algorithm {self.algorithm} is not one of MS-SMB2's")
+
+    def sign(self, message: bytes | bytearray, message_id: int, response: bool) -> bytes:
+        """The signature of ``message`` (its signature field already zero)."""
+        if self.algorithm == _AES_CMAC:
+            c = self._cmac(self._aes)
+            c.update(bytes(message))
+            return bytes(c.finalize())
+        if self.algorithm == _AES_GMAC:
+            nonce = struct.pack("<QI", message_id, 1 if response else 0)
+            return bytes(self._gcm.encrypt(nonce, b"", bytes(message)))
+        return hmac.new(self.key, message, hashlib.sha256).digest()[:16]
+
+
+class Wire:
+    """One connection's messages after the handoff: ``exchange`` sends a request, returns its answer."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        server: str,
+        dialect: int,
+        signing_key: bytes,
+        signing_algorithm: int | None,
+        session_id: int,
+        tree_id: int,
+        window: tuple[int, int],
+        multi_credit: bool,
+    ) -> None:
+        self.server = server
+        self._sock = sock
+        self._signer = _Signer(signing_key, dialect, signing_algorithm)
+        self._session_id = session_id
+        self._tree_id = tree_id
+        self._low, self._high = window
+        self._multi_credit = multi_credit
+        self._lock = threading.Lock()
+        self._buffer = bytearray()
+        self._broken: WireError | None = None
+        self.exchanges = 0  #: requests sent (tests and benchmarks count them)
+
+    @property
+    def broken(self) -> bool:
+        return self._broken is not None
+
+    def exchange(self, command: int, body: bytes, timeout: float | None = None, charge_size: int = 0) -> Reply:
+        """Send ``command`` with ``body``; the final answer (never STATUS_PENDING).  An error status
+        raises WireError with it; a broken connection raises WireError (and stays broken)."""
+        with self._lock:
+            if self._broken is not None:
+                raise WireError(str(self._broken), sent=False)
+            message_id, data = self._request(command, body, charge_size)
+            try:
+                self._sock.sendall(data)
+            except OSError as exc:
+                raise self._fail(WireError(f"{self.server}: the connection failed ({exc})", sent=False)) from None
+            self.exchanges += 1
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                reply = self._answer(message_id, deadline)
+                if reply is not None:
+                    break
+        if reply.status not in (STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW):
+            raise WireError(f"{self.server}: {_command_name(command)}: status 0x{reply.status:08x}", reply.status)
+        return reply
+
+    def _request(self, command: int, body: bytes, charge_size: int) -> tuple[int, bytes]:
+        charge = (max(0, charge_size - 1) // 65536 + 1) if self._multi_credit else 0
+        available = self._high - self._low
+        if max(charge, 1) > available:
+            raise WireError(f"{self.server}: no credits left to send ({available})", sent=False)
+        message_id = self._low
+        self._low += max(charge, 1)
+        ask = max(charge, 1) + (_LOW_CREDITS * 4 if available - max(charge, 1) < _LOW_CREDITS else 0)
+        header = _HEADER.pack(
+            _SMB2, 64, charge, 0, command, ask, _FLAG_SIGNED, 0, message_id, 0, self._tree_id, self._session_id,
+            _ZERO_SIGNATURE,
+        )  # fmt: skip
+        message = bytearray(header)
+        message += body
+        message[48:64] = self._signer.sign(message, message_id, False)
+        return message_id, len(message).to_bytes(4, "big") + message
+
+    def _answer(self, message_id: int, deadline: float | None) -> Reply | None:
+        """The next message for us: the answer, or None after an interim (STATUS_PENDING) one."""
+        message = self._read_message(deadline)
+        if len(message) < 64 or message[:4] != _SMB2:
+            raise self._fail(WireError(f"{self.server}: not an SMB2 answer"))
+        flags, next_command, answered = struct.unpack_from("<IIQ", message, 16)
+        status, command = struct.unpack_from("<IH", message, 8)
+        if answered == _UNSOLICITED:
+            return None
+        if not flags & _FLAG_RESPONSE or next_command:
+            raise self._fail(WireError(f"{self.server}: an answer the client cannot take (flags 0x{flags:x})"))
+        if answered != message_id:
+            raise self._fail(WireError(f"{self.server}: answer to message {answered}, expected {message_id}"))
+        credits = struct.unpack_from("<H", message, 14)[0]
+        if credits == 0 and not self._multi_credit:
+            credits = 1  # as smbprotocol counts them on dialects without credits
+        self._high += credits
+        interim = status == STATUS_PENDING and flags & _FLAG_ASYNC
+        if not interim:
+            if not flags & _FLAG_SIGNED:
+                # Windows leaves some refusals unsigned (an expired or deleted session): the status
+                # is still the reason, and nothing more can go on this connection.
+                raise self._fail(WireError(f"{self.server}: an unsigned answer (status 0x{status:08x})",
+                                           status if status >= 0xC0000000 else None))
+            expected = self._signer.sign(message[:48] + _ZERO_SIGNATURE + message[64:], answered, True)
+            if not hmac.compare_digest(expected, bytes(message[48:64])):
+                raise self._fail(WireError(f"{self.server}: an answer whose signature does not verify"))
+            return Reply(status, bytes(message))
+        return None
+
+    def _read_message(self, deadline: float | None) -> bytearray:
+        buf = self._buffer
+        while True:
+            if len(buf) >= 4:
+                if buf[0] != 0:
+                    raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
+                size = int.from_bytes(buf[1:4], "big")
+                if len(buf) >= 4 + size:
+                    message = buf[4 : 4 + size]
+                    del buf[: 4 + size]
+                    return message
+            self._fill(deadline)
+
+    def _fill(self, deadline: float | None) -> None:
+        try:
+            if deadline is None:
+                self._sock.settimeout(None)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout
+                self._sock.settimeout(left)
+            chunk = self._sock.recv(1 << 17)
+        except (socket.timeout, TimeoutError):
+            raise self._fail(WireError(f"{self.server}: no answer within the timeout")) from None
+        except OSError as exc:
+            raise self._fail(WireError(f"{self.server}: the connection failed ({exc})")) from None
+        if not chunk:
+            raise self._fail(WireError(f"{self.server}: the server closed the connection"))
+        self._buffer += chunk
+
+    def _fail(self, error: WireError) -> WireError:
+        # Out of step with the server (a late answer would be taken for the next one): no more use.
+        self._broken = error
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return error
+
+    # -- the messages ----------------------------------------------------------------------------
+
+    def create_pipe(self, name: str, timeout: float | None) -> bytes:
+        """CREATE ``name`` on IPC$ for read and write; the 16-byte file id."""
+        path = name.encode("utf-16-le")
+        access = 0x00000001 | 0x00000002 | 0x00000004 | 0x00020000 | 0x00100000  # read/write/append data, READ_CONTROL, SYNCHRONIZE
+        body = struct.pack(
+            "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0, 0x3, 1, 0x40, 120, len(path), 0, 0
+        )  # impersonation, FILE_SHARE_READ|WRITE, FILE_OPEN, FILE_NON_DIRECTORY_FILE
+        reply = self.exchange(CREATE, body + (path or b"\0"), timeout)
+        return _field(reply.message, 64 + 64, 16, "CREATE")
+
+    def transceive(self, file_id: bytes, data: bytes, max_output: int, timeout: float | None) -> tuple[bytes, bool]:
+        """FSCTL_PIPE_TRANSCEIVE: (the answer's bytes, True when more are to be read)."""
+        body = struct.pack(
+            "<HHI16sIIIIIIII", 57, 0, 0x0011C017, file_id, 120, len(data), 0, 120, 0, max_output, 1, 0
+        )
+        reply = self.exchange(IOCTL, body + data, timeout, charge_size=max(len(data), max_output))
+        if len(reply.message) < 64 + 48:
+            raise self._fail(WireError(f"{self.server}: a short IOCTL answer"))
+        offset, count = struct.unpack_from("<II", reply.message, 64 + 32)
+        return _field(reply.message, offset, count, "IOCTL"), reply.status == STATUS_BUFFER_OVERFLOW
+
+    def read(self, file_id: bytes, size: int, timeout: float | None) -> tuple[bytes, bool]:
+        body = struct.pack("<HBBIQ16sIIIHHB", 49, 0x50, 0, size, 0, file_id, 0, 0, 0, 0, 0, 0)
+        reply = self.exchange(READ, body, timeout, charge_size=size)
+        if len(reply.message) < 64 + 16:
+            raise self._fail(WireError(f"{self.server}: a short READ answer"))
+        offset, count = struct.unpack_from("<BxI", reply.message, 64 + 2)
+        return _field(reply.message, offset, count, "READ"), reply.status == STATUS_BUFFER_OVERFLOW
+
+    def write(self, file_id: bytes, data: bytes, timeout: float | None) -> None:
+        body = struct.pack("<HHIQ16sIIHHI", 49, 112, len(data), 0, file_id, 0, 0, 0, 0, 0)
+        self.exchange(WRITE, body + data, timeout, charge_size=len(data))
+
+    def close_file(self, file_id: bytes, timeout: float | None) -> None:
+        self.exchange(CLOSE, struct.pack("<HHI16s", 24, 0, 0, file_id), timeout)
+
+    def logoff(self, timeout: float | None) -> None:
+        self.exchange(LOGOFF, struct.pack("<HH", 4, 0), timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._broken is None:
+                self._broken = WireError(f"{self.server}: the connection is closed", sent=False)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+
+def _field(message: bytes, offset: int, count: int, what: str) -> bytes:
+    if count and (offset < 64 or offset + count > len(message)):
+        raise WireError(f"a malformed {what} answer ({count} bytes at {offset} in {len(message)})")
+    return message[offset : offset + count]
+
+
+def _command_name(command: int) -> str:
+    names = {LOGOFF: "LOGOFF", CREATE: "CREATE", CLOSE: "CLOSE", READ: "READ", WRITE: "WRITE", IOCTL: "IOCTL"}
+    return names.get(command, f"command {command}")
+
+
+class Handoff:
+    """Stands in for an smbprotocol connection's transport from the negotiate on: sends go through;
+    the receiving thread's reads go through until smbprotocol's last answer (see below), and after it
+    return "closed", so the thread ends and the socket is the caller's (``Wire``).  A tree that must
+    be encrypted keeps smbprotocol's thread (``handed_off`` stays False).  Below 3.1.1 the last
+answer is the one to smbprotocol's FSCTL_VALIDATE_NEGOTIATE_INFO, which follows the tree connect."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self.armed = False
+        #: The dialect is below 3.1.1: smbprotocol validates the negotiate (an IOCTL) after the tree
+        #: connect, and that answer is the last one it reads.
+        self.validates = False
+        self.handed_off = False
+        self._done = threading.Event()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._transport.connected)
+
+    @property
+    def sock(self) -> socket.socket:
+        return self._transport._sock  # type: ignore[no-any-return]
+
+    def send(self, data: bytes) -> None:
+        self._transport.send(data)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def recv(self, timeout: float) -> bytes:
+        if self.handed_off:
+            self._done.set()
+            return b""
+        message: bytes = self._transport.recv(timeout)
+        if self.armed and message and len(message) >= 64 and message[:4] == _SMB2:
+            command, status = struct.unpack_from("<H", message, 12)[0], struct.unpack_from("<I", message, 8)[0]
+            if command == TREE_CONNECT and len(message) >= 72:
+                if status != STATUS_SUCCESS or struct.unpack_from("<I", message, 68)[0] & _SHAREFLAG_ENCRYPT_DATA:
+                    self.armed = False  # a refusal, or a tree smbprotocol must encrypt for: it keeps the socket
+                elif not self.validates:
+                    self.handed_off = True
+            elif command == IOCTL and self.validates and status != STATUS_PENDING:
+                self.handed_off = True  # 3.0's FSCTL_VALIDATE_NEGOTIATE_INFO: smbprotocol's last message
+        return message
+
+    def wait(self, timeout: float) -> bool:
+        """True once the receiving thread has let go of the socket."""
+        return self._done.wait(timeout)
