@@ -210,15 +210,15 @@ cdef BOOL __stdcall _tsts_query(HANDLE h, DWORD session_id, WTS_INFO_CLASS info_
     return 1
 
 
-cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff) noexcept nogil:
+cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff, bint wait) noexcept nogil:
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL:
         with gil:
             try:
                 if logoff:
-                    _tsts_client(h).logoff(session_id)
+                    _tsts_client(h).logoff(session_id, wait)
                 else:
-                    _tsts_client(h).disconnect(session_id)
+                    _tsts_client(h).disconnect(session_id, wait)
                 err = 0
             except BaseException as exc:
                 err = _tsts_code(exc)
@@ -229,11 +229,11 @@ cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff) noexcept nogil:
 
 
 cdef BOOL __stdcall _tsts_disconnect(HANDLE h, DWORD session_id, BOOL wait) noexcept nogil:
-    return _tsts_act(h, session_id, False)
+    return _tsts_act(h, session_id, False, wait != 0)
 
 
 cdef BOOL __stdcall _tsts_logoff(HANDLE h, DWORD session_id, BOOL wait) noexcept nogil:
-    return _tsts_act(h, session_id, True)
+    return _tsts_act(h, session_id, True, wait != 0)
 
 
 cdef BOOL __stdcall _tsts_message(HANDLE h, DWORD session_id, LPWSTR title, DWORD title_bytes, LPWSTR text,

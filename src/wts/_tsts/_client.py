@@ -12,8 +12,13 @@ functions release; actions return what the function does.  Failures raise ``Tsts
 the Win32 code wtsapi32 gives (1722, 5, 1326, 7022, ...).
 
 Calls used (MS-TSTS): RpcGetAllSessions level 2 (one RPC for who is where), RpcGetSessionInformationEx
-(details), RCMPublic's RpcGetClientData and RpcGetRemoteAddress (the client), and the LSM session
-handle calls RpcOpenSession + RpcDisconnect / RpcLogoff / RpcShowMessageBox + RpcCloseSession.
+(details), RCMPublic's RpcGetClientData and RpcGetRemoteAddress (the client).  Actions take one RPC
+each on the legacy API (``Ctx_WinStation_API_service``): RpcWinStationDisconnect, RpcWinStationReset
+(what WTSLogoffSession is: MS-TSTS 3.7.4.1.13, the user logged off and the client disconnected) and
+RpcWinStationSendMessage, on the connection's server handle (RpcWinStationOpenServer once, kept).  A
+server that does not serve that pipe (or that interface) gets the LSM session-handle calls instead,
+RpcOpenSession + RpcDisconnect / RpcLogoff / RpcShowMessageBox + RpcCloseSession (three RPCs), and
+the client remembers it for as long as it lives.  RpcConnect is on the LSM path only.
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ from typing import Protocol, TypeVar
 
 from .._credentials import Credentials
 from .._winerror import WinError
-from . import _actions, _answers, _calls, _lsat, _processes
+from . import _actions, _answers, _calls, _legacy, _lsat, _processes
 from ._auth import ClientAuth
-from ._binding import Binding
+from ._binding import Binding, RpcError
 from ._calls import Interface
-from ._smb import DEFAULT_PORT, SmbSession
+from ._smb import DEFAULT_PORT, SmbError, SmbSession
 
 __all__ = ["Client", "Connections", "TstsError", "default_port"]
 
@@ -119,6 +124,10 @@ class Client:
         self._handle_lock = threading.Lock()  # one open of a handle at a time
         # thread -> (the SIDs of its last process listing, the names found for them)
         self._lookups: dict[int, tuple[list[bytes], dict[bytes, _lsat.Name | None]]] = {}
+        #: The server does not serve the legacy API: actions take the LSM path (remembered).
+        self.legacy_absent = False
+        #: RPCs sent, by name (tests and benchmarks count them).
+        self.rpcs: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"Client({self.server!r}, pipes={sorted(self._bindings)})"
@@ -143,7 +152,9 @@ class Client:
             return binding
 
     def _call(self, op: _calls.Op, stub: bytes, decode: Callable[[bytes], T]) -> T:
-        return decode(self._binding(op.interface).call(op.interface, op.opnum, stub))
+        binding = self._binding(op.interface)
+        self.rpcs[op.name] = self.rpcs.get(op.name, 0) + 1
+        return decode(binding.call(op.interface, op.opnum, stub))
 
     def _fail(self, error: int, what: str, session_id: int | None = None) -> TstsError:
         where = f", session {session_id}" if session_id is not None else ""
@@ -158,6 +169,7 @@ class Client:
             held = self._handles.get(op.interface.name)
             if held is not None and held[0] is binding:
                 return held[1]
+            self.rpcs[op.name] = self.rpcs.get(op.name, 0) + 1
             result = decode(binding.call(op.interface, op.opnum, stub))
             if result.error:
                 raise self._fail(result.error, op.name)
@@ -272,14 +284,54 @@ class Client:
             raise self._fail(result.error, op.name, session_id)
         return 0
 
-    def disconnect(self, session_id: int) -> None:
+    def _legacy_server(self) -> bytes | None:
+        """The connection's legacy server handle (RpcWinStationOpenServer once, kept); None when
+        the server does not serve the legacy API (then the LSM path, remembered)."""
+        if self.legacy_absent:
+            return None
+        try:
+            return self._server_handle()
+        except (SmbError, RpcError) as exc:
+            if not self._not_served(exc):
+                raise
+            self.legacy_absent = True
+            return None
+
+    def _not_served(self, exc: SmbError | RpcError) -> bool:
+        """The legacy pipe is not there (RDP disabled: nobody listens on it) or does not take the
+        interface, on a server whose SMB session is up: the LSM pipe can still do the action."""
+        smb = self._smb
+        if smb is None or not smb.connected:
+            return False
+        if isinstance(exc, SmbError):
+            return exc.winerror == WinError.RPC_S_SERVER_UNAVAILABLE
+        return exc.winerror == WinError.RPC_S_UNKNOWN_IF and exc.executed is False
+
+    def _legacy_status(self, op: _calls.Op, stub: bytes, session_id: int) -> None:
+        result = self._call(op, stub, _actions.decode_legacy_response)
+        if result.error:
+            raise self._fail(result.error, op.name, session_id)
+
+    def disconnect(self, session_id: int, wait: bool = False) -> None:
+        """RpcWinStationDisconnect (one RPC), or the LSM path."""
+        handle = self._legacy_server()
+        if handle is not None:
+            stub = _actions.encode_winstation_action_request(handle, session_id, wait)
+            self._legacy_status(_calls.RPC_WINSTATION_DISCONNECT, stub, session_id)
+            return
         self._with_session(
             session_id,
             lambda h: self._status_call(_calls.RPC_DISCONNECT, _actions.encode_disconnect_request(h), session_id),
             "RpcDisconnect",
         )
 
-    def logoff(self, session_id: int) -> None:
+    def logoff(self, session_id: int, wait: bool = False) -> None:
+        """RpcWinStationReset (one RPC: what WTSLogoffSession does), or the LSM path."""
+        handle = self._legacy_server()
+        if handle is not None:
+            stub = _actions.encode_winstation_action_request(handle, session_id, wait)
+            self._legacy_status(_calls.RPC_WINSTATION_RESET, stub, session_id)
+            return
         self._with_session(
             session_id,
             lambda h: self._status_call(_calls.RPC_LOGOFF, _actions.encode_logoff_request(h), session_id),
@@ -287,7 +339,20 @@ class Client:
         )
 
     def message(self, session_id: int, title: str, text: str, style: int, timeout: int, wait: bool) -> int:
-        """RpcShowMessageBox: the answer (IDOK ..., IDTIMEOUT, IDASYNC when not waited for)."""
+        """The answer (IDOK ..., IDTIMEOUT, IDASYNC when not waited for): RpcWinStationSendMessage
+        (one RPC), or RpcShowMessageBox on the LSM path (also for a title or text longer than the
+        legacy call's 1,023 units)."""
+        handle = self._legacy_server()
+        if handle is not None:
+            try:
+                stub = _legacy.encode_send_message_request(handle, session_id, title, text, style, timeout, not wait)
+            except ValueError:
+                stub = b""
+            if stub:
+                sent = self._call(_calls.RPC_WINSTATION_SEND_MESSAGE, stub, _legacy.decode_send_message_response)
+                if sent.error:
+                    raise self._fail(sent.error, "RpcWinStationSendMessage", session_id)
+                return int(sent.response)
 
         def show(handle: bytes) -> int:
             result = self._call(

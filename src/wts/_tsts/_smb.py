@@ -318,7 +318,8 @@ class Pipe:
         STATUS_BUFFER_OVERFLOW)."""
         handle = self._open_handle()
         if isinstance(handle, tuple):
-            wire, file_id = handle
+            wire: Wire = handle[0]
+            file_id: bytes = handle[1]
             try:
                 out, more = wire.transceive(file_id, data, READ_SIZE, timeout)
                 while more:

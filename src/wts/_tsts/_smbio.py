@@ -191,7 +191,7 @@ class Wire:
         if len(message) < 64 or message[:4] != _SMB2:
             raise self._fail(WireError(f"{self.server}: not an SMB2 answer"))
         flags, next_command, answered = struct.unpack_from("<IIQ", message, 16)
-        status, command = struct.unpack_from("<IH", message, 8)
+        (status,) = struct.unpack_from("<I", message, 8)
         if answered == _UNSOLICITED:
             return None
         if not flags & _FLAG_RESPONSE or next_command:
@@ -207,8 +207,12 @@ class Wire:
             if not flags & _FLAG_SIGNED:
                 # Windows leaves some refusals unsigned (an expired or deleted session): the status
                 # is still the reason, and nothing more can go on this connection.
-                raise self._fail(WireError(f"{self.server}: an unsigned answer (status 0x{status:08x})",
-                                           status if status >= 0xC0000000 else None))
+                raise self._fail(
+                    WireError(
+                        f"{self.server}: an unsigned answer (status 0x{status:08x})",
+                        status if status >= 0xC0000000 else None,
+                    )
+                )
             expected = self._signer.sign(message[:48] + _ZERO_SIGNATURE + message[64:], answered, True)
             if not hmac.compare_digest(expected, bytes(message[48:64])):
                 raise self._fail(WireError(f"{self.server}: an answer whose signature does not verify"))
@@ -260,7 +264,9 @@ class Wire:
     def create_pipe(self, name: str, timeout: float | None) -> bytes:
         """CREATE ``name`` on IPC$ for read and write; the 16-byte file id."""
         path = name.encode("utf-16-le")
-        access = 0x00000001 | 0x00000002 | 0x00000004 | 0x00020000 | 0x00100000  # read/write/append data, READ_CONTROL, SYNCHRONIZE
+        access = (
+            0x00000001 | 0x00000002 | 0x00000004 | 0x00020000 | 0x00100000
+        )  # read/write/append data, READ_CONTROL, SYNCHRONIZE
         body = struct.pack(
             "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0, 0x3, 1, 0x40, 120, len(path), 0, 0
         )  # impersonation, FILE_SHARE_READ|WRITE, FILE_OPEN, FILE_NON_DIRECTORY_FILE
@@ -269,9 +275,7 @@ class Wire:
 
     def transceive(self, file_id: bytes, data: bytes, max_output: int, timeout: float | None) -> tuple[bytes, bool]:
         """FSCTL_PIPE_TRANSCEIVE: (the answer's bytes, True when more are to be read)."""
-        body = struct.pack(
-            "<HHI16sIIIIIIII", 57, 0, 0x0011C017, file_id, 120, len(data), 0, 120, 0, max_output, 1, 0
-        )
+        body = struct.pack("<HHI16sIIIIIIII", 57, 0, 0x0011C017, file_id, 120, len(data), 0, 120, 0, max_output, 1, 0)
         reply = self.exchange(IOCTL, body + data, timeout, charge_size=max(len(data), max_output))
         if len(reply.message) < 64 + 48:
             raise self._fail(WireError(f"{self.server}: a short IOCTL answer"))
@@ -320,10 +324,10 @@ def _command_name(command: int) -> str:
 
 class Handoff:
     """Stands in for an smbprotocol connection's transport from the negotiate on: sends go through;
-    the receiving thread's reads go through until smbprotocol's last answer (see below), and after it
-    return "closed", so the thread ends and the socket is the caller's (``Wire``).  A tree that must
-    be encrypted keeps smbprotocol's thread (``handed_off`` stays False).  Below 3.1.1 the last
-answer is the one to smbprotocol's FSCTL_VALIDATE_NEGOTIATE_INFO, which follows the tree connect."""
+        the receiving thread's reads go through until smbprotocol's last answer (see below), and after it
+        return "closed", so the thread ends and the socket is the caller's (``Wire``).  A tree that must
+        be encrypted keeps smbprotocol's thread (``handed_off`` stays False).  Below 3.1.1 the last
+    answer is the one to smbprotocol's FSCTL_VALIDATE_NEGOTIATE_INFO, which follows the tree connect."""
 
     def __init__(self, transport: Any) -> None:
         self._transport = transport
