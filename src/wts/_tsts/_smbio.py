@@ -48,7 +48,7 @@ _ZERO_SIGNATURE = bytes(16)
 _HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
 #: Ask for more credits when fewer than this many are left.
 _LOW_CREDITS = 8
-_MAX_MESSAGE = 16 * 1024 * 1024  # Direct TCP's 24-bit length
+_CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -169,7 +169,7 @@ class Wire:
         return reply
 
     def _request(self, command: int, body: bytes, charge_size: int) -> tuple[int, bytes]:
-        charge = (max(0, charge_size - 1) // 65536 + 1) if self._multi_credit else 0
+        charge = (max(0, charge_size - 1) // _CREDIT_BYTES + 1) if self._multi_credit else 0
         available = self._high - self._low
         if max(charge, 1) > available:
             raise WireError(f"{self.server}: no credits left to send ({available})", sent=False)
