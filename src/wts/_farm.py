@@ -88,6 +88,8 @@ class Farm:
     ERROR_TIMEOUT; an action it was making is "unknown").  ``retries``: extra tries for transient RPC
     errors (1723 and 1727; 1726 for listings and queries only, never an action that may have run),
     ``backoff`` seconds apart, doubling.  Nothing is opened until an operation runs.
+    ``credentials``, ``connect_timeout``, ``encrypt`` (SMB 3 encryption even where a server does not
+    require it): the tsts provider's logon and connections (docs/remote.md).
     """
 
     __slots__ = ("_owns_connections", "backoff", "concurrency", "provider", "retries", "servers", "timeout")
@@ -103,6 +105,7 @@ class Farm:
         provider: str | _wts.Provider | None = None,
         credentials: Credentials | None = None,
         connect_timeout: float | None = None,
+        encrypt: bool = False,
     ) -> None:
         names = parse_servers(servers)
         if not names:
@@ -120,7 +123,7 @@ class Farm:
         self.timeout = float(timeout)
         self.retries = retries
         self.backoff = float(backoff)
-        self.provider = resolve_provider(provider, credentials, connect_timeout)
+        self.provider = resolve_provider(provider, credentials, connect_timeout, encrypt)
         self._owns_connections = owns_connections(self.provider, provider)
 
     def close(self) -> None:

@@ -31,11 +31,14 @@ def resolve_provider(
     provider: str | _wts.Provider | None = None,
     credentials: Credentials | None = None,
     connect_timeout: float | None = None,
+    encrypt: bool = False,
 ) -> _wts.Provider:
     """The provider to use, loading the sim's farm from ``WTS_SIM_FARM`` when it has none yet.
 
-    For ``tsts`` given ``credentials`` or ``connect_timeout`` (or by name), a provider of its own:
-    its connections belong to the caller (``owns_connections``), who closes them."""
+    For ``tsts`` given ``credentials``, ``connect_timeout`` or ``encrypt`` (or by name), a provider of
+    its own: its connections belong to the caller (``owns_connections``), who closes them."""
+    if not isinstance(encrypt, bool):
+        raise TypeError(f"encrypt must be True or False, not {type(encrypt).__name__}")
     if isinstance(provider, _wts.Provider):
         chosen = provider
     else:
@@ -52,7 +55,12 @@ def resolve_provider(
         except LookupError as exc:
             raise ProviderError(str(exc)) from None
     if chosen.name == "tsts":
-        return _tsts(chosen, provider, credentials, connect_timeout)
+        return _tsts(chosen, provider, credentials, connect_timeout, encrypt)
+    if encrypt:
+        raise ProviderError(
+            f"encrypt is for the tsts provider (SMB 3 encryption of MS-TSTS), not {chosen.name}: "
+            "pass provider='tsts' or set WTS_PROVIDER=tsts"
+        )
     if credentials is not None or connect_timeout is not None:
         raise ProviderError(
             f"credentials and connect_timeout are for the tsts provider (MS-TSTS over the network), "
@@ -82,20 +90,21 @@ def _tsts(
     given: str | _wts.Provider | None,
     credentials: Credentials | None,
     connect_timeout: float | None,
+    encrypt: bool,
 ) -> _wts.Provider:
     from ._credentials import Credentials
     from ._tsts._auth import import_remote
 
     import_remote("smbprotocol")  # a missing extra is one line now, not a failure at the first call
     import_remote("spnego")
-    if isinstance(given, _wts.Provider) and credentials is None and connect_timeout is None:
+    if isinstance(given, _wts.Provider) and credentials is None and connect_timeout is None and not encrypt:
         return chosen  # a provider the caller made: its connections are the caller's
     if credentials is not None and not isinstance(credentials, Credentials):
         raise TypeError(f"credentials must be a wts.Credentials, not {type(credentials).__name__}")
     from ._tsts._client import Connections
 
     try:
-        connections = Connections(credentials, 5.0 if connect_timeout is None else connect_timeout)
+        connections = Connections(credentials, 5.0 if connect_timeout is None else connect_timeout, encrypt=encrypt)
     except ValueError as exc:
         raise ProviderError(str(exc)) from None
     return _wts.tsts_provider(connections)

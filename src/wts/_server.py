@@ -145,6 +145,9 @@ class Server:
     name, or one with a character no computer name holds, is a ValueError).  ``timeout``: seconds each
     call may take (default 30, as ``Farm``'s) before it raises ``WTSTimeoutError`` (1460); ``None``:
     wait for ever, the call made directly.
+
+    ``credentials``, ``connect_timeout``, ``encrypt`` (SMB 3 encryption even where the server does not
+    require it): the tsts provider's logon and connection (docs/remote.md).
     """
 
     __slots__ = ("_handle", "_host", "_name", "_owns_connections", "_provider", "_timeout")
@@ -157,13 +160,14 @@ class Server:
         timeout: float | None = 30.0,
         credentials: Credentials | None = None,
         connect_timeout: float | None = None,
+        encrypt: bool = False,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise ValueError(f"server name must be a non-empty string, not {name!r}")
         self._name = None if name is None else check_server_name(name)
         self._timeout = _check_timeout(timeout)
         self._owns_connections = False
-        self._provider = resolve_provider(provider, credentials, connect_timeout)
+        self._provider = resolve_provider(provider, credentials, connect_timeout, encrypt)
         self._owns_connections = owns_connections(self._provider, provider)
         if self._name is None and self._provider.name == "tsts":
             raise ValueError("the tsts provider reaches servers over the network: name one (an address or a DNS name)")

@@ -155,6 +155,9 @@ class Context:
         a = self.args
         self.connect_timeout: float = getattr(a, "connect_timeout", 5.0)
         self.credentials: wts.Credentials | None = None
+        self.encrypt: bool = bool(getattr(a, "encrypt", False))
+        if self.encrypt and (self.provider or "").strip().lower() != "tsts":
+            raise UsageError("--encrypt: SMB encryption is for the tsts provider: add --provider tsts")
         account = getattr(a, "logon", None)
         path = getattr(a, "logon_password_file", None)
         if account is None:
@@ -187,7 +190,7 @@ class Context:
         """What Server and Farm take for the tsts provider: credentials and the connect timeout."""
         if (self.provider or "").strip().lower() != "tsts":
             return {}
-        return {"credentials": self.credentials, "connect_timeout": self.connect_timeout}
+        return {"credentials": self.credentials, "connect_timeout": self.connect_timeout, "encrypt": self.encrypt}
 
     def _load_sim(self, sim_farm: str | None) -> None:
         source = None

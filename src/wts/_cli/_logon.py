@@ -1,5 +1,5 @@
 """The tsts provider's logon options, on every command: ``-U DOMAIN\\NAME``, ``--password-file`` (the -U
-account's; ``connect`` has its own, the session owner's) and ``--connect-timeout``.  The password is
+account's; ``connect`` has its own, the session owner's), ``--connect-timeout`` and ``--encrypt``.  The password is
 read in ``Context.setup`` (--password-file, WTS_PASSWORD or a no-echo prompt), never from argv."""
 
 from __future__ import annotations
@@ -37,4 +37,10 @@ def add_logon_options(
         default=d(5.0),
         metavar="SECONDS",
         help="tsts: how long reaching a server may take before it counts as unavailable (default 5)",
+    )
+    g.add_argument(
+        "--encrypt",
+        action="store_true",
+        default=d(False),
+        help="tsts: encrypt the SMB sessions (SMB 3) even where the servers do not require it",
     )

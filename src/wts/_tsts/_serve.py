@@ -97,6 +97,7 @@ async def serve(
     ready: Callable[[str, str], None],
     stop: asyncio.Event,
     tally: Tally | None = None,
+    require_encryption: bool = False,
 ) -> None:
     farm = Farm()
     listeners: list[asyncio.base_events.Server] = []
@@ -109,7 +110,13 @@ async def serve(
                     return None
                 return RpcPipe(pipe, _name, the_plan.accounts, farm, tally)
 
-            smb = SmbServer(pipes=pipes, acceptor=lambda: _Logon(the_plan.accounts), latency=latency, tally=tally)
+            smb = SmbServer(
+                pipes=pipes,
+                acceptor=lambda: _Logon(the_plan.accounts),
+                latency=latency,
+                tally=tally,
+                require_encryption=require_encryption,
+            )
             try:
                 listener = await asyncio.start_server(smb.serve, host, the_plan.port, reuse_address=True)
             except OSError as exc:

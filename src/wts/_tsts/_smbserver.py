@@ -1,7 +1,7 @@
 """A minimal SMB2 server for named pipes on IPC$: what ``wts sim serve`` needs to carry MS-TSTS.
 
-API: ``SmbServer(pipes=, acceptor=, latency=)``; ``await server.serve(reader, writer)`` runs one TCP
-connection (pass it to ``asyncio.start_server``).  ``pipes(name, user)`` opens the pipe ``name``
+API: ``SmbServer(pipes=, acceptor=, latency=, require_encryption=)``; ``await server.serve(reader,
+writer)`` runs one TCP connection (pass it to ``asyncio.start_server``).  ``pipes(name, user)`` opens the pipe ``name``
 (``LSM_API_service``, case as the client sent it, without ``\\pipe\\``) for the authenticated
 ``DOMAIN\\user`` and returns a :class:`Pipe`, or None: no such pipe.  ``acceptor()`` returns a new
 pyspnego server context (SPNEGO with NTLM) for each session setup.
@@ -16,7 +16,10 @@ pipe), so calls on different pipes of one connection overlap as they do on Windo
 Signing is required, as Windows servers require it for IPC$ (``_smbsecurity``: HMAC-SHA256 for 2.x,
 AES-CMAC for 3.1.1): requests after the session setup must be signed, and every answer on an
 established session is, or encrypted (3.1.1: a request that came encrypted is answered encrypted;
-the server does not demand it).  No 3.0 / 3.0.2, no compounding, no multi-credit.
+the server does not demand it unless ``require_encryption``: then a 3.1.1 session setup says
+SMB2_SESSION_FLAG_ENCRYPT_DATA, a client without a cipher in common is refused with
+STATUS_ACCESS_DENIED, and so is any later request that does not come encrypted, as Windows does).
+No 3.0 / 3.0.2, no compounding, no multi-credit.
 
 A pipe is in message mode, as the RPC pipes on Windows are: each write is one message to the pipe's
 owner; a read returns one answer message, and a read shorter than the message returns its start with
@@ -43,6 +46,8 @@ from ._smbwire import HEADER, NEG_TOKEN_INIT, ProtocolViolation, Request, error_
 from ._tally import Tally
 
 __all__ = ["Pipe", "SmbServer"]
+
+_SESSION_FLAG_ENCRYPT_DATA = 0x0004  # SESSION_SETUP response SessionFlags (MS-SMB2 2.2.6)
 
 
 class Pipe(Protocol):
@@ -92,12 +97,19 @@ class SmbServer:
     """The SMB2 side of one simulated server (one per listening address; any number of connections)."""
 
     def __init__(
-        self, *, pipes: PipeFactory, acceptor: Callable[[], Any], latency: float = 0.0, tally: Tally | None = None
+        self,
+        *,
+        pipes: PipeFactory,
+        acceptor: Callable[[], Any],
+        latency: float = 0.0,
+        tally: Tally | None = None,
+        require_encryption: bool = False,
     ) -> None:
         self.pipes = pipes
         self.acceptor = acceptor
         self.latency = latency
         self.tally = tally  # benchmarks: connections and answers counted (``_tally``)
+        self.require_encryption = require_encryption
         self.guid = os.urandom(16)
         self.started = filetime_now()
         self.connections: set[asyncio.Task[None]] = set()
@@ -313,6 +325,9 @@ class _Connection:
         if session is None or not session.valid:
             await self._fail(req, w.STATUS_USER_SESSION_DELETED)
             return
+        if not req.encrypted and self.server.require_encryption:
+            await self._fail(req, w.STATUS_ACCESS_DENIED)  # MS-SMB2 3.3.5.2.9: EncryptData and a clear request
+            return
         if not req.encrypted and not self._signed_by(session, req):
             await self._fail(req, w.STATUS_ACCESS_DENIED)  # signing is required; a bad signature is dropped work
             return
@@ -378,8 +393,15 @@ class _Connection:
             await self._send(req, w.STATUS_LOGON_FAILURE, error_body(), sid)
             return
         out = answer or b""
-        body = struct.pack("<HHHH", 9, 0, HEADER.size + 8, len(out)) + out
         user = session.auth.user
+        flags = 0
+        if user is not None and self.server.require_encryption:
+            if self.dialect != w.DIALECT_311 or self.choice is None or not self.choice.cipher:
+                self.sessions.pop(sid, None)
+                await self._fail(req, w.STATUS_ACCESS_DENIED)  # it could not encrypt: refused, as Windows does
+                return
+            flags = _SESSION_FLAG_ENCRYPT_DATA
+        body = struct.pack("<HHHH", 9, flags, HEADER.size + 8, len(out)) + out
         if user is None:
             sent = await self._send(req, w.STATUS_MORE_PROCESSING_REQUIRED, body, sid)
             if self.dialect == w.DIALECT_311:
