@@ -71,8 +71,9 @@ cdef class Host:
             w = _wide(name)
             pw = <const WCHAR *><char *>w
         _tsts_opening(provider)
+        cdef wts_logon *logon = provider._logon()
         with nogil:
-            self.h = wts_host_open(provider.p, pw, &err)
+            self.h = wts_host_open_as(provider.p, logon, pw, &err)
         if self.h == NULL:
             _raise(err, "WTSOpenServerW", name, None)
 

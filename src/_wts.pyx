@@ -15,10 +15,12 @@ import sys
 
 from cpython.unicode cimport PyUnicode_DecodeUTF16
 from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
 
 from wtsdecl cimport *  # src/include/wtsdecl.pxd: the seam
 from wtssim cimport *  # src/include/wtssim.pxd: the compiled-in sim's controls
 from wtsengine cimport *  # src/include/wtsengine.pxd: the bulk engine
+from wtslogon cimport *  # src/include/wtslogon.pxd: alternate credentials for win32 and sim
 
 from wts._errors import error_from_winerror as _error_from_winerror
 
@@ -28,6 +30,7 @@ __all__ = [
     "Provider", "ServerHandle", "get_provider", "available_providers", "connect_session", "tsts_provider",
     "sim_load", "sim_loaded", "sim_dump", "sim_rpc_counts", "sim_outstanding", "sim_rpc_total",
     "sim_reset_counters", "sim_release_hangs", "sim_hung_calls", "CURRENT_SESSION", "ANY_SESSION",
+    "logon_provider", "sim_set_logon_accounts", "sim_logon_counts",
 ]
 
 CURRENT_SESSION = WTS_CURRENT_SESSION
@@ -43,11 +46,37 @@ cdef class Provider:
     cdef readonly str name
     # tsts only: the wts._tsts._client.Connections its opens use (credentials, timeouts, sessions).
     cdef readonly object connections
+    # win32 and sim with alternate credentials (logon_provider): the logon each call impersonates, and
+    # who it is (DOMAIN\user; never the password).  NULL once close_logon() has let go of it.
+    cdef wts_logon *logon
+    cdef readonly object principal
+
+    def __dealloc__(self):
+        if self.logon != NULL:
+            wts_logon_release(self.logon)
+            self.logon = NULL
+
+    def close_logon(self):
+        """Let go of the logon (the token closes when no call still uses it); idempotent.  Opening a
+        server through this provider afterwards is a ValueError, never a call as this process's user."""
+        cdef wts_logon *logon = self.logon
+        self.logon = NULL
+        if logon != NULL:
+            wts_logon_release(logon)
+
+    cdef wts_logon *_logon(self) except? NULL:
+        if self.principal is not None and self.logon == NULL:
+            raise ValueError(f"the {self.name} provider's logon as {self.principal} is closed")
+        return self.logon
 
     def __repr__(self):
+        if self.principal is not None:
+            return f"<wts provider {self.name!r} as {self.principal!r}>"
         return f"<wts provider {self.name!r}>"
 
     def __reduce__(self):
+        if self.principal is not None:
+            raise TypeError("a provider with credentials does not pickle: the pickle would hold the password")
         return (get_provider, (self.name,))
 
 
@@ -65,6 +94,91 @@ cdef Provider _WIN32 = _make_provider(wts_provider_win32) if wts_provider_win32 
 def available_providers():
     """Names of the providers compiled into this build, best first."""
     return ("win32", "sim") if _WIN32 is not None else ("sim",)
+
+
+cdef WCHAR *_wide_secret(str text, size_t *units) except NULL:
+    """``text`` as UTF-16 in malloc'd memory with a NUL, written straight from the str (no bytes object
+    left behind holding it); the caller wipes and frees it."""
+    cdef Py_ssize_t n = 0, i = 0
+    cdef Py_UCS4 c
+    for c in text:
+        n += 2 if c > 0xFFFF else 1
+    cdef WCHAR *w = <WCHAR *>malloc((n + 1) * sizeof(WCHAR))
+    if w == NULL:
+        raise MemoryError()
+    cdef unsigned int u
+    for c in text:
+        u = <unsigned int>c
+        if u > 0xFFFF:
+            u -= 0x10000
+            w[i] = <WCHAR>(0xD800 + (u >> 10))
+            w[i + 1] = <WCHAR>(0xDC00 + (u & 0x3FF))
+            i += 2
+        else:
+            w[i] = <WCHAR>u
+            i += 1
+    w[n] = 0
+    units[0] = <size_t>n
+    return w
+
+
+def logon_provider(Provider base not None, str user not None, str domain not None, str password not None):
+    """``base`` (win32 or sim) making every call under alternate credentials, as ``runas /netonly``:
+    LogonUserW(LOGON32_LOGON_NEW_CREDENTIALS, LOGON32_PROVIDER_WINNT50) now, and each calling thread
+    impersonating the token around each call.  The password is copied into native memory only for the
+    LogonUserW call and wiped right after.  A failed logon raises its Win32 error (LogonUserW)."""
+    cdef const wts_logon_ops *ops
+    if base.p == wts_provider_win32 and wts_provider_win32 != NULL:
+        ops = wts_logon_ops_win32
+    elif base.p == &wts_provider_sim:
+        ops = &wts_logon_ops_sim
+    else:
+        raise ValueError(f"the {base.name} provider takes no alternate logon of this kind")
+    cdef bytes wu = _wide(user), wd = _wide(domain)
+    cdef const WCHAR *pu = <const WCHAR *><char *>wu
+    cdef const WCHAR *pd = <const WCHAR *><char *>wd
+    cdef size_t units = 0
+    cdef WCHAR *pw = _wide_secret(password, &units)
+    cdef DWORD err = 0
+    cdef wts_logon *logon
+    try:
+        with nogil:
+            logon = wts_logon_new(ops, pu, pd, pw, units, &err)  # wipes pw
+    finally:
+        wts_wipe(pw, (units + 1) * sizeof(WCHAR))
+        free(pw)
+    if logon == NULL:
+        who = f"{domain}\\{user}" if domain else user
+        raise _error_from_winerror(err, f"LogonUserW as {who}", None, None)
+    cdef Provider prov = _make_provider(base.p)
+    prov.logon = logon
+    prov.principal = f"{domain}\\{user}" if domain else user
+    return prov
+
+
+def sim_set_logon_accounts(accounts):
+    """The accounts the sim's alternate logons are checked against: (domain, user, password) triples."""
+    cdef list parts = []
+    for domain, user, password in accounts:
+        parts += [domain, user, password]
+    cdef str text = "".join(f"{part}\0" for part in parts)
+    cdef size_t units = 0
+    cdef WCHAR *w = _wide_secret(text, &units)
+    cdef int rc
+    try:
+        rc = wts_logon_sim_set_accounts(w, units)
+    finally:
+        wts_wipe(w, (units + 1) * sizeof(WCHAR))
+        free(w)
+    if rc != 0:
+        raise MemoryError()
+
+
+def sim_logon_counts():
+    """The sim's alternate logons: (tokens open, impersonations, reverts, impersonations refused)."""
+    cdef int64_t out[4]
+    wts_logon_sim_counts(out)
+    return (out[0], out[1], out[2], out[3])
 
 
 def get_provider(str name):
@@ -95,6 +209,8 @@ cdef class ServerHandle:
     # Calls running without the GIL.  close() from another thread must not free the handle under
     # them: the last call to finish closes it instead.
     cdef int inflight
+    # The provider's alternate logon (a reference of our own), impersonated around each call; or NULL.
+    cdef wts_logon *logon
 
     def __cinit__(self, Provider provider not None, name=None, bint ex=False):
         self.provider = provider
@@ -102,6 +218,8 @@ cdef class ServerHandle:
         self.name = name
         self.h = NULL
         self.opened = False
+        self.logon = provider._logon()
+        wts_logon_retain(self.logon)
         cdef bytes w
         cdef LPWSTR pw
         cdef DWORD err = 0
@@ -125,6 +243,8 @@ cdef class ServerHandle:
         if self.h != NULL:
             self.p.CloseServer(self.h)
             self.h = NULL
+        wts_logon_release(self.logon)
+        self.logon = NULL
 
     @property
     def closed(self):
@@ -138,10 +258,13 @@ cdef class ServerHandle:
 
     cdef void _release(self) noexcept:
         cdef HANDLE h = self.h
+        cdef wts_logon *logon = self.logon
         self.h = NULL
+        self.logon = NULL
         if h != NULL:
             with nogil:
                 self.p.CloseServer(h)
+        wts_logon_release(logon)  # the last holder closes the token
 
     cdef inline int _enter(self, HANDLE *h) except -1:
         if not self.opened:
@@ -164,9 +287,13 @@ cdef class ServerHandle:
         cdef BOOL ok
         try:
             with nogil:
-                ok = self.p.EnumerateSessionsW(h, 0, 1, &info, &count)
-                if not ok:
-                    err = wts_get_last_error()
+                if wts_logon_enter(self.logon, &err):  # alternate credentials: this call only
+                    ok = self.p.EnumerateSessionsW(h, 0, 1, &info, &count)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
+                else:
+                    ok = False
         finally:
             self._leave()
         if not ok:
@@ -191,9 +318,13 @@ cdef class ServerHandle:
         cdef BOOL ok
         try:
             with nogil:
-                ok = self.p.EnumerateSessionsExW(h, &level, 0, &info, &count)
-                if not ok:
-                    err = wts_get_last_error()
+                if wts_logon_enter(self.logon, &err):  # alternate credentials: this call only
+                    ok = self.p.EnumerateSessionsExW(h, &level, 0, &info, &count)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
+                else:
+                    ok = False
         finally:
             self._leave()
         if not ok:
@@ -218,9 +349,13 @@ cdef class ServerHandle:
         cdef BOOL ok
         try:
             with nogil:
-                ok = self.p.QuerySessionInformationW(h, session_id, <WTS_INFO_CLASS>info_class, &buf, &size)
-                if not ok:
-                    err = wts_get_last_error()
+                if wts_logon_enter(self.logon, &err):  # alternate credentials: this call only
+                    ok = self.p.QuerySessionInformationW(h, session_id, <WTS_INFO_CLASS>info_class, &buf, &size)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
+                else:
+                    ok = False
         finally:
             self._leave()
         if not ok:
@@ -252,12 +387,16 @@ cdef class ServerHandle:
         self._enter(&h)
         try:
             with nogil:
-                if logoff:
-                    ok = self.p.LogoffSession(h, session_id, wait)
+                if wts_logon_enter(self.logon, &err):
+                    if logoff:
+                        ok = self.p.LogoffSession(h, session_id, wait)
+                    else:
+                        ok = self.p.DisconnectSession(h, session_id, wait)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
                 else:
-                    ok = self.p.DisconnectSession(h, session_id, wait)
-                if not ok:
-                    err = wts_get_last_error()
+                    ok = False
         finally:
             self._leave()
         if not ok:
@@ -277,9 +416,13 @@ cdef class ServerHandle:
         self._enter(&h)
         try:
             with nogil:
-                ok = self.p.SendMessageW(h, session_id, pt, lt, pm, lm, style, timeout, &response, wait)
-                if not ok:
-                    err = wts_get_last_error()
+                if wts_logon_enter(self.logon, &err):  # alternate credentials: this call only
+                    ok = self.p.SendMessageW(h, session_id, pt, lt, pm, lm, style, timeout, &response, wait)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
+                else:
+                    ok = False
         finally:
             self._leave()
         if not ok:
@@ -298,7 +441,9 @@ cdef class ServerHandle:
         self._enter(&h)
         try:
             with nogil:
-                plist = wts_process_list_get(self.p, h, server, session_id, &err)
+                if wts_logon_enter(self.logon, &err):
+                    plist = wts_process_list_get(self.p, h, server, session_id, &err)
+                    wts_logon_leave(self.logon)
         finally:
             self._leave()
         if plist == NULL:
@@ -317,9 +462,13 @@ cdef class ServerHandle:
         self._enter(&h)
         try:
             with nogil:
-                ok = self.p.TerminateProcess(h, process_id, exit_code)
-                if not ok:
-                    err = wts_get_last_error()
+                if wts_logon_enter(self.logon, &err):  # alternate credentials: this call only
+                    ok = self.p.TerminateProcess(h, process_id, exit_code)
+                    if not ok:
+                        err = wts_get_last_error()
+                    wts_logon_leave(self.logon)
+                else:
+                    ok = False
         finally:
             self._leave()
         if not ok:

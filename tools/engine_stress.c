@@ -40,6 +40,7 @@ static void late_return_window(void)
 #define WTS_ENGINE_TEST_LATE_RETURN() late_return_window()
 #include "wtsapi/wts_engine.c" /* the engine, with the hook compiled in */
 #include "wtsapi/wts_accounts.c" /* what its process jobs call */
+#include "wtsapi/wts_logon.c"    /* alternate credentials, impersonated around each call */
 #include "wtsapi/wts_sim.h"
 
 static const char FARM[] =

@@ -4,6 +4,7 @@
 from libc.stdint cimport int64_t
 
 from wtsdecl cimport BOOL, DWORD, WCHAR, wts_provider
+from wtslogon cimport wts_logon
 
 
 cdef extern from "wtsapi/wts_engine.h" nogil:
@@ -44,6 +45,7 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
         WTS_JOB_TIMEDOUT
         WTS_JOB_CANCELLED
     wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
+    wts_host *wts_host_open_as(const wts_provider *p, wts_logon *logon, const WCHAR *name, DWORD *error)
     void wts_host_release(wts_host *host)
     void wts_host_kill(wts_host *host)
     wts_job *wts_job_new(int op, wts_host *host, DWORD session_id, int64_t timeout_ns, int64_t tag)

@@ -1,4 +1,4 @@
-"""Who a remote provider logs on as: ``wts.Credentials``.
+"""Who a provider logs on as: ``wts.Credentials`` (tsts: to each server; win32 and sim: as ``runas /netonly``).
 
 A password is held for the logon only: it never appears in ``repr``/``str``, errors, logs or the
 audit log, and a ``Credentials`` does not pickle (a pickle would carry the password in clear).

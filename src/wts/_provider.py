@@ -61,9 +61,9 @@ def resolve_provider(
             f"encrypt is for the tsts provider (SMB 3 encryption of MS-TSTS), not {chosen.name}: "
             "pass provider='tsts' or set WTS_PROVIDER=tsts"
         )
-    if credentials is not None or connect_timeout is not None:
+    if connect_timeout is not None:
         raise ProviderError(
-            f"credentials and connect_timeout are for the tsts provider (MS-TSTS over the network), "
+            f"connect_timeout is for the tsts provider (MS-TSTS over the network), "
             f"not {chosen.name}: pass provider='tsts' or set WTS_PROVIDER=tsts"
         )
     if chosen.name == "sim" and not _wts.sim_loaded():
@@ -76,7 +76,28 @@ def resolve_provider(
         from . import sim  # deferred: only the sim path needs the farm compiler
 
         sim.load(farm)
+    if credentials is not None:
+        return _logon(chosen, credentials)
     return chosen
+
+
+def _logon(chosen: _wts.Provider, credentials: Credentials) -> _wts.Provider:
+    """win32 (or sim) under alternate credentials, as ``runas /netonly``: a provider of its own whose
+    every call impersonates one LogonUserW(LOGON32_LOGON_NEW_CREDENTIALS) token."""
+    from ._credentials import Credentials
+
+    if not isinstance(credentials, Credentials):
+        raise TypeError(f"credentials must be a wts.Credentials, not {type(credentials).__name__}")
+    if chosen.principal is not None:
+        raise ProviderError(
+            f"the provider already logs on as {chosen.principal}: pass its name, not it, with credentials"
+        )
+    if credentials.password is None:
+        raise ProviderError(
+            f"credentials for {credentials.principal} without a password: the {chosen.name} provider's "
+            "alternate logon (as runas /netonly) needs one; without credentials the calls go as this process's user"
+        )
+    return _wts.logon_provider(chosen, credentials.user, credentials.domain, credentials.password)
 
 
 def _default() -> str | None:
@@ -111,12 +132,15 @@ def _tsts(
 
 
 def owns_connections(provider: _wts.Provider, given: str | _wts.Provider | None) -> bool:
-    """True when ``provider`` was made for its caller (a tsts provider with connections of its own)."""
-    return provider.connections is not None and provider is not given
+    """True when ``provider`` was made for its caller (a tsts provider with connections of its own, or
+    win32 / sim with a logon of its own)."""
+    return (provider.connections is not None or provider.principal is not None) and provider is not given
 
 
 def close_connections(provider: _wts.Provider) -> None:
-    """Close a tsts provider's SMB sessions and pipes (nothing for other providers)."""
+    """Close a tsts provider's SMB sessions and pipes, or let go of a win32 / sim provider's logon (its
+    token closes when the last call using it is done)."""
     connections = provider.connections
     if connections is not None:
         connections.close()
+    provider.close_logon()

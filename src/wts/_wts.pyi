@@ -16,15 +16,18 @@ __all__ = [
     "available_providers",
     "connect_session",
     "get_provider",
+    "logon_provider",
     "sim_dump",
     "sim_hung_calls",
     "sim_load",
     "sim_loaded",
+    "sim_logon_counts",
     "sim_outstanding",
     "sim_release_hangs",
     "sim_reset_counters",
     "sim_rpc_counts",
     "sim_rpc_total",
+    "sim_set_logon_accounts",
     "tsts_provider",
 ]
 
@@ -41,10 +44,16 @@ class Provider:
     def name(self) -> str: ...
     @property
     def connections(self) -> Connections | None: ...
+    @property
+    def principal(self) -> str | None: ...
+    def close_logon(self) -> None: ...
 
 def available_providers() -> tuple[str, ...]: ...
 def get_provider(name: str) -> Provider: ...
 def tsts_provider(connections: Connections | None = None) -> Provider: ...
+def logon_provider(base: Provider, user: str, domain: str, password: str) -> Provider: ...
+def sim_set_logon_accounts(accounts: Sequence[tuple[str, str, str]]) -> None: ...
+def sim_logon_counts() -> tuple[int, int, int, int]: ...
 
 @disjoint_base
 class ServerHandle:

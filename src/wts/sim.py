@@ -59,6 +59,8 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> CompiledFarm:
 
     farm = compile_farm(source)
     _wts.sim_load(farm.text)
+    # Who an alternate logon may be (Server/Farm credentials= with the sim): the farm's "accounts".
+    _wts.sim_set_logon_accounts([(a.domain, a.user, a.password) for a in farm.accounts])
     return farm
 
 

@@ -61,6 +61,11 @@ int64_t wts_engine_set_abandoned_limit(int64_t limit)
 
 wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
 {
+    return wts_host_open_as(p, NULL, name, error);
+}
+
+wts_host *wts_host_open_as(const wts_provider *p, wts_logon *logon, const WCHAR *name, DWORD *error)
+{
     wts_host *host = (wts_host *)calloc(1, sizeof *host);
     *error = WTS_ERROR_SUCCESS;
     if (!host) {
@@ -79,7 +84,7 @@ wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
             return NULL;
         }
         memcpy(host->name, name, (n + 1) * sizeof(WCHAR));
-        host->h = p->OpenServerW((LPWSTR)name);
+        host->h = p->OpenServerW((LPWSTR)name); /* no RPC (wtsapi32 opens nothing): no impersonation */
         if (!host->h) {
             *error = wts_get_last_error();
             free(host->name);
@@ -87,6 +92,8 @@ wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error)
             return NULL;
         }
     } /* else WTS_CURRENT_SERVER_HANDLE (NULL): nothing to open or close */
+    wts_logon_retain(logon);
+    host->logon = logon;
     return host;
 }
 
@@ -94,6 +101,7 @@ void wts_host_release(wts_host *host)
 {
     if (host && wts_atomic_add(&host->refs, -1) == 0) {
         if (host->h) host->p->CloseServer(host->h);
+        wts_logon_release(host->logon); /* the last holder closes the token */
         free(host->name);
         free(host);
     }
@@ -240,6 +248,12 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
     *buf = NULL;
     *count = 0;
     *response = 0;
+    /* With alternate credentials this thread impersonates them for the call only (runas /netonly).
+     * If it cannot, the call is not made: it fails with that error. */
+    if (!wts_logon_enter(job->host->logon, error)) {
+        *ok = FALSE;
+        return;
+    }
     switch (job->op) {
     case WTS_OP_ENUMERATE: {
         DWORD level = 1;
@@ -278,6 +292,7 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
     default: *ok = FALSE; wts_set_last_error(WTS_ERROR_INVALID_PARAMETER);
     }
     *error = *ok ? WTS_ERROR_SUCCESS : wts_get_last_error();
+    wts_logon_leave(job->host->logon);
     if (!*ok && *buf) { /* a failed call hands nothing back */
         free_result(p, job->op, *buf, 0);
         *buf = NULL;

@@ -15,6 +15,7 @@
 #include "wts_seam.h"
 #include "wts_platform.h"
 #include "wts_accounts.h"
+#include "wts_logon.h"
 
 /* One open server handle, shared by every job aimed at it and closed when the last one lets go. */
 typedef struct wts_host {
@@ -23,6 +24,7 @@ typedef struct wts_host {
     WCHAR *name; /* the server's name (NULL: this machine), for the account lookups of WTS_OP_PROCESSES */
     wts_atomic64 refs;
     wts_atomic64 dead; /* set by the owner, or by a deadline passing: jobs not yet started come back CANCELLED */
+    wts_logon *logon;  /* alternate credentials (a reference), or NULL: each call is made impersonating them */
 } wts_host;
 
 enum wts_op {
@@ -70,6 +72,8 @@ typedef struct wts_job {
 typedef struct wts_engine wts_engine;
 
 wts_host *wts_host_open(const wts_provider *p, const WCHAR *name, DWORD *error);
+/* The same, every call on the host made impersonating `logon` (a reference is taken). */
+wts_host *wts_host_open_as(const wts_provider *p, wts_logon *logon, const WCHAR *name, DWORD *error);
 void wts_host_release(wts_host *host);
 /* Marks host dead: its jobs not yet started come back CANCELLED, unsent. */
 void wts_host_kill(wts_host *host);

@@ -3,6 +3,7 @@
  * and wts._wts reports that the win32 provider is not available.
  */
 #include "wts_seam.h"
+#include "wts_logon.h"
 
 #ifdef _WIN32
 #  include <sddl.h> /* ConvertSidToStringSidW */
@@ -136,6 +137,26 @@ static const wts_provider provider = {
 };
 const wts_provider *const wts_provider_win32 = &provider;
 
+/* Alternate credentials (wts_logon.h): runas /netonly's logon, the thread's impersonation around each call. */
+static BOOL WINAPI logon_user(const WCHAR *user, const WCHAR *domain, const WCHAR *password, HANDLE *token)
+{
+    SetLastError(0);
+    return LogonUserW(user, domain, password, LOGON32_LOGON_NEW_CREDENTIALS, LOGON32_PROVIDER_WINNT50, token);
+}
+
+static BOOL WINAPI impersonate(HANDLE token)
+{
+    SetLastError(0);
+    return ImpersonateLoggedOnUser(token);
+}
+
+static BOOL WINAPI revert(void) { return RevertToSelf(); }
+
+static BOOL WINAPI close_token(HANDLE token) { return CloseHandle(token); }
+
+static const wts_logon_ops logon_ops = { "win32", logon_user, impersonate, revert, close_token };
+const wts_logon_ops *const wts_logon_ops_win32 = &logon_ops;
+
 void *wts_win32_sim_export(const char *name)
 {
     /* The module our imports are bound to: wts._wts links wtsapi32, so it is loaded by now. */
@@ -144,6 +165,7 @@ void *wts_win32_sim_export(const char *name)
 }
 #else
 const wts_provider *const wts_provider_win32 = 0;
+const wts_logon_ops *const wts_logon_ops_win32 = 0;
 
 void *wts_win32_sim_export(const char *name)
 {

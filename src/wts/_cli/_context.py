@@ -150,8 +150,9 @@ class Context:
             self.audit = AuditLog(a.audit_log, self.env.argv)
 
     def _logon(self) -> None:
-        """-U and its password (--password-file, WTS_PASSWORD, a no-echo prompt): the tsts provider's
-        credentials, read once before any RPC.  The password goes nowhere but the logon."""
+        """-U and its password (--password-file, WTS_PASSWORD, a no-echo prompt): the credentials (tsts:
+        its logon; win32 and sim: runas /netonly's), read once before any RPC.  The password goes nowhere
+        but the logon."""
         a = self.args
         self.connect_timeout: float = getattr(a, "connect_timeout", 5.0)
         self.credentials: wts.Credentials | None = None
@@ -164,8 +165,7 @@ class Context:
             if path is not None:
                 raise UsageError("--password-file: it is the -U account's password, and -U is missing")
             return
-        if (self.provider or "").strip().lower() != "tsts":
-            raise UsageError("-U: alternate credentials are for the tsts provider: add --provider tsts")
+        # tsts logs on to each server with them; win32 (and sim) run every call under them, as runas /netonly.
         from ._password import password_file
 
         if path is not None:
@@ -189,7 +189,7 @@ class Context:
     def _remote(self) -> dict[str, Any]:
         """What Server and Farm take for the tsts provider: credentials and the connect timeout."""
         if (self.provider or "").strip().lower() != "tsts":
-            return {}
+            return {} if self.credentials is None else {"credentials": self.credentials}
         return {"credentials": self.credentials, "connect_timeout": self.connect_timeout, "encrypt": self.encrypt}
 
     def _load_sim(self, sim_farm: str | None) -> None:

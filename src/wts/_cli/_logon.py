@@ -1,6 +1,7 @@
-"""The tsts provider's logon options, on every command: ``-U DOMAIN\\NAME``, ``--password-file`` (the -U
-account's; ``connect`` has its own, the session owner's), ``--connect-timeout`` and ``--encrypt``.  The password is
-read in ``Context.setup`` (--password-file, WTS_PASSWORD or a no-echo prompt), never from argv."""
+"""The logon options, on every command: ``-U DOMAIN\\NAME`` and ``--password-file`` (the -U account's;
+``connect`` has its own, the session owner's) for every provider (tsts logs on with them, win32 and sim
+as runas /netonly), ``--connect-timeout`` and ``--encrypt`` for tsts.  The password is read in
+``Context.setup`` (--password-file, WTS_PASSWORD or a no-echo prompt), never from argv."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def add_logon_options(
         dest="logon",
         metavar="DOMAIN\\NAME",
         default=d(None),
-        help="tsts: log on to the servers as this account (NTLM); the password from --password-file, "
-        "WTS_PASSWORD or a prompt, never the command line.  Without -U: Kerberos from the ticket cache",
+        help="log on as this account: tsts over NTLM; win32 as runas /netonly (every call impersonating it); "
+        "the password from --password-file, WTS_PASSWORD or a prompt, never the command line.  "
+        "Without -U: tsts uses Kerberos from the ticket cache, the others this process's user",
     )
     if password_file:
         g.add_argument(
@@ -29,7 +31,7 @@ def add_logon_options(
             dest="logon_password_file",
             metavar="FILE",
             default=d(None),
-            help="tsts: the -U account's password, the first line of FILE",
+            help="the -U account's password, the first line of FILE",
         )
     g.add_argument(
         "--connect-timeout",
