@@ -72,8 +72,10 @@ cdef class Host:
             pw = <const WCHAR *><char *>w
         _tsts_opening(provider)
         cdef wts_logon *logon = provider._logon()
+        wts_logon_retain(logon)  # the provider may let go of it (close) while the GIL is released
         with nogil:
             self.h = wts_host_open_as(provider.p, logon, pw, &err)
+            wts_logon_release(logon)
         if self.h == NULL:
             _raise(err, "WTSOpenServerW", name, None)
 
