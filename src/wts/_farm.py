@@ -128,7 +128,9 @@ class Farm:
 
     def close(self) -> None:
         """Close the connections this farm holds (tsts: one SMB session per server, reused by every
-        operation until now); a later operation opens new ones.  Idempotent; nothing for sim or win32."""
+        operation until now); a later operation opens new ones.  With credentials on win32 or sim: let
+        go of the logon (its token closes when no call uses it); a later operation is a ValueError.
+        Idempotent; nothing for sim or win32 without credentials."""
         if self._owns_connections:
             close_connections(self.provider)
 
