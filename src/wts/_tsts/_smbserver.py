@@ -9,17 +9,14 @@ pyspnego server context (SPNEGO with NTLM) for each session setup.
 What it speaks (MS-SMB2), and nothing more: the SMB1 multi-protocol NEGOTIATE that older clients
 (impacket) open with, answered with the SMB2 wildcard dialect; NEGOTIATE of dialect 3.1.1 (with its
 preauth integrity, and a cipher when the client offers one), else 2.1, else 2.0.2; SESSION_SETUP
-through the acceptor; TREE_CONNECT to IPC$ only; CREATE of
-the pipes; WRITE, READ, IOCTL FSCTL_PIPE_TRANSCEIVE; CLOSE, TREE_DISCONNECT, LOGOFF, ECHO, CANCEL.
+through the acceptor; TREE_CONNECT to IPC$ only; CREATE of the pipes; WRITE, READ, IOCTL
+FSCTL_PIPE_TRANSCEIVE; CLOSE, TREE_DISCONNECT, LOGOFF, ECHO, CANCEL.
 Writes, transceives and waiting reads run beside the connection's next requests (one at a time per
 pipe), so calls on different pipes of one connection overlap as they do on Windows.
 Signing is required, as Windows servers require it for IPC$ (``_smbsecurity``: HMAC-SHA256 for 2.x,
 AES-CMAC for 3.1.1): requests after the session setup must be signed, and every answer on an
 established session is, or encrypted (3.1.1: a request that came encrypted is answered encrypted;
-the server does not demand it unless ``require_encryption``: then a 3.1.1 session setup says
-SMB2_SESSION_FLAG_ENCRYPT_DATA, a client without a cipher in common is refused with
-STATUS_ACCESS_DENIED, and so is any later request that does not come encrypted, as Windows does).
-No 3.0 / 3.0.2, no compounding, no multi-credit.
+demanded only with ``require_encryption``: ``_session_setup``).  No 3.0/3.0.2, compounding, multi-credit.
 
 A pipe is in message mode, as the RPC pipes on Windows are: each write is one message to the pipe's
 owner; a read returns one answer message, and a read shorter than the message returns its start with
@@ -46,8 +43,6 @@ from ._smbwire import HEADER, NEG_TOKEN_INIT, ProtocolViolation, Request, error_
 from ._tally import Tally
 
 __all__ = ["Pipe", "SmbServer"]
-
-_SESSION_FLAG_ENCRYPT_DATA = 0x0004  # SESSION_SETUP response SessionFlags (MS-SMB2 2.2.6)
 
 
 class Pipe(Protocol):
@@ -325,11 +320,8 @@ class _Connection:
         if session is None or not session.valid:
             await self._fail(req, w.STATUS_USER_SESSION_DELETED)
             return
-        if not req.encrypted and self.server.require_encryption:
-            await self._fail(req, w.STATUS_ACCESS_DENIED)  # MS-SMB2 3.3.5.2.9: EncryptData and a clear request
-            return
-        if not req.encrypted and not self._signed_by(session, req):
-            await self._fail(req, w.STATUS_ACCESS_DENIED)  # signing is required; a bad signature is dropped work
+        if not req.encrypted and (self.server.require_encryption or not self._signed_by(session, req)):
+            await self._fail(req, w.STATUS_ACCESS_DENIED)  # signing is required; sealing too with EncryptData
             return
         if req.command == w.ECHO:
             await self._send(req, w.STATUS_SUCCESS, struct.pack("<HH", 4, 0))
@@ -394,13 +386,10 @@ class _Connection:
             return
         out = answer or b""
         user = session.auth.user
-        flags = 0
-        if user is not None and self.server.require_encryption:
-            if self.dialect != w.DIALECT_311 or self.choice is None or not self.choice.cipher:
-                self.sessions.pop(sid, None)
-                await self._fail(req, w.STATUS_ACCESS_DENIED)  # it could not encrypt: refused, as Windows does
-                return
-            flags = _SESSION_FLAG_ENCRYPT_DATA
+        flags = 0x0004 if self.server.require_encryption else 0  # SMB2_SESSION_FLAG_ENCRYPT_DATA (MS-SMB2 2.2.6)
+        if user is not None and flags and not (self.dialect == w.DIALECT_311 and self.choice and self.choice.cipher):
+            self.sessions.pop(sid, None)
+            return await self._fail(req, w.STATUS_ACCESS_DENIED)  # it cannot encrypt: refused, as Windows does
         body = struct.pack("<HHHH", 9, flags, HEADER.size + 8, len(out)) + out
         if user is None:
             sent = await self._send(req, w.STATUS_MORE_PROCESSING_REQUIRED, body, sid)
