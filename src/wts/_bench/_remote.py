@@ -160,9 +160,10 @@ class Served:
         path = Path(tmp) / "farm.json"
         path.write_text(json.dumps(farm), encoding="utf-8")
         cmd = [sys.executable, "-m", "wts._bench._tstsserved", str(path), opts.address, str(port), str(opts.latency_ms)]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        # Its stderr goes to a file: a pipe nobody reads until the end could fill and stall the server.
+        self._errors = Path(tmp) / "served.err"
+        with open(self._errors, "w", encoding="utf-8") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.hosts: list[str] = []
@@ -187,8 +188,8 @@ class Served:
             raise BenchError(f"the served farm said nothing for {WAIT:g} s") from None
         if line is None:
             self.proc.wait(WAIT)
-            assert self.proc.stderr is not None
-            why = (self.proc.stderr.read().strip().splitlines() or [f"exit status {self.proc.returncode}"])[-1]
+            said = self._errors.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            why = (said or [f"exit status {self.proc.returncode}"])[-1]
             raise BenchError(f"the served farm stopped: {why}")
         return line
 
