@@ -183,7 +183,7 @@ cdef class Engine:
         wts.connect does, but with a deadline; no payload.  The call has no server handle (it acts on
         the local server only), so host must be the local one (name None); it gives the provider.
         The job keeps its own copy of the password and wipes it when freed."""
-        if host.name is not None:
+        if host.name is not None and host.provider.p.ConnectRemoteSessionW == NULL:
             raise ValueError(f"WTSConnectSessionW acts on the local server only, not {host.name!r}")
         cdef bytes wp = _wide(password)
         cdef wts_job *job = self._job(WTS_OP_CONNECT, host, logon_id, timeout, tag)

@@ -256,9 +256,27 @@ cdef BOOL __stdcall _tsts_message(HANDLE h, DWORD session_id, LPWSTR title, DWOR
 
 
 cdef BOOL __stdcall _tsts_connect(ULONG logon_id, ULONG target_id, LPWSTR password, BOOL wait) noexcept nogil:
-    # WTSConnectSessionW names no server: it acts on this machine.  Not over MS-TSTS (yet).
+    # WTSConnectSessionW names no server: it acts on this machine, which MS-TSTS does not reach
+    # (a remote connect is ConnectRemoteSessionW, with the server's handle).
     wts_set_last_error(WTS_ERROR_NOT_SUPPORTED)
     return 0
+
+
+cdef BOOL __stdcall _tsts_connect_remote(HANDLE h, ULONG logon_id, ULONG target_id, LPWSTR password,
+                                         BOOL wait) noexcept nogil:
+    # RpcOpenSession(logon_id) + RpcConnect(target_id, password) + RpcCloseSession, as tscon over the network
+    cdef DWORD err = WTS_ERROR_INVALID_HANDLE
+    if h != NULL:
+        with gil:
+            try:
+                _tsts_client(h).connect(logon_id, target_id, _str16(password) if password != NULL else "")
+                err = 0
+            except BaseException as exc:
+                err = _tsts_code(exc)
+    if err:
+        wts_set_last_error(err)
+        return 0
+    return 1
 
 
 cdef void __stdcall _tsts_free(PVOID p) noexcept nogil:
@@ -435,6 +453,7 @@ _tsts_fns[WTS_TSTS_TERMINATE] = <void *>_tsts_terminate
 _tsts_fns[WTS_TSTS_LOOKUP_SID] = <void *>_tsts_lookup_sid
 _tsts_fns[WTS_TSTS_SID_TEXT] = <void *>_tsts_sid_text
 _tsts_fns[WTS_TSTS_FREE_SID] = <void *>_tsts_free_sid
+_tsts_fns[WTS_TSTS_CONNECT_REMOTE] = <void *>_tsts_connect_remote
 wts_tsts_fill(&_tsts_table, _tsts_fns)
 
 

@@ -76,6 +76,7 @@ FARM: dict[str, Any] = {
                     "user": "bob",
                     "domain": "FABRIKAM",
                     "deny": ["terminate"],
+                    "password": "BobPw1",
                     "processes": [{"name": "notepad.exe", "pid": 5000}, {"name": "calc.exe", "user": "CONTOSO\\alice"}],
                 },
             ],
@@ -287,3 +288,43 @@ def test_rpc_economy(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
         calls.clear()
         server.client_info(2)
         assert calls == ["RCMPublic:0"]  # the whole WTSCLIENTW from one RpcGetClientData
+        calls.clear()
+        server.connect(3, target=2, password="BobPw1")
+        assert calls == ["TermSrvSession:0", "TermSrvSession:2", "TermSrvSession:1"]  # open, connect, close
+
+
+def test_connect_over_tsts_changes_the_served_farm(served: dict[str, Any]) -> None:
+    rds01 = served["servers"]["RDS01"]
+    with wts.Server(rds01, provider="tsts", credentials=CREDS) as server:
+        with pytest.raises(wts.AccessDeniedError) as denied:
+            server.connect(3, target=2, password="not-bobs")
+        assert denied.value.winerror == WinError.ERROR_LOGON_FAILURE and "not-bobs" not in str(denied.value)
+        with pytest.raises(wts.NoSuchSessionError):
+            server.connect(99, target=2, password="BobPw1")
+        server.connect(3, target=2, password="BobPw1")
+        states = {s.id: s.state for s in server.sessions()}
+    assert (states[3], states[2]) == (wts.ConnectState.ACTIVE, wts.ConnectState.DISCONNECTED)
+
+
+def test_connect_stays_local_only_on_the_other_providers() -> None:
+    _same_farm_through_sim()
+    with pytest.raises(ValueError, match="local server only"):
+        wts.Server("APP01", provider="sim").connect(2, target=3)
+    with pytest.raises(wts.AccessDeniedError):  # the local server: WTSConnectSessionW, as wts.connect
+        wts.Server(None, provider="sim").connect(3, target=2, password="wrong")
+
+
+def test_cli_connect_over_tsts(served: dict[str, Any], tmp_path: Path) -> None:
+    rds01 = served["servers"]["RDS01"]
+    owner = tmp_path / "bob.pw"
+    owner.write_text("BobPw1\n", encoding="utf-8")
+    code, out, err = _cli("connect", "3", "-s", rds01)
+    assert code == 2 and "--target" in err
+    code, out, err = _cli("connect", "3", "--target", "2", "-s", f"{rds01},{served['servers']['APP01']}")
+    assert code == 2 and "one server" in err
+    code, out, err = _cli("connect", "3", "--target", "2", "-s", rds01, "--password-file", str(owner))
+    assert code == 0, err
+    assert "BobPw1" not in out + err
+    code, out, err = _cli("sessions", "-s", rds01, "--format", "json")
+    states = {r["id"]: r["state"] for r in json.loads(out)}
+    assert (states[3], states[2]) == ("Active", "Disconnected")

@@ -109,6 +109,7 @@ cdef extern from "wtsapi/wts_seam.h" nogil:
         BOOL (*DisconnectSession)(HANDLE, DWORD, BOOL) noexcept nogil
         BOOL (*LogoffSession)(HANDLE, DWORD, BOOL) noexcept nogil
         BOOL (*ConnectSessionW)(ULONG, ULONG, LPWSTR, BOOL) noexcept nogil
+        BOOL (*ConnectRemoteSessionW)(HANDLE, ULONG, ULONG, LPWSTR, BOOL) noexcept nogil
         BOOL (*SendMessageW)(HANDLE, DWORD, LPWSTR, DWORD, LPWSTR, DWORD, DWORD, DWORD, DWORD *, BOOL) noexcept nogil
         void (*FreeMemory)(PVOID) noexcept nogil
         BOOL (*FreeMemoryExW)(WTS_TYPE_CLASS, PVOID, ULONG) noexcept nogil
@@ -167,6 +168,7 @@ cdef extern from "wtsapi/wts_tsts.h" nogil:
         WTS_TSTS_LOOKUP_SID
         WTS_TSTS_SID_TEXT
         WTS_TSTS_FREE_SID
+        WTS_TSTS_CONNECT_REMOTE
         WTS_TSTS_COUNT
     void wts_tsts_fill(wts_provider *table, void **functions)
     # Codes its callbacks report themselves (wts_seam.h).

@@ -347,6 +347,31 @@ class Server:
             action=True,
         )
 
+    def connect(self, session_id: int, *, target: int, password: str = "", wait: bool = True) -> None:
+        """Connect session ``session_id`` of this server to its session ``target`` (which is
+        disconnected), as tscon does; ``password`` is ``session_id``'s owner's, needed when that is
+        another user.  Over ``tsts``: RpcOpenSession + RpcConnect + RpcCloseSession.  The other
+        providers connect on the local server only (WTSConnectSessionW has no server handle): for a
+        named server they raise ValueError; use ``wts.connect`` there.  The password never appears
+        in errors or reprs."""
+        sid = _check_session_id(session_id, self._name)
+        dest = _check_session_id(target, self._name)  # CURRENT_SESSION: the caller's, local server only
+        if sid == CURRENT_SESSION:
+            raise ValueError("connect needs the id of the session to connect, not CURRENT_SESSION")
+        if not isinstance(password, str):
+            raise TypeError("password must be a str")
+        host = self._host if self._host is not None else _wts.Host(self._provider, self._name)
+        if self._handle is not None and self._handle.closed:
+            raise ValueError(f"server {self._name or 'local'} is closed")
+        _call(
+            host,
+            lambda e, h, t: e.connect(h, sid, dest, password, bool(wait), 1, t),
+            "WTSConnectSessionW",
+            sid,
+            self._t(),
+            action=True,
+        )
+
     def send_message(
         self, session_id: int, title: str, text: str, *, style: int = 0, timeout: int = 0, wait: bool = False
     ) -> MessageResponse | int:

@@ -276,7 +276,11 @@ static void perform(const wts_job *job, BOOL *ok, DWORD *error, void **buf, DWOR
         break;
     case WTS_OP_CONNECT: {
         static WCHAR none[1] = { 0 };
-        *ok = p->ConnectSessionW(job->session_id, job->target_id, job->password ? job->password : none, job->wait);
+        PWSTR password = job->password ? job->password : none;
+        if (job->host->name && p->ConnectRemoteSessionW) /* a named server: only tsts can (Engine.connect checks) */
+            *ok = p->ConnectRemoteSessionW(h, job->session_id, job->target_id, password, job->wait);
+        else
+            *ok = p->ConnectSessionW(job->session_id, job->target_id, password, job->wait);
         break;
     }
     case WTS_OP_PROCESSES: {

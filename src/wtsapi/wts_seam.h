@@ -392,6 +392,11 @@ typedef struct wts_provider {
      * (LocalFree on Windows). */
     BOOL (WINAPI *ConvertSidToStringSidW)(PVOID Sid, LPWSTR *StringSid);
     void (WINAPI *FreeSidString)(LPWSTR StringSid);
+    /* Connect session LogonId of hServer to its session TargetLogonId, as tscon does over the network
+     * (MS-TSTS RpcOpenSession + RpcConnect): the tsts provider only.  NULL in a provider whose
+     * ConnectSessionW is all there is (wtsapi32's has no server handle: the local server only). */
+    BOOL (WINAPI *ConnectRemoteSessionW)(HANDLE hServer, ULONG LogonId, ULONG TargetLogonId, PWSTR pPassword,
+                                         BOOL bWait);
 } wts_provider;
 
 /* The simulated farm: always compiled. */

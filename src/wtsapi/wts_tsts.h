@@ -21,7 +21,7 @@ enum {
     WTS_TSTS_OPEN, WTS_TSTS_OPEN_EX, WTS_TSTS_CLOSE, WTS_TSTS_ENUM, WTS_TSTS_ENUM_EX, WTS_TSTS_QUERY,
     WTS_TSTS_DISCONNECT, WTS_TSTS_LOGOFF, WTS_TSTS_CONNECT, WTS_TSTS_MESSAGE, WTS_TSTS_FREE,
     WTS_TSTS_FREE_EX, WTS_TSTS_PROCESSES, WTS_TSTS_TERMINATE, WTS_TSTS_LOOKUP_SID, WTS_TSTS_SID_TEXT,
-    WTS_TSTS_FREE_SID, WTS_TSTS_COUNT
+    WTS_TSTS_FREE_SID, WTS_TSTS_CONNECT_REMOTE, WTS_TSTS_COUNT
 };
 
 static void wts_tsts_fill(wts_provider *t, void *const *f)
@@ -48,6 +48,7 @@ static void wts_tsts_fill(wts_provider *t, void *const *f)
         f[WTS_TSTS_LOOKUP_SID];
     t->ConvertSidToStringSidW = (BOOL (WINAPI *)(PVOID, LPWSTR *))f[WTS_TSTS_SID_TEXT];
     t->FreeSidString = (void (WINAPI *)(LPWSTR))f[WTS_TSTS_FREE_SID];
+    t->ConnectRemoteSessionW = (BOOL (WINAPI *)(HANDLE, ULONG, ULONG, PWSTR, BOOL))f[WTS_TSTS_CONNECT_REMOTE];
 }
 
 #endif /* WTS_TSTS_H */

@@ -1,5 +1,6 @@
 """``wts connect``: connect a session to another on this server, as tscon does
-(WTSConnectSessionW; ``connect_session`` is shared with ``wts tscon``)."""
+(WTSConnectSessionW; ``connect_session`` is shared with ``wts tscon``); with ``--provider tsts``, on
+the one server ``-s`` names, over the network (RpcOpenSession + RpcConnect)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,27 @@ __all__ = ["connect_session", "run"]
 def run(ctx: Context) -> ExitStatus:
     ctx.setup()
     a = ctx.args
-    _refuse_other_servers(ctx)
+    remote = _remote_server(ctx)
+    if remote is None:
+        _refuse_other_servers(ctx)
+    elif not a.target:
+        raise UsageError(f"over tsts, name the session to connect to with --target: {remote} has no 'this session'")
     wanted = [(a.session, "SESSION")] + ([(a.target, "--target")] if a.target else [])
-    found = resolve_sessions(ctx, None, wanted)  # one listing for both
+    found = resolve_sessions(ctx, remote, wanted)  # one listing for both
     session, target = found[0], (found[1] if a.target else None)
     password = read_password(ctx, a.password_prompt, a.password_file, "--password-prompt")
-    return connect_session(ctx, session, target, password, lambda text: ctx.info(text, 1))
+    return connect_session(ctx, session, target, password, lambda text: ctx.info(text, 1), server=remote)
+
+
+def _remote_server(ctx: Context) -> str | None:
+    """The server -s names when the provider is tsts (exactly one: a connect acts on one server);
+    None for the other providers, which connect on the local server only."""
+    if (ctx.provider or "").strip().lower() != "tsts":
+        return None
+    names = [name for spec in ctx.args.server or () for name in wts.parse_servers(spec, where="-s")]
+    if len(names) != 1:
+        raise UsageError(f"wts connect over tsts acts on one server: name it with -s (got {len(names)})")
+    return names[0]
 
 
 def _refuse_other_servers(ctx: Context) -> None:
@@ -45,12 +61,18 @@ def _refuse_other_servers(ctx: Context) -> None:
 
 
 def connect_session(
-    ctx: Context, session: Session, target: Session | None, password: str, say: Callable[[str], None]
+    ctx: Context,
+    session: Session,
+    target: Session | None,
+    password: str,
+    say: Callable[[str], None],
+    server: str | None = None,
 ) -> ExitStatus:
-    """Connect ``session`` to ``target`` (None: the session running the command), saying what it does
-    through ``say``, and audit it.  The password is never printed, logged or put in an error."""
+    """Connect ``session`` to ``target`` (None: the session running the command), on ``server`` (None:
+    the local one; another only over tsts), saying what it does through ``say``, and audit it.  The
+    password is never printed, logged or put in an error."""
     dest = f"session {target.id} ({printable(target.station) or 'no name'})" if target else "this session"
-    local = ctx.local_name()
+    local = server or ctx.local_name()
     say(f"Connecting session {session.id} ({printable(session.station) or 'no name'}) to {dest} on {local}")
     target_id = target.id if target else _current_id(ctx)
 
@@ -60,13 +82,17 @@ def connect_session(
 
     check = f"check with: wts sessions -s {local} --id {session.id}"
     try:
-        wts.connect(
-            session.id,
-            target=target.id if target else None,
-            password=password,
-            provider=ctx.provider,
-            timeout=ctx.args.timeout,
-        )
+        if server is not None and target is not None:
+            with ctx.server(server) as srv:
+                srv.connect(session.id, target=target.id, password=password)
+        else:
+            wts.connect(
+                session.id,
+                target=target.id if target else None,
+                password=password,
+                provider=ctx.provider,
+                timeout=ctx.args.timeout,
+            )
     except KeyboardInterrupt:
         audit("unknown", "interrupted while the call was in flight")
         ctx.error(f"interrupted: the connect of session {session.id} was abandoned; its outcome is unknown; {check}")
