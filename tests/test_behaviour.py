@@ -231,20 +231,10 @@ def test_client_name_and_address(backend: Backend, sim_rds01: wts.Server, sessio
 
 @pytest.mark.parametrize("session_id", [1, 6])
 def test_a_session_without_a_client_has_an_empty_address(
-    backend: Backend, sim_rds01: wts.Server, session_id: int, request: pytest.FixtureRequest
+    backend: Backend, sim_rds01: wts.Server, session_id: int
 ) -> None:
     """The console and a session still at the logon screen: wtsapi32 answers an empty address (family
-    0), not an error."""
-    if backend.name == "tsts":
-        # A difference found by this suite (reported): wts sim serve's RpcGetRemoteAddress answers 50
-        # for a session without a client address, and the tsts client passes it on.
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=wts.NotSupportedError,
-                reason="over tsts a session without a client address is 50, not an empty address (reported)",
-            )
-        )
+    0), not an error (over tsts too: the address comes from RpcGetClientData, as the client reported it)."""
     with backend.server("RDS01") as server:
         assert server.query(session_id, wts.InfoClass.CLIENT_NAME) == ""
         address = server.query(session_id, wts.InfoClass.CLIENT_ADDRESS)

@@ -315,6 +315,7 @@ _CLIENT_NUMBERS = (
     ("build", 2012, "<I"),
     ("product_id", 2020, "<H"),
     ("client_session_id", 2220, "<I"),
+    ("hardware_id", 2016, "<I"),
 )
 CLIENT_IMAGE_SIZE = 2296  # up to ActiveInputLocale, the last field MS-TSTS lists
 
@@ -337,6 +338,7 @@ class ClientData(NamedTuple):
     build: int
     product_id: int
     client_session_id: int
+    hardware_id: int = 0  #: ClientHardwareId
 
 
 class ClientDataResult(NamedTuple):

@@ -39,7 +39,7 @@ _EPOCH_TICKS = 116_444_736_000_000_000
 # WTS_INFO_CLASS values (the SDK's).
 _INITIAL_PROGRAM, _WORKING_DIRECTORY = 0, 2
 _SESSION_ID, _USER_NAME, _WINSTATION_NAME, _DOMAIN_NAME, _CONNECT_STATE = 4, 5, 6, 7, 8
-_CLIENT_BUILD_NUMBER, _CLIENT_NAME, _CLIENT_DIRECTORY, _CLIENT_PRODUCT_ID = 9, 10, 11, 12
+_CLIENT_BUILD_NUMBER, _CLIENT_NAME, _CLIENT_DIRECTORY, _CLIENT_PRODUCT_ID, _CLIENT_HARDWARE_ID = 9, 10, 11, 12, 13
 CLIENT_ADDRESS, _CLIENT_DISPLAY, _CLIENT_PROTOCOL_TYPE = 14, 15, 16
 CLIENT_INFO = 23
 _SESSION_INFO, _SESSION_INFO_EX, _IS_REMOTE_SESSION = 24, 25, 29
@@ -49,6 +49,8 @@ INFO_EX_CLASSES = frozenset(
 )
 CLIENT_CLASSES = frozenset(
     {
+        CLIENT_ADDRESS,
+        _CLIENT_HARDWARE_ID,
         _INITIAL_PROGRAM,
         _WORKING_DIRECTORY,
         _CLIENT_BUILD_NUMBER,
@@ -94,6 +96,10 @@ def from_info_ex(session_id: int, info_class: int, info: _calls.SessionInfoEx) -
 
 
 def from_client_data(info_class: int, client: Any) -> bytes:
+    if info_class == CLIENT_ADDRESS:
+        return client_address(client)
+    if info_class == _CLIENT_HARDWARE_ID:
+        return struct.pack("<I", client.hardware_id)
     if info_class == _CLIENT_NAME:
         return _wstr(client.name)
     if info_class == _CLIENT_DIRECTORY:
@@ -149,15 +155,34 @@ def client_record(client: ClientData) -> bytes:
     if family == AF_INET:
         out[_ADDRESS : _ADDRESS + 2 * _ADDRESS_UNITS] = _wchars(client.address.strip(), _ADDRESS_UNITS)
     elif family == AF_INET6:
-        try:
-            out[_ADDRESS : _ADDRESS + 16] = ipaddress.IPv6Address(client.address.strip()).packed
-        except ValueError:
-            pass  # an address the client reported that is not IPv6 text: none, as the decoder reads it
+        out[_ADDRESS : _ADDRESS + 16] = _packed(client).ljust(16, b"\0")
     struct.pack_into("<3H", out, _DISPLAY, client.h_res, client.v_res, client.color_depth)
     out[_DIRECTORY : _DIRECTORY + 522] = _wchars(client.client_directory, 261)
-    struct.pack_into("<I", out, _BUILD, client.build)
+    struct.pack_into("<II", out, _BUILD, client.build, client.hardware_id)
     struct.pack_into("<H", out, _PRODUCT, client.product_id)
     return bytes(out)
+
+
+def _packed(client: ClientData) -> bytes:
+    """The client's address as the 4 or 16 bytes of its family; b"" when it reported none (or text
+    that is not an address of that family)."""
+    try:
+        if client.address_family == AF_INET:
+            return ipaddress.IPv4Address(client.address.strip()).packed
+        if client.address_family == AF_INET6:
+            return ipaddress.IPv6Address(client.address.strip()).packed
+    except ValueError:
+        pass
+    return b""
+
+
+def client_address(client: ClientData) -> bytes:
+    """WTS_CLIENT_ADDRESS from RpcGetClientData: the address the client reported (what Microsoft's
+    WTS_CLIENT_ADDRESS page says wtsapi32 gives), its family, then two bytes, then the address; a
+    session with no client (the console, a listener) has family 0 and no address, as the sim's."""
+    packed = _packed(client)
+    family = client.address_family if packed else 0
+    return struct.pack("<I", family) + bytes(2) + packed + bytes(18 - len(packed))
 
 
 def process_rows(processes: Iterable[Process], session_id: int = ANY_SESSION) -> list[tuple[Any, ...]]:

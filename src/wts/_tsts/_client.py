@@ -12,7 +12,7 @@ functions release; actions return what the function does.  Failures raise ``Tsts
 the Win32 code wtsapi32 gives (1722, 5, 1326, 7022, ...).
 
 Calls used (MS-TSTS): RpcGetAllSessions level 2 (one RPC for who is where), RpcGetSessionInformationEx
-(details), RCMPublic's RpcGetClientData and RpcGetRemoteAddress (the client).  Actions take one RPC
+(details), RCMPublic's RpcGetClientData (the client: every client class and the whole WTSCLIENTW).  Actions take one RPC
 each on the legacy API (``Ctx_WinStation_API_service``): RpcWinStationDisconnect, RpcWinStationReset
 (what WTSLogoffSession is: MS-TSTS 3.7.4.1.13, the user logged off and the client disconnected) and
 RpcWinStationSendMessage, on the connection's server handle (RpcWinStationOpenServer once, kept).  A
@@ -24,7 +24,6 @@ the client remembers it for as long as it lives.  RpcConnect is on the LSM path 
 from __future__ import annotations
 
 import os
-import struct
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -236,17 +235,6 @@ class Client:
         """The bytes of WTSQuerySessionInformationW's buffer for ``info_class`` (the SDK's layout)."""
         if info_class in _answers.INFO_EX_CLASSES:
             return _answers.from_info_ex(session_id, info_class, self._info_ex(session_id))
-        if info_class == _answers.CLIENT_ADDRESS:
-            result = self._call(
-                _calls.RPC_GET_REMOTE_ADDRESS,
-                _actions.encode_session_id_request(session_id),
-                _actions.decode_get_remote_address_response,
-            )
-            if result.error:
-                raise self._fail(result.error, "RpcGetRemoteAddress", session_id)
-            # WTS_CLIENT_ADDRESS: the family, then (as Windows fills it) two bytes, then the address.
-            address = (bytes(2) + result.address)[:20]
-            return struct.pack("<I", result.family) + address + bytes(20 - len(address))
         if info_class in _answers.CLIENT_CLASSES:
             return _answers.from_client_data(info_class, self._client_data(session_id))
         if info_class == _answers.CLIENT_INFO:
