@@ -128,10 +128,10 @@ def logon_provider(Provider base not None, str user not None, str domain not Non
     impersonating the token around each call.  The password is copied into native memory only for the
     LogonUserW call and wiped right after.  A failed logon raises its Win32 error (LogonUserW)."""
     cdef const wts_logon_ops *ops
-    if base.p == wts_provider_win32 and wts_provider_win32 != NULL:
-        ops = wts_logon_ops_win32
-    elif base.p == &wts_provider_sim:
+    if base.name == "sim":  # compiled in, or in a wtsapi32.dll that is the sim (reached through its exports)
         ops = &wts_logon_ops_sim
+    elif base.p == wts_provider_win32 and wts_provider_win32 != NULL:
+        ops = wts_logon_ops_win32
     else:
         raise ValueError(f"the {base.name} provider takes no alternate logon of this kind")
     cdef bytes wu = _wide(user), wd = _wide(domain)
