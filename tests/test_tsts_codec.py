@@ -1027,3 +1027,22 @@ def test_send_message_response_both_ways() -> None:
 def test_send_message_garbage_raises_protocol_error_only(data: bytes) -> None:
     decodes_cleanly(L.decode_send_message_request, data)
     decodes_cleanly(L.decode_send_message_response, data)
+
+
+def test_the_level2_array_reads_the_same_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RpcGetAllSessions' level-2 array read in one pass equals the element-by-element reading,
+    with a surrogate pair (the one-decode shortcut cannot apply), garbage after a NUL, a full
+    32-unit name and an empty one."""
+    entries = [
+        C.ExecEnvEntry(1, 0, "RDP-Tcp#0", 1, "RDS01", "al\U0001f600ice", "CONTOSO", ""),
+        C.ExecEnvEntry(2, 4, "x" * 32, 2, "RDS01", "", "", "farm"),
+        C.ExecEnvEntry(3, 1, "Console", 3, "RDS01", "bob", "CONTOSO", ""),
+    ]
+    stub = bytearray(C.encode_get_all_sessions_response(entries))
+    at = stub.index("bob".encode("utf-16-le")) + 8  # after bob's NUL: garbage a reader must not show
+    stub[at : at + 4] = "zz".encode("utf-16-le")
+    fast = C.decode_get_all_sessions_response(bytes(stub))
+    monkeypatch.setattr(C, "_level2_entries", lambda *args: None)
+    slow = C.decode_get_all_sessions_response(bytes(stub))
+    assert fast == slow
+    assert fast.entries == entries

@@ -40,6 +40,7 @@ __all__ = [
     "ClientAuth",
     "ServerAuth",
     "import_remote",
+    "ntlm_secret",
 ]
 
 # MS-RPCE 2.2.1.1.7 / 2.2.1.1.8: the sec_trailer's auth_type and auth_level.
@@ -68,6 +69,17 @@ def import_remote(module: str) -> Any:
         raise ProviderError(
             f"the tsts provider needs {top}, which is not installed: {EXTRA_HINT} (smbprotocol and pyspnego)"
         ) from None
+
+
+def ntlm_secret(password: str) -> str:
+    """``password`` in pyspnego's ``LMHASH:NTHASH`` form.  pyspnego derives both hashes in pure
+    Python (DES and MD4) at every NTLM logon, about a millisecond, twice per cold server (SMB and
+    RPC); a caller that logs on to many servers derives them once and hands this to each logon.  A
+    password already in that form is pyspnego's to read as it always has."""
+    crypto = import_remote("spnego._ntlm_raw.crypto")
+    if crypto.is_ntlm_hash(password):
+        return password
+    return f"{crypto.lmowfv1(password).hex()}:{crypto.ntowfv1(password).hex()}"
 
 
 class AuthError(Exception):
@@ -258,7 +270,9 @@ class ClientAuth(_Context):
         credentials: Credentials | None,
         server: str,
         level: int = AUTHN_LEVEL_PKT_PRIVACY,
+        secret: str | None = None,
     ) -> None:
+        """``secret``: ``ntlm_secret(credentials.password)``, to log on without deriving it again."""
         spnego_mod = import_remote("spnego")
         spnego_exc = import_remote("spnego.exceptions")
         self.auth_level = level
@@ -267,7 +281,7 @@ class ClientAuth(_Context):
                 self.auth_type = AUTHN_WINNT
                 self._ctx = spnego_mod.client(
                     credentials.principal,
-                    credentials.password,
+                    secret or credentials.password,
                     hostname=server,
                     service="host",
                     protocol="ntlm",

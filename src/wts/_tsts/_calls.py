@@ -33,6 +33,7 @@ Documented differences from impacket 0.13.1's ``tsts`` module (tests/test_tsts_c
 
 from __future__ import annotations
 
+import codecs
 import struct
 import uuid
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ from typing import NamedTuple
 from ._ndr import Reader, Writer, utf16z
 from ._pdu import SyntaxId
 from ._status import from_hresult, hresult_from_win32
+
+_utf16le_decode = codecs.utf_16_le_decode
 
 __all__ = [
     "LEGACY_API",
@@ -334,12 +337,39 @@ def _wchars(text: str) -> bytes:
     return text.encode("utf-16-le", "surrogatepass")[: 2 * (_NAME - 1)]
 
 
+def _level2_entries(stub: bytes, at: int, n: int) -> list[ExecEnvEntry] | None:
+    """The array when all ``n`` elements are level 2 (352 bytes each, a multiple of 4: no padding
+    between them), read in one pass; None for anything else (the element-by-element path reads it,
+    and says what is wrong)."""
+    end = at + n * _EXEC_ENV_2.size
+    if at % 4 or end > len(stub):
+        return None
+    out = []
+    for level, tag, env_id, state, name, abs_id, host, user, domain, farm in _EXEC_ENV_2.iter_unpack(stub[at:end]):
+        if level != 2 or tag != 2:
+            return None
+        # The five WCHAR[33] in one decode: 165 characters when every unit stands alone (no
+        # surrogate pair joins two units); otherwise field by field.
+        text = _utf16le_decode(name + host + user + domain + farm, "replace")[0]
+        if len(text) == 5 * _NAME:
+            names = [text[i : i + _NAME].split("\x00", 1)[0] for i in range(0, 5 * _NAME, _NAME)]
+        else:
+            names = [utf16z(name), utf16z(host), utf16z(user), utf16z(domain), utf16z(farm)]
+        out.append(ExecEnvEntry(env_id, state, names[0], abs_id, names[1], names[2], names[3], names[4]))
+    return out
+
+
 def decode_get_all_sessions_response(stub: bytes) -> SessionsResult:
     r = Reader(stub, "RpcGetAllSessions response")
     level = r.u32("pLevel")
     entries = []
     if r.pointer("ppSessionData"):
         n = r.count(8 + _LEVEL1_SIZE, "session count")
+        fast = _level2_entries(stub, r.pos, n)
+        if fast is not None:
+            entries = fast
+            r.raw(n * _EXEC_ENV_2.size, "sessions")
+            n = 0
         for _ in range(n):
             r.align(4)
             if r.remaining() >= _EXEC_ENV_2.size and stub[r.pos : r.pos + 8] == b"\x02\x00\x00\x00\x02\x00\x00\x00":

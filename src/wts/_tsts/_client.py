@@ -32,7 +32,7 @@ from typing import Protocol, TypeVar
 from .._credentials import Credentials
 from .._winerror import WinError
 from . import _actions, _answers, _calls, _legacy, _lsat, _processes
-from ._auth import ClientAuth
+from ._auth import ClientAuth, ntlm_secret
 from ._binding import Binding, RpcError
 from ._calls import Interface
 from ._smb import DEFAULT_PORT, SmbError, SmbSession
@@ -86,12 +86,23 @@ class Connections:
         self.connect_timeout = float(connect_timeout)
         self.port = default_port() if port is None else port
         self.encrypt = encrypt
+        self._secret: str | None = None
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
 
     def __repr__(self) -> str:
         who = self.credentials.principal if self.credentials is not None else "(ticket cache)"
         return f"Connections(user={who!r}, port={self.port}, servers={len(self._clients)})"
+
+    def secret(self) -> str | None:
+        """The password's NTLM hashes (``_auth.ntlm_secret``), derived once for every server's two
+        logons; None without a password (Kerberos)."""
+        creds = self.credentials
+        if creds is None or creds.password is None:
+            return None
+        if self._secret is None:
+            self._secret = ntlm_secret(creds.password)
+        return self._secret
 
     def client(self, server: str) -> Client:
         """The one client of ``server`` (created now, connecting on its first call)."""
@@ -143,10 +154,16 @@ class Client:
                 if self._smb is not None:
                     self._smb.close()
                 self._smb = SmbSession(
-                    self.server, c.credentials, port=c.port, connect_timeout=c.connect_timeout, encrypt=c.encrypt
+                    self.server,
+                    c.credentials,
+                    port=c.port,
+                    connect_timeout=c.connect_timeout,
+                    encrypt=c.encrypt,
+                    secret=c.secret(),
                 )
             served = [i for i in _INTERFACES if i.pipe == interface.pipe]
-            binding = Binding(self._smb.open_pipe(interface.pipe), served, ClientAuth(c.credentials, self.server))
+            auth = ClientAuth(c.credentials, self.server, secret=c.secret())
+            binding = Binding(self._smb.open_pipe(interface.pipe), served, auth)
             self._bindings[interface.pipe] = binding
             return binding
 

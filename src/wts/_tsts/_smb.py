@@ -83,8 +83,11 @@ class SmbSession:
         port: int = DEFAULT_PORT,
         connect_timeout: float = 5.0,
         encrypt: bool = False,
+        secret: str | None = None,
     ) -> None:
+        """``secret``: ``_auth.ntlm_secret`` of the password, to log on without deriving it again."""
         self.server = server
+        self._secret = secret
         self.port = port
         self.connect_timeout = connect_timeout
         self.encrypt = encrypt
@@ -153,7 +156,7 @@ class SmbSession:
                 session = session_mod.Session(
                     connection,
                     creds.principal,
-                    creds.password,
+                    self._secret or creds.password,
                     require_encryption=self.encrypt,
                     auth_protocol="ntlm",
                 )
