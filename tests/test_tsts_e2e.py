@@ -4,6 +4,7 @@ they list is the farm file's sessions, an action changes the served farm, a wron
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -120,3 +121,43 @@ def test_a_wrong_password_is_1326(served: dict[str, str]) -> None:
             server.sessions()
     assert info.value.winerror == WinError.ERROR_LOGON_FAILURE
     assert PASSWORD not in str(info.value)
+
+
+@pytest.mark.parametrize("version", ["1.17.0", "1.18.0"])
+def test_an_untested_smbprotocol_keeps_the_connection(
+    served: dict[str, str], monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    """The client sends the pipes' messages itself (``_smbio``) only with the smbprotocol release
+    whose internals that was checked with; with another it leaves every message to smbprotocol, and
+    lists the same."""
+    from wts._tsts import _client, _smb
+
+    monkeypatch.setattr(_smb, "_smbprotocol_version", lambda: version)
+    connections = _client.Connections(CREDS)
+    try:
+        client = connections.client(served["RDS01"])
+        rows = [(r[2], r[5]) for r in client.sessions()]
+        smb = client._smb
+        assert smb is not None
+        assert (smb._wire is not None) == version.startswith(_smb.WIRE_TESTED)
+    finally:
+        connections.close()
+    assert rows == [(0, ""), (2, "alice"), (3, "bob")]
+
+
+def test_a_server_that_dropped_the_connection_is_reached_again(sim_serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The served farm restarts (every connection to it dropped while the Server idled): the next
+    call fails as one that did not run (1727, nothing sent on the dead connection), and the call after
+    it connects again and is answered."""
+    first = sim_serve(FARM)
+    monkeypatch.setenv("WTS_TSTS_PORT", str(first.port))
+    address = first.servers["RDS01"]
+    with wts.Server(address, provider="tsts", credentials=CREDS) as server:
+        assert len(server.sessions()) == 3
+        first.stop()
+        sim_serve(FARM, address=address, port=first.port)
+        time.sleep(0.05)  # the old connection's end reaches the client
+        with pytest.raises(wts.WTSError) as raised:
+            server.sessions()
+        assert raised.value.winerror == WinError.RPC_S_CALL_FAILED_DNE
+        assert [s.user for s in server.sessions()] == ["", "alice", "bob"]

@@ -11,6 +11,7 @@ import hmac
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -166,3 +167,32 @@ def test_credits_run_out_and_come_back(pair: tuple[socket.socket, socket.socket]
     with pytest.raises(WireError) as info:
         empty.transceive(FILE_ID, b"x", 16, 5.0)
     assert info.value.winerror(connecting=False) == WinError.RPC_S_CALL_FAILED_DNE
+
+
+def test_a_connection_the_server_closed_while_idle_fails_unsent() -> None:
+    """A server drops an idle connection (TCP, as a real one: its FIN arrives, a send would still
+    go out); the next call finds it gone before sending anything, so it fails as a call that did not
+    run (1727: a bulk run sends it again on a new connection), not as one that may have run (1726)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        server, _ = listener.accept()
+    try:
+        w = wire(client)
+        server.close()
+        time.sleep(0.05)  # the FIN reaches the client
+        with pytest.raises(WireError) as raised:
+            w.transceive(FILE_ID, b"x", 16, 5.0)
+        assert raised.value.sent is False
+        assert raised.value.winerror(connecting=False) == WinError.RPC_S_CALL_FAILED_DNE
+        assert w.broken and w.exchanges == 0
+    finally:
+        client.close()
+
+
+def test_an_idle_connection_still_open_is_used(pair: tuple[socket.socket, socket.socket]) -> None:
+    client, server = pair
+    Peer(server, lambda req: [answer(req, body=ioctl_body(b"ok"))])
+    w = wire(client)
+    assert w.transceive(FILE_ID, b"x", 16, 5.0) == (b"ok", False)
+    assert w.transceive(FILE_ID, b"y", 16, 5.0) == (b"ok", False)
+    assert w.exchanges == 2 and not w.broken

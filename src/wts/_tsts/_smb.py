@@ -18,6 +18,8 @@ caller's thread, unless the session is encrypted (then smbprotocol carries them 
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import socket
 import threading
 import uuid
@@ -149,8 +151,9 @@ class SmbSession:
         handoff: Handoff | None = None
         try:
             connection.connect(timeout=self.connect_timeout)
-            # From here the receiving thread reads through the Handoff (see _smbio).
-            handoff = connection.transport = Handoff(connection.transport)
+            if _wire_capable(connection):
+                # From here the receiving thread reads through the Handoff (see _smbio).
+                handoff = connection.transport = Handoff(connection.transport)
             creds = self._credentials
             if creds is not None and creds.password is not None:
                 session = session_mod.Session(
@@ -169,11 +172,12 @@ class SmbSession:
                     auth_protocol="kerberos",
                 )
             session.connect()
-            handoff.validates = int(connection.dialect) < 0x0311
-            handoff.armed = not session.encrypt_data
+            if handoff is not None:
+                handoff.validates = int(connection.dialect) < 0x0311
+                handoff.armed = not session.encrypt_data
             tree = tree_mod.TreeConnect(session, f"\\\\{self.server}\\IPC$")
             tree.connect()
-            wire = self._take_over(connection, session, tree, handoff)
+            wire = self._take_over(connection, session, tree, handoff) if handoff is not None else None
         except Exception as exc:
             _close_quietly(connection)
             if timed_out.is_set():
@@ -295,6 +299,29 @@ def _close_quietly(connection: Any) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+#: The smbprotocol releases whose internals the client's own pipe messages (``_smbio``) were checked
+#: with: its transport's socket, its receiving thread's reads, the sequence window, the signing key.
+#: With any other release smbprotocol keeps the connection and sends every message itself (correct,
+#: slower: see docs/remote.md).
+WIRE_TESTED = ("1.17.",)
+
+
+@functools.lru_cache(maxsize=1)
+def _smbprotocol_version() -> str:
+    try:
+        return importlib.metadata.version("smbprotocol")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _wire_capable(connection: Any) -> bool:
+    """Whether the pipes' messages may leave smbprotocol for ``_smbio.Wire`` on this connection."""
+    if not _smbprotocol_version().startswith(WIRE_TESTED):
+        return False
+    needed = ("sequence_lock", "sequence_window", "signing_algorithm_id", "supports_multi_credit", "dialect")
+    return all(hasattr(connection, name) for name in needed) and hasattr(connection.transport, "_sock")
 
 
 class Pipe:

@@ -153,6 +153,10 @@ class Wire:
         with self._lock:
             if self._broken is not None:
                 raise WireError(str(self._broken), sent=False)
+            if not self._buffer and self._closed_by_peer():
+                # A server drops a connection left idle (nothing sends smbprotocol's echo any more):
+                # found before sending, so the call did not run and may be sent again (1727).
+                raise self._fail(WireError(f"{self.server}: the server had closed the connection", sent=False))
             message_id, data = self._request(command, body, charge_size)
             try:
                 self._sock.sendall(data)
@@ -167,6 +171,18 @@ class Wire:
         if reply.status not in (STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW):
             raise WireError(f"{self.server}: {_command_name(command)}: status 0x{reply.status:08x}", reply.status)
         return reply
+
+    def _closed_by_peer(self) -> bool:
+        """Whether the server has closed (or reset) the connection, seen without waiting: between
+        exchanges nothing is owed to us, so a readable end of stream means it is gone."""
+        try:
+            self._sock.settimeout(0.0)
+            ahead = self._sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError, socket.timeout):
+            return False  # nothing to read: still there
+        except OSError:
+            return True  # reset
+        return not ahead
 
     def _request(self, command: int, body: bytes, charge_size: int) -> tuple[int, bytes]:
         charge = (max(0, charge_size - 1) // _CREDIT_BYTES + 1) if self._multi_credit else 0
