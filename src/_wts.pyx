@@ -280,7 +280,7 @@ cdef class ServerHandle:
 
     def enumerate_sessions(self):
         """WTSEnumerateSessionsW (one RPC): [(id, station, state)]."""
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         self._enter(&h)
         cdef WTS_SESSION_INFOW *info = NULL
         cdef DWORD count = 0, err = 0, i
@@ -311,7 +311,7 @@ cdef class ServerHandle:
         as tuple.__new__(record, (label, id, station, states[state], user, domain)), the cheapest
         way to make a NamedTuple, because bulk listing makes millions of them.
         """
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         self._enter(&h)
         cdef WTS_SESSION_INFO_1W *info = NULL
         cdef DWORD count = 0, err = 0, level = 1, i
@@ -342,7 +342,7 @@ cdef class ServerHandle:
         WTSClientDisplay -> (width, height, colour depth); WTSSessionInfo and WTSSessionInfoEx ->
         tuples (see session_info / session_info_ex); anything else -> the raw bytes.
         """
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         self._enter(&h)
         cdef LPWSTR buf = NULL
         cdef DWORD size = 0, err = 0
@@ -381,7 +381,7 @@ cdef class ServerHandle:
 
     cdef int _end_session(self, DWORD session_id, bint wait, bint logoff) except -1:
         # Disconnect and logoff share a signature and a contract; only the function differs.
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         cdef DWORD err = 0
         cdef BOOL ok
         self._enter(&h)
@@ -412,7 +412,7 @@ cdef class ServerHandle:
         cdef DWORD lt = <DWORD>(len(wt) - 2), lm = <DWORD>(len(wm) - 2)
         cdef DWORD response = 0, err = 0
         cdef BOOL ok
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         self._enter(&h)
         try:
             with nogil:
@@ -433,7 +433,7 @@ cdef class ServerHandle:
         """WTSEnumerateProcessesExW level 1 (one RPC; ANY_SESSION: every session's) and a LookupAccountSidW
         on this server per distinct SID, except the well-known service accounts (src/wtsapi/wts_accounts.h):
         rows as _process_rows makes them.  The array is freed with WTSFreeMemoryExW(WTSTypeProcessInfoLevel1)."""
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         cdef bytes w = _wide(self.name) if self.name is not None else None
         cdef const WCHAR *server = <const WCHAR *><char *>w if w is not None else NULL
         cdef wts_process_list *plist = NULL
@@ -456,7 +456,7 @@ cdef class ServerHandle:
 
     def terminate_process(self, DWORD process_id, DWORD exit_code=0):
         """WTSTerminateProcess (one RPC)."""
-        cdef HANDLE h
+        cdef HANDLE h = NULL  # set by _enter (gcc cannot see it)
         cdef DWORD err = 0
         cdef BOOL ok
         self._enter(&h)
