@@ -5,22 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._baselines import find_pywin32
-from ._model import BASELINE_CHOICES, DEFAULT_SUITE, OPS, BenchError, Options, Scenario
+from ._model import BASELINE_CHOICES, DEFAULT_SUITE, OPS, BenchError, Options, Scenario, one_line_parser
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 
 def _parser(prog: str) -> Any:
-    import argparse
-
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> Any:  # one line, never usage plus a traceback
-            raise BenchError(message)
-
-    p = Parser(
-        prog=prog,
-        description=(
+    p = one_line_parser(
+        prog,
+        (
             "Benchmark wts against the peers (the pywin32 pattern through ctypes, sequential and on a thread "
             "pool; real pywin32 under Wine) on the simulated farm, against the bound RPCs x round trip / "
             "concurrency. Prints a table and writes JSON. With no scenario option, runs the default suite "

@@ -6,7 +6,7 @@ import sys
 
 from ._args import parse_args
 from ._measure import run
-from ._model import BenchError
+from ._model import BenchError, parse_or_status, stderr_log
 from ._report import format_table
 
 
@@ -18,17 +18,11 @@ def main(argv: list[str] | None = None, prog: str = "wts bench") -> int:
         from ._remote import remote_main
 
         return remote_main(argv[1:], f"{prog} tsts")
-    try:
-        scenarios, opts, args = parse_args(argv, prog)
-    except BenchError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            print(f"{prog}: {line}", file=sys.stderr, flush=True)
+    parsed = parse_or_status(lambda: parse_args(argv, prog), prog)
+    if isinstance(parsed, int):
+        return parsed
+    scenarios, opts, args = parsed
+    log = stderr_log(prog, args.quiet)
 
     try:
         report = run(scenarios, opts, log)

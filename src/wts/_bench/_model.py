@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ._report import _fmt_num
 
@@ -27,6 +29,39 @@ BASELINE_CHOICES = ("a", "b", "pywin32")
 
 class BenchError(Exception):
     """A problem worth one line to the user (bad argument, unusable file): never a traceback."""
+
+
+def one_line_parser(prog: str, description: str) -> Any:
+    """An argparse parser for a bench command whose errors raise BenchError: one line, never usage
+    plus a traceback (argparse is imported here, not at ``wts`` start-up)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:
+            raise BenchError(message)
+
+    return Parser(prog=prog, description=description)
+
+
+def parse_or_status(parse: Callable[[], Any], prog: str) -> Any:
+    """``parse()``'s result; for a usage error the exit status 2 (its line printed), for --help 0."""
+    try:
+        return parse()
+    except BenchError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+
+
+def stderr_log(prog: str, quiet: bool) -> Callable[[str], None]:
+    """A bench's progress lines on stderr, prefixed with ``prog`` (none with --quiet)."""
+
+    def log(line: str) -> None:
+        if not quiet:
+            print(f"{prog}: {line}", file=sys.stderr, flush=True)
+
+    return log
 
 
 class Scenario(NamedTuple):

@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._model import NOW, BenchError
+from ._model import NOW, BenchError, one_line_parser, parse_or_status, stderr_log
 from ._remotepeers import ImpacketServer, find_impacket, find_tstool, tstool_qwinsta
 from ._remotereport import format_remote, targets
 
@@ -70,13 +70,9 @@ class RemoteOptions(NamedTuple):
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> Any:  # one line, never usage plus a traceback
-            raise BenchError(message)
-
-    p = Parser(
-        prog=prog,
-        description=(
+    p: argparse.ArgumentParser = one_line_parser(
+        prog,
+        (
             "The tsts provider (MS-TSTS over SMB) on wts sim serve over loopback, beside impacket's qwinsta "
             "pattern on a thread pool and tstool.py qwinsta once per server: wall, round trips and RPCs "
             "counted at the served side, client and server CPU, against the bound. Port 445 (root), or "
@@ -438,17 +434,11 @@ def run_remote(opts: RemoteOptions, log: Callable[[str], None]) -> dict[str, Any
 
 def remote_main(argv: Sequence[str], prog: str) -> int:
     """``wts bench tsts``: 0 (also when skipped, with one line), 1 when a row failed, 2 for a usage error."""
-    try:
-        opts, args = parse_remote_args(argv, prog)
-    except BenchError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            print(f"{prog}: {line}", file=sys.stderr, flush=True)
+    parsed = parse_or_status(lambda: parse_remote_args(argv, prog), prog)
+    if isinstance(parsed, int):
+        return parsed
+    opts, args = parsed
+    log = stderr_log(prog, args.quiet)
 
     load = os.getloadavg()
     try:
