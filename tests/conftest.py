@@ -263,6 +263,15 @@ def _farm_file(farm: dict[str, Any] | Path, where: Path) -> Path:
     return path
 
 
+def _die_with_the_test_run() -> None:
+    """In the server's process, before it runs: on Linux, SIGTERM when the test process dies, so that a
+    killed run (a crashed xdist worker, a CI timeout) leaves no server holding its loopback port."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _start_serve(farm_file: Path, args: tuple[str, ...], address: str, port: int) -> Served | str:
     """One ``wts sim serve``: the Served once it printed every server, or (stopped again) the
     stderr of a run that ended first."""
@@ -287,7 +296,13 @@ def _start_serve(farm_file: Path, args: tuple[str, ...], address: str, port: int
         str(port),
         *args,
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_die_with_the_test_run if os.name == "posix" else None,
+    )
     served = Served(proc, {}, port, credentials)
     lines: queue.Queue[str | None] = queue.Queue()
 
