@@ -36,6 +36,9 @@ import wts
 from wts import _wts
 from wts._winerror import WinError
 
+#: No engine thread outlives a test, no run leaves its SIGINT handler behind (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_idle")
+
 #: Every call of these tests is bounded: a Server's calls, a Farm's run, the connect over tsts.
 WAIT = 20.0
 PASSWORD = "Behave-Pa55"
@@ -455,3 +458,15 @@ def test_farm_processes_one_listing_per_server(backend: Backend) -> None:
     assert [(f.server, f.error.winerror) for f in result.failures] == [
         (backend.label("DOWN01"), WinError.RPC_S_SERVER_UNAVAILABLE)
     ]
+
+
+def test_farm_deadline_a_hanging_server_fails_alone(acting: Backend) -> None:
+    """HANG01 never answers: past the run's timeout it is one failure (1460, WTSTimeoutError) and the
+    other server's sessions are all there; nothing waits longer than the deadline allows."""
+    with acting.farm(["RDS02", "HANG01"], timeout=1.0, retries=0) as farm:
+        result = farm.sessions()
+    assert [(f.server, type(f.error), f.error.winerror) for f in result.failures] == [
+        (acting.label("HANG01"), wts.WTSTimeoutError, WinError.ERROR_TIMEOUT)
+    ]
+    assert sorted(s.id for s in result.sessions) == [0, 1, 2, 3, 65536]
+    assert result.elapsed < WAIT
