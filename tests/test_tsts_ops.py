@@ -8,14 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,51 +78,15 @@ FARM: dict[str, Any] = {
 }
 
 
-def _address() -> str:
-    return f"127.{100 + os.getpid() % 50}.{int(time.monotonic() * 1000) % 200 + 2}.2"
-
-
-def _free_port(address: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def served(sim_serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """FARM served for this test alone (tests/conftest.py's ``sim_serve``): its addresses by name and
+    the farm file (the sim's side of a comparison loads the same one)."""
     farm = tmp_path / "farm.json"
     farm.write_text(json.dumps(FARM), encoding="utf-8")
-    state = tmp_path / "state.json"
-    address = _address()
-    port = _free_port(address)
-    cmd = [sys.executable, "-m", "wts", "sim", "serve", str(farm), "--address", address, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def reader() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=reader, daemon=True).start()
-    servers: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + WAIT
-        while len(servers) < 3:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"wts sim serve ended: {proc.wait(WAIT)}"
-            name, addr = line.split()
-            servers[name] = addr
-        monkeypatch.setenv("WTS_TSTS_PORT", str(port))
-        yield {"servers": servers, "farm": farm, "state": state}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    served = sim_serve(farm)
+    monkeypatch.setenv("WTS_TSTS_PORT", str(served.port))
+    return {"servers": dict(served.servers), "farm": farm}
 
 
 def _same_farm_through_sim() -> None:
