@@ -196,3 +196,31 @@ def test_an_idle_connection_still_open_is_used(pair: tuple[socket.socket, socket
     assert w.transceive(FILE_ID, b"x", 16, 5.0) == (b"ok", False)
     assert w.transceive(FILE_ID, b"y", 16, 5.0) == (b"ok", False)
     assert w.exchanges == 2 and not w.broken
+
+
+def test_closing_while_a_call_waits_on_a_hung_server_is_prompt(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A server that never answers, and a call (another thread, no timeout: the run gave up on it at
+    its deadline) waiting on it: closing the connection (Farm.close) neither waits for that call nor
+    sends a LOGOFF behind it; the waiting call wakes with the connection closed."""
+    client, server = pair
+    Peer(server, lambda req: [])
+    w = wire(client)
+    failed: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            w.transceive(FILE_ID, b"x", 16, None)
+        except WireError as exc:
+            failed.append(exc)
+
+    waiting = threading.Thread(target=call, daemon=True)
+    waiting.start()
+    time.sleep(0.1)  # the call is sent and waits for its answer
+    started = time.monotonic()
+    with pytest.raises(WireError, match="busy"):
+        w.logoff(5.0)
+    w.close()
+    waiting.join(5.0)
+    assert time.monotonic() - started < 2.0
+    assert not waiting.is_alive() and len(failed) == 1
+    assert w.exchanges == 1  # the call's request, and no LOGOFF

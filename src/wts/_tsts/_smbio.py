@@ -147,10 +147,16 @@ class Wire:
     def broken(self) -> bool:
         return self._broken is not None
 
-    def exchange(self, command: int, body: bytes, timeout: float | None = None, charge_size: int = 0) -> Reply:
+    def exchange(
+        self, command: int, body: bytes, timeout: float | None = None, charge_size: int = 0, *, wait: bool = True
+    ) -> Reply:
         """Send ``command`` with ``body``; the final answer (never STATUS_PENDING).  An error status
-        raises WireError with it; a broken connection raises WireError (and stays broken)."""
-        with self._lock:
+        raises WireError with it; a broken connection raises WireError (and stays broken).  With
+        ``wait`` False, a connection busy with another call's exchange raises WireError at once
+        (nothing sent)."""
+        if not self._lock.acquire(blocking=wait):
+            raise WireError(f"{self.server}: the connection is busy with another call", sent=False)
+        try:
             if self._broken is not None:
                 raise WireError(str(self._broken), sent=False)
             if not self._buffer and self._closed_by_peer():
@@ -168,6 +174,8 @@ class Wire:
                 reply = self._answer(message_id, deadline)
                 if reply is not None:
                     break
+        finally:
+            self._lock.release()
         if reply.status not in (STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW):
             raise WireError(f"{self.server}: {_command_name(command)}: status 0x{reply.status:08x}", reply.status)
         return reply
@@ -314,12 +322,15 @@ class Wire:
         self.exchange(CLOSE, struct.pack("<HHI16s", 24, 0, 0, file_id), timeout)
 
     def logoff(self, timeout: float | None) -> None:
-        self.exchange(LOGOFF, struct.pack("<HH", 4, 0), timeout)
+        """LOGOFF, unless a call is still waiting for its answer (a server that hangs: the run that
+        sent it gave up at its deadline); then nothing is sent, and ``close`` cuts that call off."""
+        self.exchange(LOGOFF, struct.pack("<HH", 4, 0), timeout, wait=False)
 
     def close(self) -> None:
-        with self._lock:
-            if self._broken is None:
-                self._broken = WireError(f"{self.server}: the connection is closed", sent=False)
+        """Close the socket, at once: a call still waiting for its answer (in another thread, holding
+        the lock) wakes with the connection closed, rather than keeping close() waiting with it."""
+        if self._broken is None:
+            self._broken = WireError(f"{self.server}: the connection is closed", sent=False)
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
