@@ -1259,9 +1259,15 @@ def test_ctrl_c_exits_130_and_says_so(faults: Path, command: str) -> None:
 
 def test_interrupt_in_process_exits_130(inproc: Runner, faults: Path) -> None:
     def press_ctrl_c_once_hung() -> None:
+        # Pressed once HANG01's listing hangs and RDS01's has been made (and had time to come back: a
+        # worker thread under Wine may be scheduled late).  An answer that came back before the press
+        # is reported, even if the run has not yet taken it from the engine.
         deadline = time.monotonic() + 30
-        while wts.sim.hung_calls() == 0 and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+            wts.sim.hung_calls() == 0 or wts.sim.rpc_counts().get("RDS01", 0) == 0
+        ):
             time.sleep(0.005)
+        time.sleep(0.3)
         _thread.interrupt_main()
 
     presser = threading.Thread(target=press_ctrl_c_once_hung)

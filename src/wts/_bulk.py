@@ -576,8 +576,15 @@ class Run:
     def _abandon(self) -> None:
         """Second interrupt (or the first, for a listing): stop waiting for calls in flight; an action
         among them has an unknown outcome."""
-        while self.inbox:  # answers already taken are answers: handled, not abandoned
-            self._on(*self.inbox.popleft())
+        while True:
+            # Answers already in, taken or not yet taken from the engine, are answers: handled, not
+            # abandoned (a server that answered before the press is reported, an action that ran is
+            # known to have run).  wait(0) does not block.
+            while self.inbox:
+                self._on(*self.inbox.popleft())
+            self.inbox.extend(self.engine.wait(0))
+            if not self.inbox:
+                break
         self.abandoned = True
         for kind, obj in list(self.calls.values()):
             if kind in ("retry", "own", "owncheck") or obj is None:
