@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,48 @@ def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield start
     for served in started.values():
         served.kill()
+
+
+@contextmanager
+def serve_in_process(farm: dict[str, Any] | Path, address: str, port: int, **options: Any) -> Iterator[dict[str, str]]:
+    """``wts sim serve``'s code (``_serve.serve``) on a thread of this process, over the sim loaded here,
+    so that what clients do is visible through ``wts.sim`` in the test itself: name -> address once
+    every server listens.  ``options`` go to ``_serve.serve`` (``latency``, ``tally``,
+    ``require_encryption``, ...).  Stopped, and its thread joined, on the way out; bounded in time."""
+    import asyncio
+
+    from wts._tsts import _serve
+
+    compiled = wts.sim.load(str(farm) if isinstance(farm, Path) else farm)
+    plan = _serve.plan(compiled.servers, compiled.accounts, address, port)
+    options.setdefault("latency", 0.0)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    servers: dict[str, str] = {}
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def announce(name: str, host: str) -> None:
+        servers[name] = host
+        if len(servers) == len(plan.servers):
+            ready.set()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(_serve.serve(plan, ready=announce, stop=stop, **options))
+        except BaseException as exc:  # handed to the test
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(SERVE_WAIT), "the in-process server did not start"
+        if failure:
+            raise failure[0]
+        yield servers
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(SERVE_WAIT)
+        loop.close()
+        assert not thread.is_alive(), "the in-process server did not stop"

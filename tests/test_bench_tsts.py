@@ -4,17 +4,16 @@ its timings.  Every server here is on 127.0.0.0/8, started and stopped by the te
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import serve_in_process  # tests/ is on sys.path
 
 import wts
 from wts import _bench
@@ -57,37 +56,13 @@ def test_tally_counts_by_kind_and_take_starts_again() -> None:
 
 @contextmanager
 def served_with_tally(tally: Tally) -> Iterator[list[str]]:
-    from wts._tsts import _serve
-
     farm = {
         "seed": 3,
         "accounts": [{"domain": "CONTOSO", "user": "admin", "password": "pw"}],
         "generate": [{"prefix": "RDS", "count": 2, "sessions": 4}],
     }
-    compiled = wts.sim.load(farm)
-    plan = _serve.plan(compiled.servers, compiled.accounts, next_address(), PORT)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    hosts: list[str] = []
-    ready = threading.Event()
-
-    def announce(name: str, host: str) -> None:
-        hosts.append(host)
-        if len(hosts) == len(plan.servers):
-            ready.set()
-
-    thread = threading.Thread(
-        target=lambda: loop.run_until_complete(_serve.serve(plan, latency=0.0, ready=announce, stop=stop, tally=tally)),
-        daemon=True,
-    )
-    thread.start()
-    try:
-        assert ready.wait(30), "the served farm did not start"
-        yield hosts
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
+    with serve_in_process(farm, next_address(), PORT, tally=tally) as servers:
+        yield list(servers.values())
 
 
 def test_the_served_side_counts_a_cold_and_a_warm_listing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1263,9 +1263,7 @@ def test_interrupt_in_process_exits_130(inproc: Runner, faults: Path) -> None:
         # worker thread under Wine may be scheduled late).  An answer that came back before the press
         # is reported, even if the run has not yet taken it from the engine.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (
-            wts.sim.hung_calls() == 0 or wts.sim.rpc_counts().get("RDS01", 0) == 0
-        ):
+        while time.monotonic() < deadline and (wts.sim.hung_calls() == 0 or wts.sim.rpc_counts().get("RDS01", 0) == 0):
             time.sleep(0.005)
         time.sleep(0.3)
         _thread.interrupt_main()

@@ -9,7 +9,6 @@ where the same calls are made through impacket's ``tsts`` helpers, as tstool mak
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -17,15 +16,19 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SERVE_PORT, SERVE_ROOT, SERVE_WAIT, Served, serve_address  # tests/ is on sys.path
+from conftest import (  # tests/ is on sys.path
+    SERVE_PORT,
+    SERVE_ROOT,
+    SERVE_WAIT,
+    Served,
+    serve_address,
+    serve_in_process,
+)
 
 import wts
 from wts._farmfile import compile_farm
@@ -114,44 +117,10 @@ def served(shared_serve: Any) -> Served:
     return served
 
 
-@contextmanager
-def in_process(farm: dict[str, Any], latency: float = 0.0) -> Iterator[dict[str, str]]:
+def in_process(farm: dict[str, Any], latency: float = 0.0) -> Any:
     """``_serve.serve`` on a thread of this process, over the sim loaded here: what the clients do is
     then visible through ``wts.sim`` and ``wts.Server(provider="sim")`` in the test itself."""
-    from wts._tsts import _serve
-
-    compiled = wts.sim.load(farm)
-    plan = _serve.plan(compiled.servers, compiled.accounts, serve_address(), PORT)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    servers: dict[str, str] = {}
-    ready = threading.Event()
-    failure: list[BaseException] = []
-
-    def announce(name: str, address: str) -> None:
-        servers[name] = address
-        if len(servers) == len(plan.servers):
-            ready.set()
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(_serve.serve(plan, latency=latency, ready=announce, stop=stop))
-        except BaseException as exc:  # handed to the test
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(WAIT), "the in-process server did not start"
-        if failure:
-            raise failure[0]
-        yield servers
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(WAIT)
-        loop.close()
-        assert not thread.is_alive()
+    return serve_in_process(farm, serve_address(), PORT, latency=latency)
 
 
 def login(host: str, port: int, user: str = "admin", password: str = PASSWORD, domain: str = "CONTOSO") -> Any:

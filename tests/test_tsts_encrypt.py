@@ -6,7 +6,6 @@ Everything on 127.0.0.0/8, every server and relay started and stopped here, boun
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import struct
@@ -24,8 +23,9 @@ pytest.importorskip("smbprotocol")
 pytest.importorskip("spnego")
 pytest.importorskip("cryptography")
 
+from conftest import serve_in_process  # tests/ is on sys.path
+
 import wts
-from wts._tsts import _serve
 
 WAIT = 30.0
 PASSWORD = "Crypt-Pa55"
@@ -64,38 +64,10 @@ def _free_port(address: str) -> int:
 @contextmanager
 def served(require_encryption: bool = False) -> Iterator[tuple[str, int]]:
     """``_serve.serve`` (what ``wts sim serve`` runs) on a thread: (address, port) of RDS01."""
-    compiled = wts.sim.load(FARM)
     address = _address()
     port = _free_port(address)
-    plan = _serve.plan(compiled.servers, compiled.accounts, address, port)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    ready = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(
-                _serve.serve(
-                    plan, latency=0.0, ready=lambda *_: ready.set(), stop=stop, require_encryption=require_encryption
-                )
-            )
-        except BaseException as exc:  # handed to the test
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(WAIT), "the server did not start"
-        if failure:
-            raise failure[0]
-        yield address, port
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(WAIT)
-        loop.close()
-        assert not thread.is_alive()
+    with serve_in_process(FARM, address, port, require_encryption=require_encryption) as servers:
+        yield servers["RDS01"], port
 
 
 class Relay:
