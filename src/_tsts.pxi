@@ -148,6 +148,95 @@ cdef bytes _tsts_wide(str s):
     return s.encode("utf-16-le", "surrogatepass")
 
 
+# RpcGetAllSessions' answer at level 2 (MS-TSTS 3.7.4.1.4): pLevel, the array's referent id and
+# conformance, the EXECENVDATA entries (Level, union tag, then EXECENVDATA_LEVEL2: 352 bytes each, the
+# layout of wts._tsts._calls._EXEC_ENV_2), pcEntries, the status.
+DEF _TSTS_ENV2 = 352
+DEF _TSTS_WCHARS = 33  # WCHAR[WINSTATIONNAME_LENGTH + 1]
+cdef int _TSTS_NAME_AT[5]  # SessionName, HostName, UserName, DomainName, FarmName
+_TSTS_NAME_AT[:] = [16, 88, 154, 220, 286]
+
+
+cdef inline DWORD _tsts_u32(const unsigned char *p) noexcept nogil:
+    return <DWORD>p[0] | (<DWORD>p[1] << 8) | (<DWORD>p[2] << 16) | (<DWORD>p[3] << 24)
+
+
+cdef inline Py_ssize_t _tsts_units(const unsigned char *p) noexcept nogil:
+    """Units of a WCHAR[33] before its first NUL; -1 when one is a surrogate (the Python decoder's
+    replacement rules then decide, not this path)."""
+    cdef Py_ssize_t n = 0
+    cdef unsigned int u
+    while n < _TSTS_WCHARS:
+        u = p[2 * n] | (<unsigned int>p[2 * n + 1] << 8)
+        if u == 0:
+            break
+        if 0xD800 <= u <= 0xDFFF:
+            return -1
+        n += 1
+    return n
+
+
+cdef void *_tsts_answer_ex(bytes stub, DWORD *count) except? NULL:
+    """WTS_SESSION_INFO_1W[n] and their strings, in one block, read straight from a successful
+    level-2 answer (the rows ``Client.session_rows`` would give, without building them in Python
+    and encoding them again); NULL, no exception, for any other answer: the caller decodes it in
+    Python, which says what is wrong with it.  The strings are copied unit for unit (UTF-16LE on
+    the wire, WCHAR in memory: both little-endian on every target)."""
+    cdef const unsigned char *p = <const unsigned char *>(<const char *>stub)
+    cdef Py_ssize_t size = len(stub), n, i, k, at, units, total
+    cdef const unsigned char *e
+    if size < 20 or _tsts_u32(p) != 2 or _tsts_u32(p + 4) == 0:
+        return NULL
+    n = _tsts_u32(p + 8)
+    if n == 0 or n > (size - 20) // _TSTS_ENV2 or size != 12 + n * _TSTS_ENV2 + 8:
+        return NULL
+    if _tsts_u32(p + size - 4) != 0:
+        return NULL  # a failure status: the Python path raises it with its Win32 code
+    total = n * sizeof(WTS_SESSION_INFO_1W)
+    for i in range(n):
+        e = p + 12 + i * _TSTS_ENV2
+        # level and tag 2; ExecEnvId and SessionId (LONGs) not negative, as the Python path needs
+        if _tsts_u32(e) != 2 or _tsts_u32(e + 4) != 2 or _tsts_u32(e + 8) >= 0x80000000 or _tsts_u32(e + 84) >= 0x80000000:
+            return NULL
+        for k in range(5):
+            units = _tsts_units(e + _TSTS_NAME_AT[k])
+            if units < 0:
+                return NULL
+            total += 2 * (units + 1)
+    cdef char *block = <char *>malloc(total)
+    if block == NULL:
+        raise MemoryError()
+    memset(block, 0, total)
+    cdef WTS_SESSION_INFO_1W *info = <WTS_SESSION_INFO_1W *>block
+    cdef LPWSTR *names[5]
+    at = n * sizeof(WTS_SESSION_INFO_1W)
+    for i in range(n):
+        e = p + 12 + i * _TSTS_ENV2
+        info[i].ExecEnvId = _tsts_u32(e + 8)
+        info[i].State = <WTS_CONNECTSTATE_CLASS>(<int>_tsts_u32(e + 12))
+        info[i].SessionId = _tsts_u32(e + 84)
+        names[0] = &info[i].pSessionName
+        names[1] = &info[i].pHostName
+        names[2] = &info[i].pUserName
+        names[3] = &info[i].pDomainName
+        names[4] = &info[i].pFarmName
+        for k in range(5):
+            units = _tsts_units(e + _TSTS_NAME_AT[k])
+            names[k][0] = <LPWSTR>(block + at)
+            memcpy(block + at, e + _TSTS_NAME_AT[k], 2 * units)
+            at += 2 * (units + 1)  # the NUL is already there (the block is zeroed)
+    count[0] = <DWORD>n
+    return block
+
+
+cdef void *_tsts_sessions_ex(object client, DWORD *count) except NULL:
+    cdef bytes stub = client.sessions_answer()
+    cdef void *block = _tsts_answer_ex(stub, count)
+    if block == NULL:
+        block = _tsts_rows_ex(client.session_rows(stub), count)
+    return block
+
+
 cdef BOOL __stdcall _tsts_enum_ex(HANDLE h, DWORD *level, DWORD flt, WTS_SESSION_INFO_1W **out,
                                    DWORD *count) noexcept nogil:
     cdef void *block = NULL
@@ -155,7 +244,7 @@ cdef BOOL __stdcall _tsts_enum_ex(HANDLE h, DWORD *level, DWORD flt, WTS_SESSION
     if h != NULL and level != NULL and out != NULL and count != NULL:
         with gil:
             try:
-                block = _tsts_rows_ex(_tsts_client(h).sessions(), count)
+                block = _tsts_sessions_ex(_tsts_client(h), count)
             except BaseException as exc:
                 err = _tsts_code(exc)
     if block == NULL:

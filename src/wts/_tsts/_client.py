@@ -207,11 +207,17 @@ class Client:
     def sessions(self) -> list[tuple[int, int, int, str, str, str, str, str]]:
         """(exec_env_id, state, session_id, station, host, user, domain, farm) per session: one RPC
         (RpcGetAllSessions, level 2)."""
-        result = self._call(
-            _calls.RPC_GET_ALL_SESSIONS,
-            _calls.encode_get_all_sessions_request(level=2),
-            _calls.decode_get_all_sessions_response,
-        )
+        return self.session_rows(self.sessions_answer())
+
+    def sessions_answer(self) -> bytes:
+        """RpcGetAllSessions (level 2): its response stub, not decoded.  The tsts provider reads the
+        common answer (every entry at level 2, success) straight into WTS_SESSION_INFO_1W in C, and
+        hands anything else to ``session_rows``: one RPC either way."""
+        return self._call(_calls.RPC_GET_ALL_SESSIONS, _calls.encode_get_all_sessions_request(level=2), bytes)
+
+    def session_rows(self, stub: bytes) -> list[tuple[int, int, int, str, str, str, str, str]]:
+        """``sessions()``'s rows from a ``sessions_answer()``; TstsError for a refusal."""
+        result = _calls.decode_get_all_sessions_response(stub)
         if result.error:
             raise self._fail(result.error, "RpcGetAllSessions")
         return [
