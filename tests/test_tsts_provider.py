@@ -21,7 +21,7 @@ pytest.importorskip("impacket.smbserver")
 from tsts_peers import BOUND, LOOPBACK, SealedPeer, SmbFront, close_listener
 
 import wts
-from wts._tsts import _calls
+from wts._tsts import _calls, _client
 from wts._winerror import WinError
 
 PASSWORD = "Pr0vider-pw"
@@ -237,3 +237,74 @@ def test_concurrent_servers_share_nothing_they_should_not(lsm: SealedPeer) -> No
         t.join(BOUND)
     assert results == [EXPECTED, EXPECTED]
     assert lsm.connections == 2
+
+
+def _with_name(stub: bytes, entry: int, field_at: int, units: bytes) -> bytes:
+    """``stub`` (a level-2 RpcGetAllSessions answer) with one WCHAR[33] replaced by ``units``."""
+    at = 12 + 352 * entry + field_at
+    return stub[:at] + units.ljust(66, b"\0") + stub[at + 66 :]
+
+
+_PLAIN = _calls.encode_get_all_sessions_response(ENTRIES, level=2)
+_USER_AT = 154  # EXECENVDATA_LEVEL2's UserName, from the entry's Level field
+
+
+# The provider reads a successful level-2 answer in C and hands any other to the Python decoder; both
+# must give what the answer says.  (answer, the row of RDP-Tcp#3 or the Win32 code of the failure)
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_PLAIN, (2, "RDP-Tcp#3", 0, "alice", "CONTOSO")),
+        (  # 33 units, no NUL: every unit is the name's (read in C)
+            _with_name(_PLAIN, 1, _USER_AT, "u".encode("utf-16-le") * 32 + "v".encode("utf-16-le")),
+            (2, "RDP-Tcp#3", 0, "u" * 32 + "v", "CONTOSO"),
+        ),
+        (  # a surrogate pair: Python's decoder joins it
+            _with_name(_PLAIN, 1, _USER_AT, "al\U0001f600ce".encode("utf-16-le", "surrogatepass")),
+            (2, "RDP-Tcp#3", 0, "al\U0001f600ce", "CONTOSO"),
+        ),
+        (  # a lone surrogate: Python's decoder replaces it, as it did before the C path
+            _with_name(_PLAIN, 1, _USER_AT, "al".encode("utf-16-le") + b"\x00\xd8" + "ce".encode("utf-16-le")),
+            (2, "RDP-Tcp#3", 0, "al\ufffdce", "CONTOSO"),
+        ),
+        (  # level 1: the Python decoder (no user names at that level)
+            _calls.encode_get_all_sessions_response(ENTRIES, level=1),
+            (0, "RDP-Tcp#3", 0, "", ""),  # nor session ids: the level-1 row says 0
+        ),
+        (
+            _calls.encode_get_all_sessions_response([], error=int(WinError.ERROR_ACCESS_DENIED)),
+            WinError.ERROR_ACCESS_DENIED,
+        ),
+        (_PLAIN[:-5] + _PLAIN[-4:], WinError.RPC_S_CALL_FAILED),  # one byte short: malformed
+    ],
+    ids=["plain", "33-units", "surrogate-pair", "lone-surrogate", "level-1", "refused", "malformed"],
+)
+def test_every_answer_reads_as_it_says(answer: bytes, expected: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    def lsm(context: int, opnum: int, stub: bytes) -> bytes:
+        assert (context, opnum) == (ENUMERATION, _calls.RPC_GET_ALL_SESSIONS.opnum)
+        return answer
+
+    decoded: list[bytes] = []  # the answers the Python decoder read
+    python_rows = _client.Client.session_rows
+
+    def session_rows(self: _client.Client, stub: bytes) -> list[tuple[int, int, int, str, str, str, str, str]]:
+        decoded.append(stub)
+        return python_rows(self, stub)
+
+    monkeypatch.setattr(_client.Client, "session_rows", session_rows)
+    peer = SealedPeer(lsm, PASSWORD)
+    front = SmbFront(peer.address, password=PASSWORD)
+    monkeypatch.setenv("WTS_TSTS_PORT", str(front.port))
+    try:
+        with wts.Server(LOOPBACK, provider="tsts", credentials=CREDS, timeout=BOUND) as server:
+            if isinstance(expected, tuple):
+                assert [r for r in _rows(server.sessions()) if r[1] == "RDP-Tcp#3"] == [expected]
+                read_in_c = answer is _PLAIN or len(expected[3]) == 33
+                assert decoded == ([] if read_in_c else [answer])
+            else:
+                with pytest.raises(wts.WTSError) as failed:
+                    server.sessions()
+                assert failed.value.winerror == expected
+    finally:
+        front.stop()
+        peer.stop()
