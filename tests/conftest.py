@@ -427,3 +427,34 @@ def serve_in_process(farm: dict[str, Any] | Path, address: str, port: int, **opt
         thread.join(SERVE_WAIT)
         loop.close()
         assert not thread.is_alive(), "the in-process server did not stop"
+
+
+# -- a Kerberos realm on loopback (tests/krb5_kdc.py) ----------------------------------------------
+
+
+@pytest.fixture
+def kdc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``kdc(*hosts) -> krb5_kdc.Realm``: the realm WTS.TEST on 127.0.0.1 with ``host/`` and ``cifs/``
+    keys for ``hosts`` and alice's ticket (kinit); this process's KRB5_* variables point at it (and the
+    servers it starts inherit them); the KDC stops at teardown.  Skips when MIT Kerberos or
+    python-gssapi is missing, unless WTS_TEST_REQUIRE_KERBEROS=1 (CI), where that is a failure."""
+    import krb5_kdc
+
+    lacking = krb5_kdc.missing()
+    if lacking:
+        if os.environ.get("WTS_TEST_REQUIRE_KERBEROS") == "1":
+            pytest.fail(f"WTS_TEST_REQUIRE_KERBEROS=1, but {lacking}")
+        pytest.skip(lacking)
+    realms: list[Any] = []
+
+    def start(*hosts: str) -> Any:
+        realm = krb5_kdc.Realm.start(tmp_path / f"krb5-{len(realms)}", hosts)
+        realms.append(realm)
+        for key, value in realm.env.items():
+            monkeypatch.setenv(key, value)
+        realm.kinit()
+        return realm
+
+    yield start
+    for realm in realms:
+        realm.stop()

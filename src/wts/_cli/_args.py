@@ -447,6 +447,14 @@ def _sim_options(p: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="delay every answer by MS milliseconds (a network round trip)",
     )
+    serve.add_argument(
+        "--keytab",
+        metavar="FILE",
+        help="accept Kerberos too, with the host/ and cifs/ keys in FILE (needs python-gssapi)",
+    )
+    serve.add_argument(
+        "--logons", metavar="FILE", help="append one JSON line per logon (server, layer, mechanism, principal)"
+    )
     for parser in actions.choices.values():
         if isinstance(parser, _Parser) and isinstance(p, _Parser):
             parser.streams = p.streams  # help and errors to the run's streams, as every parser's

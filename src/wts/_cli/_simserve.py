@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Any
 
@@ -28,7 +29,12 @@ def run(ctx: Context) -> int:
     if not farm.accounts:
         raise UsageError(f'{a.farm}: no "accounts": nobody could log on (docs/sim.md, "Accounts")')
     try:
-        plan = _serve.plan(farm.servers, farm.accounts, a.address, a.port)
+        if a.keytab is not None:
+            # This process serves and nothing else: libkrb5 finds the keytab through its environment.
+            os.environ["KRB5_KTNAME"] = _serve.check_keytab(a.keytab)
+        plan = _serve.plan(
+            farm.servers, farm.accounts, a.address, a.port, kerberos=a.keytab is not None, logons=a.logons
+        )
     except _serve.ServeError as exc:
         raise UsageError(str(exc)) from None
 

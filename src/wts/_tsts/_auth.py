@@ -393,25 +393,61 @@ def _install_account_lookup() -> None:
 
 class ServerAuth(_Context):
     """An acceptor for the accounts given (NTLM for auth type 10, SPNEGO for 9); ``principal`` is
-    ``DOMAIN\\\\user`` once ``complete``."""
+    ``DOMAIN\\\\user`` once ``complete``.
 
-    def __init__(self, accounts: Iterable[Account], auth_type: int = AUTHN_WINNT, level: int = AUTHN_LEVEL_PKT_PRIVACY):
+    ``kerberos``: also accept Kerberos (SPNEGO's Kerberos for 9, bare Kerberos for 16) with the keys
+    of the keytab ``KRB5_KTNAME`` names (python-gssapi).  A Kerberos client ``user@REALM`` is the
+    account of that user name whose domain is the realm, its first label (``WTS`` for ``WTS.TEST``)
+    or empty; a principal with no such account is refused (access denied), as is an unknown NTLM user.
+    ``mechanism`` says which one the client used, once complete."""
+
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        auth_type: int = AUTHN_WINNT,
+        level: int = AUTHN_LEVEL_PKT_PRIVACY,
+        *,
+        kerberos: bool = False,
+    ):
         spnego_mod = import_remote("spnego")
-        if auth_type not in (AUTHN_WINNT, AUTHN_GSS_NEGOTIATE):
+        supported = (
+            (AUTHN_WINNT, AUTHN_GSS_NEGOTIATE, AUTHN_GSS_KERBEROS) if kerberos else (AUTHN_WINNT, AUTHN_GSS_NEGOTIATE)
+        )
+        if auth_type not in supported:
             raise AuthError(WinError.ERROR_ACCESS_DENIED, f"authentication type {auth_type} is not supported")
         _install_account_lookup()
         self._accounts = {(a.domain.casefold(), a.user.casefold()): a for a in accounts}
         self.auth_type = auth_type
         self.auth_level = level
+        self.account: Account | None = None
         options = spnego_mod.NegotiateOptions.use_ntlm
+        protocol = "ntlm"
         if auth_type == AUTHN_GSS_NEGOTIATE:
-            options |= spnego_mod.NegotiateOptions.use_negotiate
+            protocol = "negotiate"
+            # Our SPNEGO; without use_ntlm its Kerberos is python-gssapi's, its NTLM still pyspnego's.
+            options = spnego_mod.NegotiateOptions.use_negotiate
+            if not kerberos:
+                options |= spnego_mod.NegotiateOptions.use_ntlm
+        elif auth_type == AUTHN_GSS_KERBEROS:
+            protocol, options = "kerberos", spnego_mod.NegotiateOptions.use_gssapi
         with self._lookup():
-            self._ctx = spnego_mod.server(
-                protocol="ntlm" if auth_type == AUTHN_WINNT else "negotiate",
-                context_req=_context_req(level),
-                options=options,
-            )
+            self._ctx = spnego_mod.server(protocol=protocol, context_req=_context_req(level), options=options)
+
+    @property
+    def mechanism(self) -> str | None:
+        """``"kerberos"`` or ``"ntlm"``: what the client authenticated with, once its mechanism has
+        verified it (``mechanism_principal`` set); None before."""
+        if not self.mechanism_principal:
+            return None
+        return str(self._ctx.negotiated_protocol or "").lower() or None
+
+    def _kerberos_account(self, principal: str) -> Account:
+        user, _, realm = principal.rpartition("@")
+        domains = {"", realm.casefold(), realm.split(".")[0].casefold()}
+        for (domain, name), account in self._accounts.items():
+            if name == user.casefold() and domain in domains:
+                return account
+        raise AuthError(WinError.ERROR_ACCESS_DENIED, f"{principal} has no account on this server")
 
     @property
     def principal(self) -> str | None:
@@ -424,15 +460,22 @@ class ServerAuth(_Context):
         mechListMIC the client will never send: pyspnego asks for one whenever the client's first
         mechanism (NTLM, for impacket) is not its own first choice (Kerberos), where RFC 4178 asks
         only when the client's first choice is not the one taken; Windows completes such an SMB
-        session setup, and so does wts sim serve."""
-        return self._ctx.client_principal
+        session setup, and so does wts sim serve.  Kerberos names the client only once its context
+        is established (DCE style: after the third leg); until then, None."""
+        try:
+            return self._ctx.client_principal
+        except Exception:  # python-gssapi's NameReadError on a context not yet established
+            return None
 
     def step(self, in_token: bytes | None) -> bytes | None:
         blob = _NT_BLOB.set(_nt_response(in_token))
         try:
-            return super().step(in_token)
+            out = super().step(in_token)
         finally:
             _NT_BLOB.reset(blob)
+        if self.account is None and self.mechanism == "kerberos":
+            self.account = self._kerberos_account(str(self.mechanism_principal))
+        return out
 
     @contextmanager
     def _lookup(self) -> Iterator[None]:

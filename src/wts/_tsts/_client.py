@@ -37,7 +37,7 @@ from ._binding import Binding, RpcError
 from ._calls import Interface
 from ._smb import DEFAULT_PORT, SmbError, SmbSession
 
-__all__ = ["Client", "Connections", "TstsError", "default_port"]
+__all__ = ["Client", "Connections", "TstsError", "default_addresses", "default_port"]
 
 T = TypeVar("T")
 
@@ -60,6 +60,23 @@ def default_port() -> int:
     if not text.isdigit() or not 0 < int(text) < 1 << 16:
         raise ValueError(f"WTS_TSTS_PORT={text!r} is not a TCP port (1 to 65535)")
     return int(text)
+
+
+def default_addresses() -> dict[str, str]:
+    """``WTS_TSTS_ADDRESSES``: ``NAME=ADDRESS[,NAME=ADDRESS...]``, the address (or another host name)
+    to connect to for a server named ``NAME``, whose name still goes into everything else, Kerberos'
+    service names (``host/NAME``, ``cifs/NAME``) first: a server behind a tunnel, or a test farm on
+    loopback addresses, without editing /etc/hosts.  Keys are case-insensitive."""
+    text = os.environ.get("WTS_TSTS_ADDRESSES", "").strip()
+    found: dict[str, str] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        name, eq, address = (part.strip() for part in item.partition("="))
+        if not eq or not name or not address or any(c.isspace() for c in name + address):
+            raise ValueError(f"WTS_TSTS_ADDRESSES: {item.strip()!r} is not NAME=ADDRESS")
+        found[name.casefold()] = address
+    return found
 
 
 class TstsError(Exception):
@@ -86,6 +103,8 @@ class Connections:
         self.connect_timeout = float(connect_timeout)
         self.port = default_port() if port is None else port
         self.encrypt = encrypt
+        #: server name (casefolded) -> where to connect (``default_addresses``).
+        self.addresses = default_addresses()
         self._secret: str | None = None
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
@@ -160,6 +179,7 @@ class Client:
                     connect_timeout=c.connect_timeout,
                     encrypt=c.encrypt,
                     secret=c.secret(),
+                    address=c.addresses.get(self.server.casefold()),
                 )
             served = [i for i in _INTERFACES if i.pipe == interface.pipe]
             auth = ClientAuth(c.credentials, self.server, secret=c.secret())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .._winerror import WinError
 from . import _calls, _frames, _lsaserver, _lsat, _pdu, _status
@@ -63,9 +63,19 @@ class RpcPipe:
     """One open of an MS-TSTS pipe on one simulated server: an RPC association."""
 
     def __init__(
-        self, pipe: str, server: str, accounts: Iterable[Account], farm: Farm, tally: Tally | None = None
+        self,
+        pipe: str,
+        server: str,
+        accounts: Iterable[Account],
+        farm: Farm,
+        tally: Tally | None = None,
+        *,
+        kerberos: bool = False,
+        on_logon: Callable[[ServerAuth], None] | None = None,
     ) -> None:
         self.pipe = pipe
+        self.kerberos = kerberos  # Kerberos accepted too (auth types 9 and 16): ``_auth.ServerAuth``
+        self.on_logon = on_logon  # called once the association's authentication completes
         self.tally = tally  # benchmarks: calls counted (``_tally``)
         self.server = server
         self.accounts = tuple(accounts)
@@ -75,6 +85,7 @@ class RpcPipe:
         self.auth: ServerAuth | None = None
         self.auth_context_id = 0
         self.auth_failed = False
+        self._logged: ServerAuth | None = None
         self.protector: _Protector | None = None
         self.xmit = MAX_FRAG
         self.assoc_group = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF or 1
@@ -191,7 +202,7 @@ class RpcPipe:
                 _pdu.AUTH_LEVEL_PKT_PRIVACY,
             ):
                 raise AuthError(WinError.ERROR_ACCESS_DENIED, f"auth level {trailer.auth_level} is not supported")
-            self.auth = ServerAuth(self.accounts, trailer.auth_type, trailer.auth_level)
+            self.auth = ServerAuth(self.accounts, trailer.auth_type, trailer.auth_level, kerberos=self.kerberos)
             self.auth_context_id = trailer.context_id
         try:
             token = self.auth.step(value)
@@ -213,6 +224,9 @@ class RpcPipe:
 
     def _maybe_protect(self) -> None:
         auth = self.auth
+        if auth is not None and auth.complete and self.on_logon is not None and auth is not self._logged:
+            self._logged = auth
+            self.on_logon(auth)
         if auth is not None and auth.complete and auth.auth_level >= _pdu.AUTH_LEVEL_PKT_INTEGRITY:
             self.protector = _Protector(auth, self.auth_context_id)
 

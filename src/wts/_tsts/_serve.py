@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ._auth import AUTHN_GSS_NEGOTIATE, Account, ServerAuth
+from ._auth import AUTHN_GSS_NEGOTIATE, Account, ServerAuth, import_remote
 from ._rpcserver import PIPES, RpcPipe
 from ._smbserver import Pipe, SmbServer
 from ._tally import Tally
@@ -35,6 +37,10 @@ class Plan(NamedTuple):
     servers: tuple[tuple[str, str], ...]  #: (server name, address) in farm order
     port: int
     accounts: tuple[Account, ...]
+    #: Kerberos accepted too (``--keytab``: KRB5_KTNAME names the keytab).
+    kerberos: bool = False
+    #: ``--logons FILE``: one JSON line per completed logon (server, layer, mechanism, principal, account).
+    logons: str | None = None
 
 
 def addresses(first: str, count: int) -> list[str]:
@@ -50,32 +56,88 @@ def addresses(first: str, count: int) -> list[str]:
     return [str(start + i) for i in range(count)]
 
 
-def plan(servers: Sequence[str], accounts: Sequence[Any], address: str, port: int) -> Plan:
+def check_keytab(path: str) -> str:
+    """``KRB5_KTNAME``'s value for the keytab ``path``, once python-gssapi (with pyspnego's Kerberos)
+    is there and the keytab holds a key to accept with; else ServeError."""
+    try:
+        gss = import_remote("spnego._gss")
+    except Exception:
+        gss = None
+    if gss is None or "kerberos" not in gss.GSSAPIProxy.available_protocols() or not getattr(gss, "HAS_GSSAPI", False):
+        raise ServeError("--keytab: Kerberos needs python-gssapi and krb5 (pip install gssapi krb5; docs/remote.md)")
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ServeError(f"--keytab: {path}: no such readable file")
+    name = "FILE:" + os.path.abspath(path)
+    gssapi = import_remote("gssapi")
+    try:
+        gssapi.Credentials(usage="accept", store={"keytab": name})
+    except gssapi.exceptions.GSSError as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise ServeError(f"--keytab: {path}: no key to accept with ({text})") from None
+    return name
+
+
+def plan(
+    servers: Sequence[str],
+    accounts: Sequence[Any],
+    address: str,
+    port: int,
+    *,
+    kerberos: bool = False,
+    logons: str | None = None,
+) -> Plan:
     if not accounts:
         raise ServeError('the farm file has no "accounts": nobody could log on (docs/sim.md, Accounts)')
     if not 1 <= port <= 65535:
         raise ServeError(f"--port: {port} is not a TCP port (1-65535)")
     names = addresses(address, len(servers))
     auth_accounts = tuple(Account(a.domain, a.user, a.password) for a in accounts)
-    return Plan(tuple(zip(servers, names)), port, auth_accounts)
+    return Plan(tuple(zip(servers, names)), port, auth_accounts, kerberos, logons)
 
 
 class _Logon:
-    """SMB session setup's acceptor: SPNEGO with NTLM, done once NTLM has verified the client."""
+    """SMB session setup's acceptor: SPNEGO with NTLM (and Kerberos with a keytab), done once the
+    mechanism has verified the client."""
 
-    def __init__(self, accounts: Sequence[Account]) -> None:
-        self._auth = ServerAuth(accounts, AUTHN_GSS_NEGOTIATE)
+    def __init__(self, accounts: Sequence[Account], kerberos: bool) -> None:
+        self.auth = ServerAuth(accounts, AUTHN_GSS_NEGOTIATE, kerberos=kerberos)
 
     def step(self, token: bytes) -> bytes | None:
-        return self._auth.step(token)
+        return self.auth.step(token)
 
     @property
     def user(self) -> str | None:
-        return self._auth.mechanism_principal
+        return self.auth.mechanism_principal
 
     @property
     def session_key(self) -> bytes:
-        return self._auth.session_key
+        return self.auth.session_key
+
+
+class _LogonLog:
+    """``--logons FILE``: one JSON object a line for each completed logon, SMB and RPC, so that a test
+    (or a person) sees who logged on with which mechanism."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._file = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise ServeError(f"--logons: {path}: {exc.strerror or exc}") from None
+
+    def __call__(self, server: str, layer: str, auth: ServerAuth) -> None:
+        account = auth.account
+        record = {
+            "server": server,
+            "layer": layer,
+            "mechanism": auth.mechanism,
+            "principal": auth.mechanism_principal,
+            "account": f"{account.domain}\\{account.user}" if account is not None else None,
+        }
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _bind_error(exc: OSError, host: str, port: int) -> ServeError:
@@ -100,6 +162,7 @@ async def serve(
     require_encryption: bool = False,
 ) -> None:
     farm = Farm()
+    log = _LogonLog(the_plan.logons) if the_plan.logons else None
     listeners: list[asyncio.base_events.Server] = []
     smb_servers: list[SmbServer] = []
     try:
@@ -108,11 +171,17 @@ async def serve(
             def pipes(pipe: str, user: str, _name: str = name) -> Pipe | None:
                 if pipe.lower() not in PIPES:
                     return None
-                return RpcPipe(pipe, _name, the_plan.accounts, farm, tally)
+                logged = None if log is None else (lambda auth, _n=_name: log(_n, "rpc", auth))
+                return RpcPipe(pipe, _name, the_plan.accounts, farm, tally, kerberos=the_plan.kerberos, on_logon=logged)
+
+            def smb_logon(logon: Any, _name: str = name) -> None:
+                if log is not None:
+                    log(_name, "smb", logon.auth)
 
             smb = SmbServer(
                 pipes=pipes,
-                acceptor=lambda: _Logon(the_plan.accounts),
+                acceptor=lambda: _Logon(the_plan.accounts, the_plan.kerberos),
+                on_logon=smb_logon,
                 latency=latency,
                 tally=tally,
                 require_encryption=require_encryption,
@@ -135,3 +204,5 @@ async def serve(
         for listener in listeners:
             await listener.wait_closed()
         farm.close()
+        if log is not None:
+            log.close()

@@ -86,9 +86,13 @@ class SmbSession:
         connect_timeout: float = 5.0,
         encrypt: bool = False,
         secret: str | None = None,
+        address: str | None = None,
     ) -> None:
-        """``secret``: ``_auth.ntlm_secret`` of the password, to log on without deriving it again."""
+        """``secret``: ``_auth.ntlm_secret`` of the password, to log on without deriving it again;
+        ``address``: where to connect, when not ``server`` itself (Kerberos still asks for a ticket
+        to ``cifs/<server>``)."""
         self.server = server
+        self.address = address or server
         self._secret = secret
         self.port = port
         self.connect_timeout = connect_timeout
@@ -136,7 +140,7 @@ class SmbSession:
         conn_mod = import_remote("smbprotocol.connection")
         session_mod = import_remote("smbprotocol.session")
         tree_mod = import_remote("smbprotocol.tree")
-        connection = conn_mod.Connection(uuid.uuid4(), self.server, self.port, require_signing=True)
+        connection = conn_mod.Connection(uuid.uuid4(), self.address, self.port, require_signing=True)
         # smbprotocol bounds the TCP connect and the negotiate, not the session setup or tree connect:
         # a watchdog closes the socket at the deadline, so a server that stalls later fails too.
         timed_out = threading.Event()
@@ -170,6 +174,7 @@ class SmbSession:
                     None,
                     require_encryption=self.encrypt,
                     auth_protocol="kerberos",
+                    hostname_override=self.server,
                 )
             session.connect()
             if handoff is not None:

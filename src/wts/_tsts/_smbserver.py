@@ -37,8 +37,10 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from .._winerror import WinError
 from . import _smbsecurity as sec
 from . import _smbwire as w
+from ._auth import AuthError
 from ._smbwire import HEADER, NEG_TOKEN_INIT, ProtocolViolation, Request, error_body, filetime_now
 from ._tally import Tally
 
@@ -99,9 +101,11 @@ class SmbServer:
         latency: float = 0.0,
         tally: Tally | None = None,
         require_encryption: bool = False,
+        on_logon: Callable[[Any], None] | None = None,
     ) -> None:
         self.pipes = pipes
         self.acceptor = acceptor
+        self.on_logon = on_logon  # called with the acceptor of each session set up
         self.latency = latency
         self.tally = tally  # benchmarks: connections and answers counted (``_tally``)
         self.require_encryption = require_encryption
@@ -380,9 +384,12 @@ class _Connection:
             session.preauth = sec.preauth(session.preauth, req.raw)
         try:
             answer = session.auth.step(token)
-        except Exception:  # pyspnego raises its own hierarchy; any failure is a failed logon
+        except Exception as exc:  # pyspnego raises its own hierarchy; any failure is a failed logon
             self.sessions.pop(sid, None)
-            await self._send(req, w.STATUS_LOGON_FAILURE, error_body(), sid)
+            # ... but a client the mechanism verified and who has no account here (a Kerberos
+            # principal the farm does not know) is refused: access denied.
+            refused = isinstance(exc, AuthError) and exc.winerror == WinError.ERROR_ACCESS_DENIED
+            await self._send(req, w.STATUS_ACCESS_DENIED if refused else w.STATUS_LOGON_FAILURE, error_body(), sid)
             return
         out = answer or b""
         user = session.auth.user
@@ -399,6 +406,8 @@ class _Connection:
         session.keys = sec.Keys.derive(bytes(session.auth.session_key), self.dialect, session.preauth, self.choice)
         session.user = str(user)
         session.valid = True
+        if self.server.on_logon is not None:
+            self.server.on_logon(session.auth)
         await self._send(req, w.STATUS_SUCCESS, body, sid)
 
     # -- tree and files ----------------------------------------------------------------------------
