@@ -441,20 +441,10 @@ def _sim_options(p: argparse.ArgumentParser) -> None:
         "--port", type=positive_int(1, 65535), default=445, metavar="PORT", help="the SMB port (445 needs root)"
     )
     serve.add_argument(
-        "--latency-ms",
-        type=milliseconds,
-        default=0.0,
-        metavar="MS",
-        help="delay every answer by MS milliseconds (a network round trip)",
+        "--latency-ms", type=milliseconds, default=0.0, metavar="MS", help="delay every answer by MS ms (a round trip)"
     )
-    serve.add_argument(
-        "--keytab",
-        metavar="FILE",
-        help="accept Kerberos too, with the host/ and cifs/ keys in FILE (needs python-gssapi)",
-    )
-    serve.add_argument(
-        "--logons", metavar="FILE", help="append one JSON line per logon (server, layer, mechanism, principal)"
-    )
+    serve.add_argument("--keytab", metavar="FILE", help="accept Kerberos too, with the host/ and cifs/ keys in FILE")
+    serve.add_argument("--logons", metavar="FILE", help="append a JSON line per logon: who, with which mechanism")
     for parser in actions.choices.values():
         if isinstance(parser, _Parser) and isinstance(p, _Parser):
             parser.streams = p.streams  # help and errors to the run's streams, as every parser's

@@ -18,7 +18,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ._auth import AUTHN_GSS_NEGOTIATE, Account, ServerAuth, import_remote
+from .._winerror import WinError
+from ._auth import AUTHN_GSS_NEGOTIATE, Account, AuthError, ServerAuth, import_remote
 from ._rpcserver import PIPES, RpcPipe
 from ._smbserver import Pipe, SmbServer
 from ._tally import Tally
@@ -97,13 +98,24 @@ def plan(
 
 class _Logon:
     """SMB session setup's acceptor: SPNEGO with NTLM (and Kerberos with a keytab), done once the
-    mechanism has verified the client."""
+    mechanism has verified the client; a client verified but without an account is refused
+    (PermissionError: the SMB server answers access denied).  ``logged(acceptor)`` is told once."""
 
-    def __init__(self, accounts: Sequence[Account], kerberos: bool) -> None:
+    def __init__(self, accounts: Sequence[Account], kerberos: bool, logged: Callable[[_Logon], None]) -> None:
         self.auth = ServerAuth(accounts, AUTHN_GSS_NEGOTIATE, kerberos=kerberos)
+        self._logged: Callable[[_Logon], None] | None = logged
 
     def step(self, token: bytes) -> bytes | None:
-        return self.auth.step(token)
+        try:
+            out = self.auth.step(token)
+        except AuthError as exc:
+            if exc.winerror == WinError.ERROR_ACCESS_DENIED:
+                raise PermissionError(str(exc)) from None
+            raise
+        if self._logged is not None and self.user is not None:
+            logged, self._logged = self._logged, None
+            logged(self)
+        return out
 
     @property
     def user(self) -> str | None:
@@ -174,14 +186,16 @@ async def serve(
                 logged = None if log is None else (lambda auth, _n=_name: log(_n, "rpc", auth))
                 return RpcPipe(pipe, _name, the_plan.accounts, farm, tally, kerberos=the_plan.kerberos, on_logon=logged)
 
-            def smb_logon(logon: Any, _name: str = name) -> None:
+            def smb_logon(logon: _Logon, _name: str = name) -> None:
                 if log is not None:
                     log(_name, "smb", logon.auth)
 
+            def acceptor(_logged: Callable[[_Logon], None] = smb_logon) -> _Logon:
+                return _Logon(the_plan.accounts, the_plan.kerberos, _logged)
+
             smb = SmbServer(
                 pipes=pipes,
-                acceptor=lambda: _Logon(the_plan.accounts, the_plan.kerberos),
-                on_logon=smb_logon,
+                acceptor=acceptor,
                 latency=latency,
                 tally=tally,
                 require_encryption=require_encryption,

@@ -3,28 +3,27 @@
 API: ``SmbServer(pipes=, acceptor=, latency=, require_encryption=)``; ``await server.serve(reader,
 writer)`` runs one TCP connection (pass it to ``asyncio.start_server``).  ``pipes(name, user)`` opens the pipe ``name``
 (``LSM_API_service``, case as the client sent it, without ``\\pipe\\``) for the authenticated
-``DOMAIN\\user`` and returns a :class:`Pipe`, or None: no such pipe.  ``acceptor()`` returns a new
-pyspnego server context (SPNEGO with NTLM) for each session setup.
+``DOMAIN\\user`` and returns a :class:`Pipe`, or None: no such pipe.  ``acceptor()``: a new server
+context (SPNEGO) per session setup; its PermissionError refuses a verified client (access denied).
 
-What it speaks (MS-SMB2), and nothing more: the SMB1 multi-protocol NEGOTIATE that older clients
-(impacket) open with, answered with the SMB2 wildcard dialect; NEGOTIATE of dialect 3.1.1 (with its
-preauth integrity, and a cipher when the client offers one), else 2.1, else 2.0.2; SESSION_SETUP
-through the acceptor; TREE_CONNECT to IPC$ only; CREATE of the pipes; WRITE, READ, IOCTL
-FSCTL_PIPE_TRANSCEIVE; CLOSE, TREE_DISCONNECT, LOGOFF, ECHO, CANCEL.
-Writes, transceives and waiting reads run beside the connection's next requests (one at a time per
-pipe), so calls on different pipes of one connection overlap as they do on Windows.
-Signing is required, as Windows servers require it for IPC$ (``_smbsecurity``: HMAC-SHA256 for 2.x,
-AES-CMAC for 3.1.1): requests after the session setup must be signed, and every answer on an
-established session is, or encrypted (3.1.1: a request that came encrypted is answered encrypted;
-demanded only with ``require_encryption``: ``_session_setup``).  No 3.0/3.0.2, compounding, multi-credit.
+What it speaks (MS-SMB2), and nothing more: the SMB1 multi-protocol NEGOTIATE that older clients (impacket) open
+with, answered with the SMB2 wildcard dialect; NEGOTIATE of dialect 3.1.1 (with its preauth integrity, and a
+cipher when the client offers one), else 2.1, else 2.0.2; SESSION_SETUP through the acceptor; TREE_CONNECT to
+IPC$ only; CREATE of the pipes; WRITE, READ, IOCTL FSCTL_PIPE_TRANSCEIVE; CLOSE, TREE_DISCONNECT, LOGOFF, ECHO,
+CANCEL.  Writes, transceives and waiting reads run beside the connection's next requests (one at a time per
+pipe), so calls on different pipes of one connection overlap as they do on Windows.  Signing is required, as
+Windows servers require it for IPC$ (``_smbsecurity``: HMAC-SHA256 for 2.x, AES-CMAC for 3.1.1): requests after
+the session setup must be signed, and every answer on an established session is, or encrypted (3.1.1: a request
+that came encrypted is answered encrypted; demanded only with ``require_encryption``: ``_session_setup``).  No
+3.0/3.0.2, compounding, multi-credit.
 
 A pipe is in message mode, as the RPC pipes on Windows are: each write is one message to the pipe's
 owner; a read returns one answer message, and a read shorter than the message returns its start with
 STATUS_BUFFER_OVERFLOW (the rest comes with the next read), as a transceive whose answer does not fit
 does.  A read with nothing to return waits, without holding up the connection's other requests.
 
-``latency`` (seconds) delays every answer, to model a network round trip; ``tally`` (``_tally``)
-counts connections and answers for benchmarks.
+``latency`` (seconds) delays every answer, to model a network round trip; ``tally`` (``_tally``) counts
+connections and answers for benchmarks.
 """
 
 from __future__ import annotations
@@ -37,10 +36,8 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from .._winerror import WinError
 from . import _smbsecurity as sec
 from . import _smbwire as w
-from ._auth import AuthError
 from ._smbwire import HEADER, NEG_TOKEN_INIT, ProtocolViolation, Request, error_body, filetime_now
 from ._tally import Tally
 
@@ -101,11 +98,9 @@ class SmbServer:
         latency: float = 0.0,
         tally: Tally | None = None,
         require_encryption: bool = False,
-        on_logon: Callable[[Any], None] | None = None,
     ) -> None:
         self.pipes = pipes
         self.acceptor = acceptor
-        self.on_logon = on_logon  # called with the acceptor of each session set up
         self.latency = latency
         self.tally = tally  # benchmarks: connections and answers counted (``_tally``)
         self.require_encryption = require_encryption
@@ -384,12 +379,10 @@ class _Connection:
             session.preauth = sec.preauth(session.preauth, req.raw)
         try:
             answer = session.auth.step(token)
-        except Exception as exc:  # pyspnego raises its own hierarchy; any failure is a failed logon
+        except Exception as exc:  # pyspnego's own hierarchy: a failed logon (PermissionError: no account, refused)
             self.sessions.pop(sid, None)
-            # ... but a client the mechanism verified and who has no account here (a Kerberos
-            # principal the farm does not know) is refused: access denied.
-            refused = isinstance(exc, AuthError) and exc.winerror == WinError.ERROR_ACCESS_DENIED
-            await self._send(req, w.STATUS_ACCESS_DENIED if refused else w.STATUS_LOGON_FAILURE, error_body(), sid)
+            status = w.STATUS_ACCESS_DENIED if isinstance(exc, PermissionError) else w.STATUS_LOGON_FAILURE
+            await self._send(req, status, error_body(), sid)
             return
         out = answer or b""
         user = session.auth.user
@@ -406,8 +399,6 @@ class _Connection:
         session.keys = sec.Keys.derive(bytes(session.auth.session_key), self.dialect, session.preauth, self.choice)
         session.user = str(user)
         session.valid = True
-        if self.server.on_logon is not None:
-            self.server.on_logon(session.auth)
         await self._send(req, w.STATUS_SUCCESS, body, sid)
 
     # -- tree and files ----------------------------------------------------------------------------
