@@ -160,7 +160,11 @@ def test_ntlm_still_works_beside_kerberos(kerberized: Kerberized) -> None:
     creds = wts.Credentials("alice", "WTS", "not-used-by-kerberos-9")
     with wts.Server("rds01", provider="tsts", credentials=creds) as server:
         assert [s.id for s in server.sessions()] == [0, 2, 3]
-    assert {r["mechanism"] for r in kerberized.records()} == {"ntlm"}
+    records = kerberized.records()
+    assert {(r["layer"], r["mechanism"], r["account"]) for r in records} == {
+        ("smb", "ntlm", "WTS\\alice"),
+        ("rpc", "ntlm", "WTS\\alice"),
+    }, records
 
 
 def test_serve_refuses_a_keytab_it_cannot_use(kdc: Any, tmp_path: Path) -> None:
@@ -180,3 +184,9 @@ def test_serve_refuses_a_keytab_it_cannot_use(kdc: Any, tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and reason in lines[0] and "--keytab" in lines[0], done.stderr
+
+
+def test_a_malformed_address_map_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WTS_TSTS_ADDRESSES", "rds01=127.0.0.2,rds02")
+    with pytest.raises(wts.ProviderError, match=r"^WTS_TSTS_ADDRESSES: 'rds02' is not NAME=ADDRESS$"):
+        wts.Server("rds01", provider="tsts").sessions()

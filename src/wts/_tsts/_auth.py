@@ -473,8 +473,12 @@ class ServerAuth(_Context):
             out = super().step(in_token)
         finally:
             _NT_BLOB.reset(blob)
-        if self.account is None and self.mechanism == "kerberos":
+        mechanism = self.account is None and self.mechanism
+        if mechanism == "kerberos":
             self.account = self._kerberos_account(str(self.mechanism_principal))
+        elif mechanism == "ntlm":  # NTLM checked the password of one of our accounts: which one
+            domain, _, user = str(self.mechanism_principal).rpartition("\\")
+            self.account = self._accounts.get((domain.casefold(), user.casefold()))
         return out
 
     @contextmanager
