@@ -190,3 +190,44 @@ def test_a_malformed_address_map_is_one_line(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WTS_TSTS_ADDRESSES", "rds01=127.0.0.2,rds02")
     with pytest.raises(wts.ProviderError, match=r"^WTS_TSTS_ADDRESSES: 'rds02' is not NAME=ADDRESS$"):
         wts.Server("rds01", provider="tsts").sessions()
+
+
+def test_the_acceptor_takes_bare_kerberos_auth_type_16(kdc: Any) -> None:
+    """RPC auth type 16 (RPC_C_AUTHN_GSS_KERBEROS, no SPNEGO), DCE style at packet privacy, as
+    ``wts sim serve --keytab`` accepts it: three legs, then a stub the acceptor seals and the client opens."""
+    import spnego
+
+    from wts._tsts import _auth
+
+    kdc(*HOSTS)
+    flags = _auth._context_req(_auth.AUTHN_LEVEL_PKT_PRIVACY)
+    client = spnego.client(None, None, hostname="rds01", service="host", protocol="kerberos", context_req=flags)
+    server = _auth.ServerAuth(
+        [_auth.Account("WTS", "alice", "x")], _auth.AUTHN_GSS_KERBEROS, _auth.AUTHN_LEVEL_PKT_PRIVACY, kerberos=True
+    )
+    token = client.step()
+    while not (client.complete and server.complete):
+        token = server.step(token)
+        if token is None or client.complete:
+            break
+        token = client.step(token)
+    assert client.complete and server.complete
+    assert (server.mechanism, server.principal) == ("kerberos", "alice@WTS.TEST")
+    assert server.account is not None and server.account.user == "alice"
+    from spnego.iov import BufferType
+
+    header, stub, trailer = b"H" * 16, b"a stub of 24 bytes......", b"T" * 8
+    sealed, signature = server.seal(header, stub, trailer)
+    assert sealed != stub
+    opened = client.unwrap_iov(
+        [
+            (BufferType.sign_only, header),
+            (BufferType.data, sealed),
+            (BufferType.sign_only, trailer),
+            (BufferType.header, signature),
+        ]
+    )
+    assert opened.buffers[1].data == stub
+    with pytest.raises(_auth.AuthError) as info:  # without --keytab, 16 is not offered
+        _auth.ServerAuth([], _auth.AUTHN_GSS_KERBEROS)
+    assert info.value.winerror == WinError.ERROR_ACCESS_DENIED
