@@ -49,6 +49,7 @@ _HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
 #: Ask for more credits when fewer than this many are left.
 _LOW_CREDITS = 8
 _CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -139,6 +140,7 @@ class Wire:
         self._low, self._high = window
         self._multi_credit = multi_credit
         self._lock = threading.Lock()
+        self._sock_timeout = sock.gettimeout()
         self._buffer = bytearray()
         self._broken: WireError | None = None
         self.exchanges = 0  #: requests sent (tests and benchmarks count them)
@@ -180,12 +182,23 @@ class Wire:
             raise WireError(f"{self.server}: {_command_name(command)}: status 0x{reply.status:08x}", reply.status)
         return reply
 
+    def _timeout(self, timeout: float | None) -> None:
+        """The socket's timeout, changed only when it differs: every ``settimeout`` is a system call
+        made without the GIL, and each GIL release is a handoff among the engine's workers."""
+        if timeout != self._sock_timeout:
+            self._sock.settimeout(timeout)
+            self._sock_timeout = timeout
+
     def _closed_by_peer(self) -> bool:
         """Whether the server has closed (or reset) the connection, seen without waiting: between
-        exchanges nothing is owed to us, so a readable end of stream means it is gone."""
+        exchanges nothing is owed to us, so a readable end of stream means it is gone.  Where the
+        system has MSG_DONTWAIT, a blocking socket peeks without waiting and keeps its mode."""
         try:
-            self._sock.settimeout(0.0)
-            ahead = self._sock.recv(1, socket.MSG_PEEK)
+            if _DONTWAIT and self._sock_timeout is None:
+                ahead = self._sock.recv(1, socket.MSG_PEEK | _DONTWAIT)
+            else:
+                self._timeout(0.0)
+                ahead = self._sock.recv(1, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError, socket.timeout):
             return False  # nothing to read: still there
         except OSError:
@@ -259,12 +272,12 @@ class Wire:
     def _fill(self, deadline: float | None) -> None:
         try:
             if deadline is None:
-                self._sock.settimeout(None)
+                self._timeout(None)
             else:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise socket.timeout
-                self._sock.settimeout(left)
+                self._timeout(left)
             chunk = self._sock.recv(1 << 17)
         except (socket.timeout, TimeoutError):
             raise self._fail(WireError(f"{self.server}: no answer within the timeout")) from None
