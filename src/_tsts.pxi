@@ -24,6 +24,50 @@ cdef wts_provider _tsts_table
 cdef void *_tsts_fns[WTS_TSTS_COUNT]
 
 
+# The engine's workers are C threads: each callback's "with gil" would make a Python thread state
+# for the call and destroy it after (PyGILState_Ensure/Release with no state of the thread's own:
+# an allocation, a frame stack mapped and unmapped, a dozen locks).  A worker's first callback pins
+# one (one more PyGILState_Ensure), kept for the worker's life; the engine's thread-exit hook lets
+# it go.  Python's own threads (a Server without timeout calls in its caller's thread) have theirs.
+cdef extern from *:
+    """
+    #if defined(_MSC_VER)
+    #  define WTS_TSTS_TLS __declspec(thread)
+    #else
+    #  define WTS_TSTS_TLS _Thread_local
+    #endif
+    static WTS_TSTS_TLS int wts_tsts_pinned;
+
+    /* The GIL held: keep this worker thread's Python thread state past the callback. */
+    static void wts_tsts_pin(void)
+    {
+        if (!wts_tsts_pinned && wts_engine_on_worker()) {
+            (void)PyGILState_Ensure();
+            wts_tsts_pinned = 1;
+        }
+    }
+
+    /* The engine's thread-exit hook (no GIL, no engine lock): the pinned thread state goes. */
+    static void wts_tsts_unpin(void)
+    {
+        if (!wts_tsts_pinned) return;
+        wts_tsts_pinned = 0;
+    #if PY_VERSION_HEX >= 0x030D0000
+        if (!Py_IsInitialized() || Py_IsFinalizing()) return;
+    #else
+        if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+    #endif
+        PyGILState_STATE state = PyGILState_Ensure();
+        PyGILState_Release(PyGILState_LOCKED); /* the pin's */
+        PyGILState_Release(state);             /* the last: the thread state is cleared and freed */
+    }
+    """
+    void wts_tsts_pin() noexcept
+    void wts_tsts_unpin() noexcept nogil
+
+wts_engine_set_thread_exit(wts_tsts_unpin)
+
+
 cdef object _tsts_client_module():
     from wts._tsts import _client  # deferred: smbprotocol and pyspnego load only when tsts is used
     return _client
@@ -61,6 +105,7 @@ cdef HANDLE __stdcall _tsts_open(LPWSTR name) noexcept nogil:
     cdef HANDLE h = NULL
     cdef DWORD err = 0
     with gil:
+        wts_tsts_pin()
         try:
             connections = getattr(_tsts_pending, "connections", None)
             _tsts_pending.connections = None
@@ -83,6 +128,7 @@ cdef void __stdcall _tsts_close(HANDLE h) noexcept nogil:
     if h == NULL:
         return
     with gil:
+        wts_tsts_pin()
         Py_DECREF(<object><PyObject *>h)
 
 
@@ -243,6 +289,7 @@ cdef BOOL __stdcall _tsts_enum_ex(HANDLE h, DWORD *level, DWORD flt, WTS_SESSION
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL and level != NULL and out != NULL and count != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 block = _tsts_sessions_ex(_tsts_client(h), count)
             except BaseException as exc:
@@ -261,6 +308,7 @@ cdef BOOL __stdcall _tsts_enum(HANDLE h, DWORD reserved, DWORD version, WTS_SESS
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL and out != NULL and count != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 block = _tsts_rows(_tsts_client(h).sessions(), count)
             except BaseException as exc:
@@ -288,6 +336,7 @@ cdef BOOL __stdcall _tsts_query(HANDLE h, DWORD session_id, WTS_INFO_CLASS info_
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL and out != NULL and size != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 block = _tsts_query_block(_tsts_client(h), session_id, <int>info_class, size)
             except BaseException as exc:
@@ -303,6 +352,7 @@ cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff, bint wait) noexcept
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 if logoff:
                     _tsts_client(h).logoff(session_id, wait)
@@ -331,6 +381,7 @@ cdef BOOL __stdcall _tsts_message(HANDLE h, DWORD session_id, LPWSTR title, DWOR
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL and response != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 response[0] = <DWORD>_tsts_client(h).message(
                     session_id, _str16(title, title_bytes // 2), _str16(text, text_bytes // 2), style, timeout,
@@ -357,6 +408,7 @@ cdef BOOL __stdcall _tsts_connect_remote(HANDLE h, ULONG logon_id, ULONG target_
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 _tsts_client(h).connect(logon_id, target_id, _str16(password) if password != NULL else "")
                 err = 0
@@ -423,6 +475,7 @@ cdef BOOL __stdcall _tsts_processes(HANDLE h, DWORD *level, DWORD session_id, LP
             err = WTS_ERROR_INVALID_PARAMETER  # only level 1: what wts asks for (MS-TSTS gives one form)
         else:
             with gil:
+                wts_tsts_pin()
                 try:
                     block = _tsts_process_block(_tsts_client(h).processes(session_id), count)
                 except BaseException as exc:
@@ -438,6 +491,7 @@ cdef BOOL __stdcall _tsts_terminate(HANDLE h, DWORD pid, DWORD exit_code) noexce
     cdef DWORD err = WTS_ERROR_INVALID_HANDLE
     if h != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 _tsts_client(h).terminate_process(pid, exit_code)
                 err = 0
@@ -482,6 +536,7 @@ cdef BOOL __stdcall _tsts_lookup_sid(const WCHAR *system, PVOID sid, LPWSTR name
         err = WTS_ERROR_NOT_SUPPORTED  # no "local server" over the network
     elif sid != NULL and name_len != NULL and domain_len != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 err = _tsts_lookup(system, sid, name, name_len, domain, domain_len, use)
             except BaseException as exc:
@@ -507,6 +562,7 @@ cdef BOOL __stdcall _tsts_sid_text(PVOID sid, LPWSTR *out) noexcept nogil:
     cdef char *block = NULL
     if sid != NULL and out != NULL:
         with gil:
+            wts_tsts_pin()
             try:
                 block = _tsts_sid_string(sid)
                 err = 0

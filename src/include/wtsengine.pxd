@@ -63,3 +63,5 @@ cdef extern from "wtsapi/wts_engine.h" nogil:
     int64_t wts_engine_stuck()
     int64_t wts_engine_abandoned()
     int64_t wts_engine_set_abandoned_limit(int64_t limit)
+    int wts_engine_on_worker()
+    void wts_engine_set_thread_exit(void (*hook)() noexcept nogil)

@@ -46,6 +46,17 @@ static wts_atomic64 g_threads, g_stuck, g_orphaned;
 /* At most this many abandoned threads per process (wts_engine_set_abandoned_limit). */
 static wts_atomic64 g_abandoned_limit = WTS_ENGINE_ABANDONED_LIMIT;
 
+#ifdef _MSC_VER
+#  define WTS_ENGINE_TLS __declspec(thread)
+#else
+#  define WTS_ENGINE_TLS _Thread_local
+#endif
+static WTS_ENGINE_TLS int tls_worker;
+static void (*g_thread_exit)(void);
+
+int wts_engine_on_worker(void) { return tls_worker; }
+void wts_engine_set_thread_exit(void (*hook)(void)) { g_thread_exit = hook; }
+
 int64_t wts_engine_threads(void) { return wts_atomic_load(&g_threads); }
 int64_t wts_engine_stuck(void) { return wts_atomic_load(&g_stuck); }
 int64_t wts_engine_abandoned(void) { return wts_atomic_load(&g_stuck) + wts_atomic_load(&g_orphaned); }
@@ -309,6 +320,7 @@ static WTS_THREAD_FN(worker_main, arg)
 {
     wts_engine *e = (wts_engine *)arg;
     int counted = 1;
+    tls_worker = 1;
     wts_mutex_lock(&e->lock);
     for (;;) {
         while (!e->q_head && !e->closing) {
@@ -379,6 +391,7 @@ static WTS_THREAD_FN(worker_main, arg)
     int gone = e->closing && e->threads == 0;
     wts_mutex_unlock(&e->lock);
     if (gone) engine_free(e);
+    if (g_thread_exit) g_thread_exit();
     WTS_THREAD_RETURN;
 }
 

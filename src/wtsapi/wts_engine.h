@@ -124,4 +124,13 @@ int64_t wts_engine_abandoned(void);
 /* Sets the limit when limit > 0; returns the limit that was in force. */
 int64_t wts_engine_set_abandoned_limit(int64_t limit);
 
+/*
+ * Worker threads and the providers they run: wts_engine_on_worker() is nonzero in a worker thread;
+ * a hook set with wts_engine_set_thread_exit runs in each worker thread as it ends, with no engine
+ * lock held (the tsts provider keeps one Python thread state per worker for the worker's life, and
+ * lets it go there).  Set it once, before any engine starts.
+ */
+int wts_engine_on_worker(void);
+void wts_engine_set_thread_exit(void (*hook)(void));
+
 #endif /* WTS_ENGINE_H */
