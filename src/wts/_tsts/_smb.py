@@ -27,6 +27,7 @@ from typing import Any
 
 from .._credentials import Credentials
 from .._winerror import WinError
+from . import _watchdog
 from ._auth import import_remote
 from ._smbio import Handoff, Wire, WireError
 
@@ -149,9 +150,7 @@ class SmbSession:
             timed_out.set()
             _close_quietly(connection)
 
-        watchdog = threading.Timer(self.connect_timeout, cut_off)
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = _watchdog.arm(self.connect_timeout, cut_off)
         handoff: Handoff | None = None
         try:
             connection.connect(timeout=self.connect_timeout)
@@ -194,7 +193,7 @@ class SmbSession:
                 raise
             raise SmbError(_code_of(exc, connecting=True), f"{self.server}: {_text(exc)}") from None
         finally:
-            watchdog.cancel()
+            _watchdog.disarm(watchdog)
         if timed_out.is_set():
             _close_quietly(connection)
             raise SmbError(
