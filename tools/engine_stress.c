@@ -94,8 +94,15 @@ static int late_return(const char *server, int op)
     if (wts_engine_submit(e, &job, 1) != 1) return 11;
     for (int spin = 0; spin < 100 && !got; spin++) wts_engine_wait(e, &got, 1, 50000000);
     if (got != job || job->state != WTS_JOB_TIMEDOUT) return 12;
-    if (server[0] == 'H') wtssim_release_hangs();
-    for (int spin = 0; spin < 5000 && !__atomic_load_n(&g_window_open, __ATOMIC_ACQUIRE); spin++) wts_sleep_ns(200000);
+    if (server[0] == 'H') {
+        /* The deadline passing says nothing of where the worker is: on a loaded machine it may not
+         * have reached the hang yet, and a release before it does would leave it hanging for good. */
+        for (int spin = 0; spin < 50000 && wtssim_hung_calls() == 0; spin++) wts_sleep_ns(200000);
+        wtssim_release_hangs();
+    }
+    /* Up to 10 s: a bound no healthy run comes near, even under a sanitizer on a loaded machine (1 s
+     * was once not enough for a worker to finish S's 300 ms call and reach the window). */
+    for (int spin = 0; spin < 50000 && !__atomic_load_n(&g_window_open, __ATOMIC_ACQUIRE); spin++) wts_sleep_ns(200000);
     if (!__atomic_load_n(&g_window_open, __ATOMIC_ACQUIRE)) return 13; /* the hook never ran */
     wts_job_release(e, job); /* the last reference: the job is freed here, the worker still in its window */
     __atomic_store_n(&g_window_go, 1, __ATOMIC_RELAXED);
