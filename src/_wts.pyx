@@ -506,5 +506,6 @@ def connect_session(Provider provider not None, ULONG logon_id, ULONG target_id,
 include "_sim.pxi"     # the farm compiled in, or in wtsapi32.dll when that DLL is our simulator
 include "_engine.pxi"  # the bulk engine's Python face
 include "_tsts.pxi"    # the tsts provider: MS-TSTS over SMB, a table of callbacks into wts._tsts
+include "_sockio.pxi"  # one SMB exchange on a socket with the GIL released once (the tsts Wire)
 
 cdef Provider _TSTS = tsts_provider()  # "tsts" with the process's default connections

@@ -112,6 +112,21 @@ def engine_threads() -> tuple[int, int]: ...
 def engine_abandoned() -> int: ...
 def engine_abandoned_limit(limit: int | None = None) -> int: ...
 
+# One SMB exchange with the GIL released once (src/_sockio.pxi): the tsts Wire's socket path.
+SOCK_EXCHANGE: bool
+SX_OK: int
+SX_GONE: int
+SX_SEND_FAILED: int
+SX_TIMEOUT: int
+SX_EOF: int
+SX_RECV_FAILED: int
+SX_BAD_FRAME: int
+SX_FULL: int
+
+def sock_exchange(
+    fd: int, out: bytes | bytearray | memoryview, buf: bytearray, have: int, timeout: float, check_gone: bool
+) -> tuple[int, int, int, int]: ...
+
 @disjoint_base
 class Host:
     def __new__(cls, provider: Provider, name: str | None) -> Host: ...

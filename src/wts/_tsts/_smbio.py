@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import socket
 import struct
 import threading
 import time
 from typing import Any, NamedTuple
 
+from .. import _wts
 from .._winerror import WinError
 from ._auth import import_remote
 
@@ -50,6 +52,7 @@ _HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
 _LOW_CREDITS = 8
 _CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows
+_BUFFER = 1 << 17  #: the read buffer's first size: a 64 KiB fragment's frame and then some
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -140,8 +143,15 @@ class Wire:
         self._low, self._high = window
         self._multi_credit = multi_credit
         self._lock = threading.Lock()
+        #: What has been read and not yet taken: ``_buf[:_have]``, whole frames first.
+        self._buf = bytearray(_BUFFER)
+        self._have = 0
+        #: One GIL release an exchange (``_wts.sock_exchange``) where the system allows it, on the
+        #: socket made non-blocking once; else Python's socket methods with their timeouts.
+        self._native = _wts.SOCK_EXCHANGE
+        if self._native:
+            sock.setblocking(False)
         self._sock_timeout = sock.gettimeout()
-        self._buffer = bytearray()
         self._broken: WireError | None = None
         self.exchanges = 0  #: requests sent (tests and benchmarks count them)
 
@@ -161,17 +171,12 @@ class Wire:
         try:
             if self._broken is not None:
                 raise WireError(str(self._broken), sent=False)
-            if not self._buffer and self._closed_by_peer():
-                # A server drops a connection left idle (nothing sends smbprotocol's echo any more):
-                # found before sending, so the call did not run and may be sent again (1727).
-                raise self._fail(WireError(f"{self.server}: the server had closed the connection", sent=False))
             message_id, data = self._request(command, body, charge_size)
-            try:
-                self._sock.sendall(data)
-            except OSError as exc:
-                raise self._fail(WireError(f"{self.server}: the connection failed ({exc})", sent=False)) from None
-            self.exchanges += 1
             deadline = None if timeout is None else time.monotonic() + timeout
+            if self._native:
+                self._fill(deadline, data)
+            else:
+                self._send(data)
             while True:
                 reply = self._answer(message_id, deadline)
                 if reply is not None:
@@ -188,6 +193,16 @@ class Wire:
         if timeout != self._sock_timeout:
             self._sock.settimeout(timeout)
             self._sock_timeout = timeout
+
+    def _send(self, data: bytes) -> None:
+        """Python's socket methods: the idle check, then the request."""
+        if not self._have and self._closed_by_peer():
+            raise self._fail(_gone(self.server))
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise self._fail(WireError(f"{self.server}: the connection failed ({exc})", sent=False)) from None
+        self.exchanges += 1
 
     def _closed_by_peer(self) -> bool:
         """Whether the server has closed (or reset) the connection, seen without waiting: between
@@ -253,39 +268,77 @@ class Wire:
             expected = self._signer.sign(message[:48] + _ZERO_SIGNATURE + message[64:], answered, True)
             if not hmac.compare_digest(expected, bytes(message[48:64])):
                 raise self._fail(WireError(f"{self.server}: an answer whose signature does not verify"))
-            return Reply(status, bytes(message))
+            return Reply(status, message)
         return None
 
-    def _read_message(self, deadline: float | None) -> bytearray:
-        buf = self._buffer
+    def _read_message(self, deadline: float | None) -> bytes:
         while True:
-            if len(buf) >= 4:
+            have = self._have
+            if have >= 4:
+                buf = self._buf
                 if buf[0] != 0:
                     raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
-                size = int.from_bytes(buf[1:4], "big")
-                if len(buf) >= 4 + size:
-                    message = buf[4 : 4 + size]
-                    del buf[: 4 + size]
+                end = 4 + int.from_bytes(buf[1:4], "big")
+                if have >= end:
+                    message = bytes(buf[4:end])
+                    if have > end:
+                        buf[: have - end] = buf[end:have]
+                    self._have = have - end
                     return message
+                if end > len(buf):
+                    buf.extend(bytes(end - len(buf)))
             self._fill(deadline)
 
-    def _fill(self, deadline: float | None) -> None:
+    def _fill(self, deadline: float | None, data: bytes = b"") -> None:
+        """Read more into the buffer; natively, first send ``data`` (the idle check before it) and
+        read until a whole frame is in."""
+        if deadline is None:
+            left = None
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0 and not data:
+                raise self._fail(WireError(f"{self.server}: no answer within the timeout"))
+        if self._native:
+            self._fill_native(data, left)
+            return
         try:
-            if deadline is None:
-                self._timeout(None)
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise socket.timeout
-                self._timeout(left)
-            chunk = self._sock.recv(1 << 17)
+            self._timeout(left)
+            got = self._sock.recv_into(memoryview(self._buf)[self._have :])
         except (socket.timeout, TimeoutError):
             raise self._fail(WireError(f"{self.server}: no answer within the timeout")) from None
         except OSError as exc:
             raise self._fail(WireError(f"{self.server}: the connection failed ({exc})")) from None
-        if not chunk:
+        if not got:
             raise self._fail(WireError(f"{self.server}: the server closed the connection"))
-        self._buffer += chunk
+        self._have += got
+
+    def _fill_native(self, data: bytes, left: float | None) -> None:
+        buf = self._buf
+        while True:
+            code, self._have, err, sent = _wts.sock_exchange(
+                self._sock.fileno(), data, buf, self._have, -1.0 if left is None else max(left, 0.0), bool(data)
+            )
+            if data and sent == len(data):
+                self.exchanges += 1
+            if code == _wts.SX_OK:
+                return
+            if code == _wts.SX_FULL:  # a frame larger than the buffer: grow it, read on
+                end = 4 + int.from_bytes(buf[1:4], "big") if self._have >= 4 else 0
+                buf.extend(bytes(max(end, 2 * len(buf)) - len(buf)))
+                data = b""
+                continue
+            if code == _wts.SX_GONE:
+                raise self._fail(_gone(self.server))
+            if code == _wts.SX_SEND_FAILED:
+                why = os.strerror(err) if err else "the connection failed"
+                raise self._fail(WireError(f"{self.server}: the connection failed ({why})", sent=False))
+            if code == _wts.SX_TIMEOUT:
+                raise self._fail(WireError(f"{self.server}: no answer within the timeout"))
+            if code == _wts.SX_EOF:
+                raise self._fail(WireError(f"{self.server}: the server closed the connection"))
+            if code == _wts.SX_BAD_FRAME:
+                raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
+            raise self._fail(WireError(f"{self.server}: the connection failed ({os.strerror(err)})"))
 
     def _fail(self, error: WireError) -> WireError:
         # Out of step with the server (a late answer would be taken for the next one): no more use.
@@ -349,6 +402,12 @@ class Wire:
         except OSError:
             pass
         self._sock.close()
+
+
+def _gone(server: str) -> WireError:
+    # A server drops a connection left idle (nothing sends smbprotocol's echo any more): found
+    # before sending, so the call did not run and may be sent again (1727).
+    return WireError(f"{server}: the server had closed the connection", sent=False)
 
 
 def _field(message: bytes, offset: int, count: int, what: str) -> bytes:
