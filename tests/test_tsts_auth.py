@@ -151,15 +151,18 @@ def test_impacket_client_logs_on_to_our_server_and_seals_for_it() -> None:
     flags = type3["flags"]
     c_sign, c_seal, c_handle = _impacket_keys(flags, session_key, "Client")
     s_sign, _, s_handle = _impacket_keys(flags, session_key, "Server")
-    for seq in range(3):
-        stub = b"impacket says %d" % seq
+    # Sizes on both sides of the pieces the sealer feeds RC4 and HMAC (1 KiB), up to a listing's.
+    for seq, size in enumerate((16, 0, 1023, 1024, 1025, 5000, 12000)):
+        stub = (b"impacket says %d " % seq * 800)[:size]
         sealed, sig = impacket_ntlm.SEAL(flags, c_sign, c_seal, HEADER + stub + TRAILER, stub, seq, c_handle)
         assert server.unseal(HEADER, sealed, TRAILER, sig.getData()) == stub
-        ours, our_sig = server.seal(HEADER, b"we answer %d" % seq, TRAILER)
+        answer = (b"we answer %d " % seq * 1200)[:size]
+        ours, our_sig = server.seal(HEADER, answer, TRAILER)
         plain = s_handle(ours)  # RC4: decrypting is encrypting, in the same key stream as the server's
-        assert plain == b"we answer %d" % seq
+        assert plain == answer
         expected = impacket_ntlm.MAC(flags, s_handle, s_sign, seq, HEADER + plain + TRAILER)
         assert expected.getData() == our_sig
+    assert server._ntlm_fast() is not None  # the sealer of _ntlmseal, not pyspnego's wrap_iov
 
 
 def test_our_client_verifies_under_impacket_ntlm() -> None:
@@ -180,12 +183,13 @@ def test_our_client_verifies_under_impacket_ntlm() -> None:
     assert session_key == client.session_key
     flags = type3["flags"]
     c_sign, _, c_handle = _impacket_keys(flags, session_key, "Client")
-    for seq in range(2):
-        stub = b"ours %d" % seq * 7
+    for seq, size in enumerate((7, 1024, 1025, 12000)):
+        stub = (b"ours %d " % seq * 2000)[:size]
         sealed, signature = client.seal(HEADER, stub, TRAILER)
         plain = c_handle(sealed)
         assert plain == stub
         assert impacket_ntlm.MAC(flags, c_handle, c_sign, seq, HEADER + plain + TRAILER).getData() == signature
+    assert client._ntlm_fast() is not None
 
 
 def test_server_accepts_ntlm_inside_spnego() -> None:

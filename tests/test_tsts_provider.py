@@ -99,11 +99,33 @@ def test_a_farm_reuses_its_connections_across_operations_until_closed(lsm: Seale
         assert not result.failures
         assert _rows(sorted(result.sessions, key=lambda s: s.id)) == EXPECTED
     assert (lsm.connections, lsm.binds) == (1, 1)
+    kept = dict(farm._hosts)  # the engine's handle of a run that ended well serves the next one
+    assert list(kept) == [LOOPBACK]
+    farm.sessions()
+    assert farm._hosts[LOOPBACK] is kept[LOOPBACK]
     farm.close()
+    assert farm._hosts == {}
     assert _rows(sorted(farm.sessions().sessions, key=lambda s: s.id)) == EXPECTED  # a new connection
     assert (lsm.connections, lsm.binds) == (2, 2)
+    assert farm._hosts[LOOPBACK] is not kept[LOOPBACK]
     with farm:
         pass  # __exit__ closes
+
+
+def test_a_failed_or_interrupted_run_keeps_no_handle(lsm: SealedPeer) -> None:
+    """A server that failed had its handle killed (its unsent calls cancelled): the next operation
+    opens another.  A run the caller left early keeps none either."""
+    nobody = "127.0.0.3"  # the peer listens on 127.0.0.1 only: refused here, 1722
+    farm = wts.Farm([LOOPBACK, nobody], provider="tsts", credentials=CREDS, timeout=BOUND, retries=0)
+    result = farm.sessions()
+    assert [(f.server, f.error.winerror) for f in result.failures] == [(nobody, WinError.RPC_S_SERVER_UNAVAILABLE)]
+    assert list(farm._hosts) == [LOOPBACK]
+    stream = farm.stream()
+    next(iter(stream))
+    stream.close()  # left early: the handles it took are not given back
+    assert farm._hosts == {}
+    assert len(farm.sessions().sessions) == len(EXPECTED)
+    farm.close()
 
 
 def test_a_wrong_password_is_1326_and_never_shown(lsm: SealedPeer) -> None:

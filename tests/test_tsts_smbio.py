@@ -1,7 +1,8 @@
 """The client's own SMB2 messages after the logon (src/wts/_tsts/_smbio.py), against a scripted peer
 on a socket pair: requests signed and numbered as MS-SMB2 says, answers checked (signature, message
 id, STATUS_PENDING, STATUS_BUFFER_OVERFLOW, credits), and any answer out of step ends the connection
-instead of being taken for another.  The peers we did not write (impacket's SMB server, wts sim
+instead of being taken for another; each test runs on both of the Wire's socket paths (one C call
+an exchange, and Python's socket methods, which Windows uses).  The peers we did not write (impacket's SMB server, wts sim
 serve's) are in test_tsts_smb.py, test_tsts_actions.py and test_tsts_e2e.py."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 pytest.importorskip("cryptography")
 
+from wts import _wts
+from wts._tsts import _smbio
 from wts._tsts._smbio import IOCTL, STATUS_BUFFER_OVERFLOW, STATUS_PENDING, Wire, WireError
 from wts._winerror import WinError
 
@@ -73,6 +76,14 @@ class Peer:
                     self.sock.sendall(len(reply).to_bytes(4, "big") + reply)
         except (EOFError, OSError):
             pass
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def socket_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "native" and not _wts.SOCK_EXCHANGE:
+        pytest.skip("no native socket exchange here (POSIX only)")
+    monkeypatch.setattr(_smbio, "_NATIVE", request.param == "native")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -224,3 +235,54 @@ def test_closing_while_a_call_waits_on_a_hung_server_is_prompt(pair: tuple[socke
     assert time.monotonic() - started < 2.0
     assert not waiting.is_alive() and len(failed) == 1
     assert w.exchanges == 1  # the call's request, and no LOGOFF
+
+
+def test_an_answer_larger_than_the_buffer_is_read_whole(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A frame beyond the read buffer's first 128 KiB: the buffer grows and the whole answer comes."""
+    client, server = pair
+    big = bytes(range(256)) * 1200  # 300 KiB
+    Peer(server, lambda req: [answer(req, body=ioctl_body(big))])
+    w = wire(client)
+    assert w.transceive(FILE_ID, b"x", len(big), 5.0) == (big, False)
+    assert w.transceive(FILE_ID, b"y", len(big), 5.0) == (big, False)
+    assert not w.broken and w.exchanges == 2
+
+
+def test_answers_that_arrive_together_are_taken_one_by_one(pair: tuple[socket.socket, socket.socket]) -> None:
+    """An interim answer and the final one in one segment: the rest of the buffer after the first
+    frame is the next frame, not lost and not taken twice."""
+    client, server = pair
+
+    def run() -> None:
+        size = int.from_bytes(server.recv(4), "big")
+        req = b""
+        while len(req) < size:
+            req += server.recv(size - len(req))
+        interim = answer(req, STATUS_PENDING, struct.pack("<HBBI", 9, 0, 0, 0) + b"\0", flags=0x3, signature=bytes(16))
+        final = answer(req, body=ioctl_body(b"final"))
+        server.sendall(b"".join(len(m).to_bytes(4, "big") + m for m in (interim, final)))
+
+    threading.Thread(target=run, daemon=True).start()
+    assert wire(client).transceive(FILE_ID, b"x", 16, 5.0) == (b"final", False)
+
+
+@pytest.mark.parametrize("junk", [b"\x85\x00\x00\x00", b"\x00\x00\x00\x10short"])
+def test_a_stream_that_is_not_direct_tcp_or_ends_midway_ends_the_connection(
+    pair: tuple[socket.socket, socket.socket], junk: bytes
+) -> None:
+    """A first byte that is not a Direct TCP frame's 0, or a frame cut off by the peer closing: the
+    request went out, so the call may have run (1726), and the connection is done."""
+    client, server = pair
+
+    def run() -> None:
+        server.recv(65536)
+        server.sendall(junk)
+        server.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=run, daemon=True).start()
+    w = wire(client)
+    with pytest.raises(WireError) as info:
+        w.transceive(FILE_ID, b"x", 16, 5.0)
+    assert info.value.sent is True
+    assert info.value.winerror(connecting=False) == WinError.RPC_S_CALL_FAILED
+    assert w.broken and w.exchanges == 1

@@ -77,6 +77,9 @@ class Settings(Protocol):
     backoff: float
     provider: _wts.Provider
 
+    def _take_host(self, name: str | None) -> _wts.Host: ...
+    def _keep_host(self, name: str | None, host: _wts.Host) -> None: ...
+
 
 class Run:
     """One bulk operation as a generator of items (records or outcomes, and failures).
@@ -150,6 +153,7 @@ class Run:
         sigint = Sigint()
         sigint.install()
         farm = self.farm
+        finished = False
         self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
         try:
             if (not self.listing_only and not self.allow_own) or self.find_own:
@@ -172,11 +176,19 @@ class Run:
                 yield from self.ledger.take()
             self._report_progress(True)
             yield from self.ledger.take()
+            finished = True
         finally:
             sigint.restore()
             engine.close()
+            # The handles of a run that went to its end with no call given up on (killed, interrupted,
+            # stopped, or the caller leaving the loop early) serve the farm's next operation.
+            keep = finished and not (self.abandoned or self.cancelling or sigint.count)
+            if keep and self.own_host is not None:
+                farm._keep_host(None, self.own_host)
             self.own_host = None
             for srv in self.servers:
+                if keep and srv.host is not None and srv.error is None:
+                    farm._keep_host(srv.name, srv.host)
                 srv.host = None
         if sigint.count:
             if sigint.raised is not None and not isinstance(sigint.raised, KeyboardInterrupt):
@@ -245,7 +257,7 @@ class Run:
     def _ask_own(self) -> None:
         """Which session is the caller's own: asked of the local server through the engine, with the
         same deadline as every call, while the listings run."""
-        self.own_host = _wts.Host(self.farm.provider, None)
+        self.own_host = self.farm._take_host(None)
         self.own_pending = True
         self.engine.query(
             self.own_host,
@@ -302,7 +314,7 @@ class Run:
             return
         if srv.host is None:
             try:
-                srv.host = _wts.Host(self.farm.provider, srv.name)
+                srv.host = self.farm._take_host(srv.name)
             except WTSError as exc:
                 self._server_failed(srv, exc)
                 return

@@ -92,7 +92,7 @@ class Farm:
     require it): the tsts provider's logon and connections (docs/remote.md).
     """
 
-    __slots__ = ("_owns_connections", "backoff", "concurrency", "provider", "retries", "servers", "timeout")
+    __slots__ = ("_hosts", "_owns_connections", "backoff", "concurrency", "provider", "retries", "servers", "timeout")
 
     def __init__(
         self,
@@ -125,12 +125,30 @@ class Farm:
         self.backoff = float(backoff)
         self.provider = resolve_provider(provider, credentials, connect_timeout, encrypt)
         self._owns_connections = owns_connections(self.provider, provider)
+        #: tsts: the engine's server handles, kept from an operation that ended well for the next one.
+        #: Such a handle is only a reference to the server's client, which the connections keep anyway,
+        #: and opening and closing one per server and operation took the GIL twice more per RPC.  A
+        #: win32 or sim handle is the system's, opened and closed with each operation as before.
+        self._hosts: dict[str | None, _wts.Host] = {}
+
+    def _take_host(self, name: str | None) -> _wts.Host:
+        """An open handle to ``name``: the one kept from an earlier operation, or a new one (which may
+        raise WTSError)."""
+        host = self._hosts.pop(name, None)
+        if host is not None and host.provider is self.provider:
+            return host
+        return _wts.Host(self.provider, name)
+
+    def _keep_host(self, name: str | None, host: _wts.Host) -> None:
+        if host.provider is self.provider and self.provider.name == "tsts":
+            self._hosts[name] = host
 
     def close(self) -> None:
         """Close the connections this farm holds (tsts: one SMB session per server, reused by every
         operation until now); a later operation opens new ones.  With credentials on win32 or sim: let
         go of the logon (its token closes when no call uses it); a later operation is a ValueError.
         Idempotent; nothing for sim or win32 without credentials."""
+        self._hosts.clear()
         if self._owns_connections:
             close_connections(self.provider)
 

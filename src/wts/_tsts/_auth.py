@@ -21,11 +21,12 @@ import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._credentials import Credentials
 from .._errors import ProviderError
 from .._winerror import WinError
+from ._ntlmseal import NtlmSealer
 
 if TYPE_CHECKING:
     import spnego
@@ -115,8 +116,8 @@ class _Context:
     #: The sec_trailer's auth_context_id: the binding that uses this context sets it.
     context_id: int = 0
     _ctx: spnego.ContextProxy
-    #: pyspnego's NTLM message functions when the complete context is its NTLM (see _ntlm_fast).
-    _fast: Any = None
+    #: The complete context's NtlmSealer, False when it has none (see _ntlm_fast); None: not known yet.
+    _fast: NtlmSealer | Literal[False] | None = None
 
     def step(self, in_token: bytes | None) -> bytes | None:
         """The next token to send (None: nothing to send) from the peer's last one."""
@@ -192,18 +193,18 @@ class _Context:
         except spnego_exc.SpnegoError as exc:
             raise AuthError(WinError.ERROR_ACCESS_DENIED, f"the message failed its check: {_reason(exc)}") from None
 
-    def _ntlm_fast(self) -> _NtlmSealer | bool:
-        """``_NtlmSealer`` over pyspnego's NTLM context (its keys, RC4 handles and sequence numbers),
+    def _ntlm_fast(self) -> NtlmSealer | None:
+        """``NtlmSealer`` over pyspnego's NTLM context (its keys, RC4 handles and sequence numbers),
         which seals and checks as its ``wrap_iov`` and ``unwrap_iov`` do, without their per-message
-        argument checks and flag arithmetic, and without releasing the GIL (see _NtlmSealer).  False
+        argument checks and flag arithmetic, and without releasing the GIL (see _ntlmseal).  None
         (use the public methods) for anything else: Negotiate, Kerberos, NTLM without extended
         session security, a pyspnego whose NTLM context does not look as expected."""
         fast = self._fast
         if fast is None:
             if not self._ctx.complete:
-                return False
-            fast = self._fast = _NtlmSealer.of(self._ctx) or False
-        return fast  # type: ignore[no-any-return]
+                return None
+            fast = self._fast = NtlmSealer.of(self._ctx) or False
+        return fast or None
 
     # _pdu.Protector's names for the same two operations.
     def wrap(self, header: bytes, body: bytes, trailer: bytes) -> tuple[bytes, bytes]:
@@ -215,74 +216,6 @@ class _Context:
     @contextmanager
     def _lookup(self) -> Iterator[None]:
         yield
-
-
-_NTLM_SEQ = ("_seq_num_out", "_seq_num_in")
-
-
-# NTLM flags (MS-NLMP 2.2.2.5).
-_NTLM_SIGN, _NTLM_SEAL, _NTLM_ESS, _NTLM_KEY_EXCH = 0x00000010, 0x00000020, 0x00080000, 0x40000000
-#: Bytes fed to RC4 and HMAC at a time: hashlib releases the GIL from 2 KiB on, and cryptography
-#: from about 2 KiB.  A release is a thread switch among the engine's workers (a 10 KB answer's two
-#: releases cost more than its crypto), so the sealer feeds them in pieces below that.
-_PIECE = 1024
-
-
-class _NtlmSealer:
-    """NTLM sealing with extended session security (MS-NLMP 3.4.3, 3.4.4.2) over a complete pyspnego
-    NTLM context, composed from the primitives its own functions use (RC4 with the context's
-    handles, HMAC-MD5 with its signing keys, its sequence numbers): the stub is RC4'd, the checksum
-    is HMAC_MD5(key, seq + header + stub + trailer)[:8], RC4'd too when keys were exchanged."""
-
-    def __init__(self, ctx: Any, flags: int) -> None:
-        self._ctx = ctx
-        self._key_exch = bool(flags & _NTLM_KEY_EXCH)
-
-    @classmethod
-    def of(cls, ctx: Any) -> _NtlmSealer | None:
-        names = ("_context_attr", "_handle_out", "_handle_in", "_sign_key_out", "_sign_key_in")
-        if type(ctx).__name__ != "NTLMProxy" or any(getattr(ctx, n, None) is None for n in names):
-            return None
-        if not all(isinstance(getattr(type(ctx), n, None), property) for n in _NTLM_SEQ):
-            return None
-        flags = int(ctx._context_attr)
-        need = _NTLM_SIGN | _NTLM_SEAL | _NTLM_ESS
-        return cls(ctx, flags) if flags & need == need else None
-
-    def seal(self, header: bytes, stub: bytes, trailer: bytes) -> tuple[bytes, bytes]:
-        ctx = self._ctx
-        handle = ctx._handle_out
-        sealed = _rc4(handle, stub)
-        return sealed, self._mac(handle, ctx._sign_key_out, ctx._seq_num_out, (header, stub, trailer))
-
-    def unseal(self, header: bytes, stub: bytes, trailer: bytes) -> tuple[bytes, bytes]:
-        """(the plain stub, the signature it should come with)."""
-        ctx = self._ctx
-        handle = ctx._handle_in
-        plain = _rc4(handle, stub)
-        return plain, self._mac(handle, ctx._sign_key_in, ctx._seq_num_in, (header, plain, trailer))
-
-    def _mac(self, handle: Any, key: bytes, seq_num: int, parts: tuple[bytes, bytes, bytes]) -> bytes:
-        seq = struct.pack("<I", seq_num)
-        mac = hmac.new(key, seq, "md5")
-        for part in parts:
-            if len(part) <= _PIECE:
-                mac.update(part)
-            else:
-                view = memoryview(part)
-                for at in range(0, len(part), _PIECE):
-                    mac.update(view[at : at + _PIECE])
-        checksum = mac.digest()[:8]
-        if self._key_exch:
-            checksum = bytes(handle.update(checksum))
-        return b"\x01\x00\x00\x00" + checksum + seq
-
-
-def _rc4(handle: Any, data: bytes) -> bytes:
-    if len(data) <= _PIECE:
-        return bytes(handle.update(data))
-    view = memoryview(data)
-    return b"".join([handle.update(view[at : at + _PIECE]) for at in range(0, len(data), _PIECE)])
 
 
 def _context_req(level: int) -> Any:

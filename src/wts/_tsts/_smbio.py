@@ -53,6 +53,8 @@ _LOW_CREDITS = 8
 _CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows
 _BUFFER = 1 << 17  #: the read buffer's first size: a 64 KiB fragment's frame and then some
+#: Exchanges through ``_wts.sock_exchange`` (POSIX); the tests run the Wire both ways.
+_NATIVE: bool = _wts.SOCK_EXCHANGE
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -148,7 +150,7 @@ class Wire:
         self._have = 0
         #: One GIL release an exchange (``_wts.sock_exchange``) where the system allows it, on the
         #: socket made non-blocking once; else Python's socket methods with their timeouts.
-        self._native = _wts.SOCK_EXCHANGE
+        self._native = _NATIVE
         if self._native:
             sock.setblocking(False)
         self._sock_timeout = sock.gettimeout()
