@@ -1,9 +1,9 @@
 """The client's own SMB2 messages after the logon (src/wts/_tsts/_smbio.py), against a scripted peer
 on a socket pair: requests signed and numbered as MS-SMB2 says, answers checked (signature, message
 id, STATUS_PENDING, STATUS_BUFFER_OVERFLOW, credits), and any answer out of step ends the connection
-instead of being taken for another; each test runs on both of the Wire's socket paths (one C call
-an exchange, and Python's socket methods, which Windows uses).  The peers we did not write (impacket's SMB server, wts sim
-serve's) are in test_tsts_smb.py, test_tsts_actions.py and test_tsts_e2e.py."""
+instead of being taken for another.  Each test runs on both of the Wire's socket paths: one C call an
+exchange, and Python's socket methods (which Windows uses).  The peers we did not write (impacket's
+SMB server, wts sim serve's) are in test_tsts_smb.py, test_tsts_actions.py and test_tsts_e2e.py."""
 
 from __future__ import annotations
 
