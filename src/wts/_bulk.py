@@ -455,13 +455,17 @@ class Run:
         if srv.selection is not None:
             rows = match_selection(srv, rows, self.ledger)
         if self.action == "sessions":
+            if not (self.want_times or self.want_client):
+                # A plain listing: the records as they came (the commonest run, 28 records a server).
+                kept = list(rows) if filt.lists_all else [row for row in rows if filt.listing(row)]
+                self.ledger.records(kept)
+                if self.find_own:
+                    for row in kept:
+                        self._seen(srv, row)
+                return
             for row in rows:
                 if filt.listing(row):
-                    if self.want_times or self.want_client:
-                        self._call(Target(srv, row), "times" if self.want_times else "client")
-                    else:
-                        self.ledger.record(row)
-                        self._seen(srv, row)
+                    self._call(Target(srv, row), "times" if self.want_times else "client")
             return
         for row in rows:
             t = Target(srv, row)

@@ -311,7 +311,7 @@ class Farm:
         interrupted: Interrupted | None = None
         stream = self.stream(action, **kwargs)
         try:
-            for item in stream:
+            for item in stream._items:  # the run's own iterator: Stream.__next__ is a call per record
                 if isinstance(item, Failure):
                     failures.append(item)
                 else:

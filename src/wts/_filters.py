@@ -189,6 +189,10 @@ class Filter:
             for v in (self.idle_over, self.idle_under, self.disc_over, self.logon_before, self.logon_after)
         )
         self.needs_client = self.client is not None
+        #: Every listed session passes ``listing`` (no filter on what a listing shows).
+        self.lists_all = all(
+            v is None for v in (self.states, self.ids, self.user, self.domain, self.station, self.disc_over)
+        )
 
     def listing(self, s: Session) -> bool:
         return (

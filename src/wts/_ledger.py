@@ -64,6 +64,9 @@ class Ledger:
     def record(self, record: Session | SessionInfo | Process) -> None:
         self.items.append(record)
 
+    def records(self, records: list[Session]) -> None:
+        self.items.extend(records)
+
     def failure(self, failure: Failure) -> None:
         self.failures += 1
         self.items.append(failure)
