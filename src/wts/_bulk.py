@@ -150,6 +150,11 @@ class Run:
     # -- the loop ---------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Item]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Item]]:
+        """The run, its items in the lists they come in (what one wait for answers gave)."""
         sigint = Sigint()
         sigint.install()
         farm = self.farm
@@ -173,9 +178,13 @@ class Run:
                     sigint.count += 1
                     continue
                 self._report_progress(False)
-                yield from self.ledger.take()
+                batch = self.ledger.take()
+                if batch:
+                    yield batch
             self._report_progress(True)
-            yield from self.ledger.take()
+            batch = self.ledger.take()
+            if batch:
+                yield batch
             finished = True
         finally:
             sigint.restore()

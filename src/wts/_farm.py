@@ -311,13 +311,13 @@ class Farm:
         interrupted: Interrupted | None = None
         stream = self.stream(action, **kwargs)
         try:
-            for item in stream._items:  # the run's own iterator: Stream.__next__ is a call per record
-                if isinstance(item, Failure):
-                    failures.append(item)
-                else:
-                    items.append(item)
+            for batch in stream._run.batches():  # a list at a time: no generator step per record
+                items.extend(batch)
         except Interrupted as exc:
             interrupted = exc
+        if any(isinstance(item, Failure) for item in items):
+            failures = [item for item in items if isinstance(item, Failure)]
+            items = [item for item in items if not isinstance(item, Failure)]
         elapsed = time.perf_counter() - started
         result: SessionsResult | ProcessesResult | ActionResult
         if action == "sessions":
