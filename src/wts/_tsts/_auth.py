@@ -375,7 +375,8 @@ class ServerAuth(_Context):
     of the keytab ``KRB5_KTNAME`` names (python-gssapi).  A Kerberos client ``user@REALM`` is the
     account of that user name whose domain is the realm, its first label (``WTS`` for ``WTS.TEST``)
     or empty; a principal with no such account is refused (access denied), as is an unknown NTLM user.
-    ``mechanism`` says which one the client used, once complete."""
+    ``mechanism`` says which one the client used, once complete.  ``on_logon(self)`` is called once,
+    when the client has been verified and its account found."""
 
     def __init__(
         self,
@@ -384,6 +385,7 @@ class ServerAuth(_Context):
         level: int = AUTHN_LEVEL_PKT_PRIVACY,
         *,
         kerberos: bool = False,
+        on_logon: Callable[[ServerAuth], None] | None = None,
     ):
         spnego_mod = import_remote("spnego")
         supported = (
@@ -396,6 +398,7 @@ class ServerAuth(_Context):
         self.auth_type = auth_type
         self.auth_level = level
         self.account: Account | None = None
+        self._on_logon = on_logon
         options = spnego_mod.NegotiateOptions.use_ntlm
         protocol = "ntlm"
         if auth_type == AUTHN_GSS_NEGOTIATE:
@@ -455,6 +458,9 @@ class ServerAuth(_Context):
         elif mechanism == "ntlm":  # NTLM checked the password of one of our accounts: which one
             domain, _, user = str(self.mechanism_principal).rpartition("\\")
             self.account = self._accounts.get((domain.casefold(), user.casefold()))
+        if self.account is not None and self._on_logon is not None:
+            told, self._on_logon = self._on_logon, None
+            told(self)
         return out
 
     @contextmanager

@@ -75,7 +75,7 @@ class RpcPipe:
     ) -> None:
         self.pipe = pipe
         self.kerberos = kerberos  # Kerberos accepted too (auth types 9 and 16): ``_auth.ServerAuth``
-        self.on_logon = on_logon  # called once the association's authentication completes
+        self.on_logon = on_logon  # called once the association's client is verified (ServerAuth's)
         self.tally = tally  # benchmarks: calls counted (``_tally``)
         self.server = server
         self.accounts = tuple(accounts)
@@ -85,7 +85,6 @@ class RpcPipe:
         self.auth: ServerAuth | None = None
         self.auth_context_id = 0
         self.auth_failed = False
-        self._logged: ServerAuth | None = None
         self.protector: _Protector | None = None
         self.xmit = MAX_FRAG
         self.assoc_group = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF or 1
@@ -202,7 +201,9 @@ class RpcPipe:
                 _pdu.AUTH_LEVEL_PKT_PRIVACY,
             ):
                 raise AuthError(WinError.ERROR_ACCESS_DENIED, f"auth level {trailer.auth_level} is not supported")
-            self.auth = ServerAuth(self.accounts, trailer.auth_type, trailer.auth_level, kerberos=self.kerberos)
+            self.auth = ServerAuth(
+                self.accounts, trailer.auth_type, trailer.auth_level, kerberos=self.kerberos, on_logon=self.on_logon
+            )
             self.auth_context_id = trailer.context_id
         try:
             token = self.auth.step(value)
@@ -224,9 +225,6 @@ class RpcPipe:
 
     def _maybe_protect(self) -> None:
         auth = self.auth
-        if auth is not None and auth.complete and self.on_logon is not None and auth is not self._logged:
-            self._logged = auth
-            self.on_logon(auth)
         if auth is not None and auth.complete and auth.auth_level >= _pdu.AUTH_LEVEL_PKT_INTEGRITY:
             self.protector = _Protector(auth, self.auth_context_id)
 

@@ -99,23 +99,20 @@ def plan(
 class _Logon:
     """SMB session setup's acceptor: SPNEGO with NTLM (and Kerberos with a keytab), done once the
     mechanism has verified the client; a client verified but without an account is refused
-    (PermissionError: the SMB server answers access denied).  ``logged(acceptor)`` is told once."""
+    (PermissionError: the SMB server answers access denied).  ``on_logon`` as ServerAuth's."""
 
-    def __init__(self, accounts: Sequence[Account], kerberos: bool, logged: Callable[[_Logon], None]) -> None:
-        self.auth = ServerAuth(accounts, AUTHN_GSS_NEGOTIATE, kerberos=kerberos)
-        self._logged: Callable[[_Logon], None] | None = logged
+    def __init__(
+        self, accounts: Sequence[Account], kerberos: bool, on_logon: Callable[[ServerAuth], None] | None
+    ) -> None:
+        self.auth = ServerAuth(accounts, AUTHN_GSS_NEGOTIATE, kerberos=kerberos, on_logon=on_logon)
 
     def step(self, token: bytes) -> bytes | None:
         try:
-            out = self.auth.step(token)
+            return self.auth.step(token)
         except AuthError as exc:
             if exc.winerror == WinError.ERROR_ACCESS_DENIED:
                 raise PermissionError(str(exc)) from None
             raise
-        if self._logged is not None and self.user is not None:
-            logged, self._logged = self._logged, None
-            logged(self)
-        return out
 
     @property
     def user(self) -> str | None:
@@ -186,12 +183,9 @@ async def serve(
                 logged = None if log is None else (lambda auth, _n=_name: log(_n, "rpc", auth))
                 return RpcPipe(pipe, _name, the_plan.accounts, farm, tally, kerberos=the_plan.kerberos, on_logon=logged)
 
-            def smb_logon(logon: _Logon, _name: str = name) -> None:
-                if log is not None:
-                    log(_name, "smb", logon.auth)
-
-            def acceptor(_logged: Callable[[_Logon], None] = smb_logon) -> _Logon:
-                return _Logon(the_plan.accounts, the_plan.kerberos, _logged)
+            def acceptor(_name: str = name) -> _Logon:
+                logged = None if log is None else (lambda auth: log(_name, "smb", auth))
+                return _Logon(the_plan.accounts, the_plan.kerberos, logged)
 
             smb = SmbServer(
                 pipes=pipes,
