@@ -77,7 +77,7 @@ cdef class Host:
             self.h = wts_host_open_as(provider.p, logon, pw, &err)
             wts_logon_release(logon)
         if self.h == NULL:
-            _raise(err, "WTSOpenServerW", name, None)
+            _raise(err, "WTSOpenServerW", name, None, provider)
 
     def __dealloc__(self):
         if self.h != NULL:

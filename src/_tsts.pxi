@@ -97,6 +97,25 @@ cdef DWORD _tsts_code(object exc):
     return WTS_RPC_S_CALL_FAILED
 
 
+cdef DWORD _tsts_failed(object exc, object client):
+    """_tsts_code, with why kept in the client's Connections for the error raised past the seam."""
+    cdef DWORD code = _tsts_code(exc)
+    try:
+        client.note_failure(code, exc)
+    except BaseException:
+        pass
+    return code
+
+
+def _tsts_reason(Provider provider, server, DWORD code):
+    """Why the last call through ``provider`` to ``server`` failed with ``code``, when the tsts client
+    said (taken once); None for other providers."""
+    if provider.p != &_tsts_table or not isinstance(server, str):
+        return None
+    connections = provider.connections if provider.connections is not None else _tsts_default
+    return None if connections is None else connections.failure_reason(server, code)
+
+
 cdef inline object _tsts_client(HANDLE h):
     return <object><PyObject *>h
 
@@ -293,7 +312,7 @@ cdef BOOL __stdcall _tsts_enum_ex(HANDLE h, DWORD *level, DWORD flt, WTS_SESSION
             try:
                 block = _tsts_sessions_ex(_tsts_client(h), count)
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if block == NULL:
         wts_set_last_error(err)
         return 0
@@ -312,7 +331,7 @@ cdef BOOL __stdcall _tsts_enum(HANDLE h, DWORD reserved, DWORD version, WTS_SESS
             try:
                 block = _tsts_rows(_tsts_client(h).sessions(), count)
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if block == NULL:
         wts_set_last_error(err)
         return 0
@@ -340,7 +359,7 @@ cdef BOOL __stdcall _tsts_query(HANDLE h, DWORD session_id, WTS_INFO_CLASS info_
             try:
                 block = _tsts_query_block(_tsts_client(h), session_id, <int>info_class, size)
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if block == NULL:
         wts_set_last_error(err)
         return 0
@@ -360,7 +379,7 @@ cdef BOOL _tsts_act(HANDLE h, DWORD session_id, bint logoff, bint wait) noexcept
                     _tsts_client(h).disconnect(session_id, wait)
                 err = 0
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if err:
         wts_set_last_error(err)
         return 0
@@ -388,7 +407,7 @@ cdef BOOL __stdcall _tsts_message(HANDLE h, DWORD session_id, LPWSTR title, DWOR
                     bool(wait))
                 err = 0
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if err:
         wts_set_last_error(err)
         return 0
@@ -413,7 +432,7 @@ cdef BOOL __stdcall _tsts_connect_remote(HANDLE h, ULONG logon_id, ULONG target_
                 _tsts_client(h).connect(logon_id, target_id, _str16(password) if password != NULL else "")
                 err = 0
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if err:
         wts_set_last_error(err)
         return 0
@@ -479,7 +498,7 @@ cdef BOOL __stdcall _tsts_processes(HANDLE h, DWORD *level, DWORD session_id, LP
                 try:
                     block = _tsts_process_block(_tsts_client(h).processes(session_id), count)
                 except BaseException as exc:
-                    err = _tsts_code(exc)
+                    err = _tsts_failed(exc, _tsts_client(h))
     if block == NULL:
         wts_set_last_error(err)
         return 0
@@ -496,7 +515,7 @@ cdef BOOL __stdcall _tsts_terminate(HANDLE h, DWORD pid, DWORD exit_code) noexce
                 _tsts_client(h).terminate_process(pid, exit_code)
                 err = 0
             except BaseException as exc:
-                err = _tsts_code(exc)
+                err = _tsts_failed(exc, _tsts_client(h))
     if err:
         wts_set_last_error(err)
         return 0

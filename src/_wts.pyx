@@ -22,7 +22,7 @@ from wtssim cimport *  # src/include/wtssim.pxd: the compiled-in sim's controls
 from wtsengine cimport *  # src/include/wtsengine.pxd: the bulk engine
 from wtslogon cimport *  # src/include/wtslogon.pxd: alternate credentials for win32 and sim
 
-from wts._errors import error_from_winerror as _error_from_winerror
+from wts._errors import error_from_winerror as _error_from_winerror, explained as _explained
 
 include "_decode.pxi"  # UTF-16 and the SDK's structs <-> Python values and records
 
@@ -36,8 +36,10 @@ __all__ = [
 CURRENT_SESSION = WTS_CURRENT_SESSION
 ANY_SESSION = WTS_ANY_SESSION
 
-cdef object _raise(DWORD err, str function, object server, object session_id):
-    raise _error_from_winerror(err, function, server, session_id)
+cdef object _raise(DWORD err, str function, object server, object session_id, Provider provider=None):
+    """The error of a failed call; with the provider (tsts), why it failed where the client said."""
+    detail = None if provider is None else _explained(err, provider.failure_reason(server, err))
+    raise _error_from_winerror(err, function, server, session_id, detail)
 
 
 cdef class Provider:
@@ -55,6 +57,11 @@ cdef class Provider:
         if self.logon != NULL:
             wts_logon_release(self.logon)
             self.logon = NULL
+
+    def failure_reason(self, server, code):
+        """Why the last call through this provider to ``server`` failed with ``code``, in words, when
+        the provider knows more than the code (tsts: the client's reason, taken once); else None."""
+        return _tsts_reason(self, server, code)
 
     def close_logon(self):
         """Let go of the logon (the token closes when no call still uses it); idempotent.  Opening a
@@ -236,7 +243,7 @@ cdef class ServerHandle:
             if self.h == NULL:
                 err = wts_get_last_error()
         if self.h == NULL:
-            _raise(err, "WTSOpenServerExW" if ex else "WTSOpenServerW", name, None)
+            _raise(err, "WTSOpenServerExW" if ex else "WTSOpenServerW", name, None, provider)
         self.opened = True
 
     def __dealloc__(self):
@@ -297,7 +304,7 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSEnumerateSessionsW", self.name, None)
+            _raise(err, "WTSEnumerateSessionsW", self.name, None, self.provider)
         try:
             return [(info[i].SessionId, _str16(info[i].pWinStationName), <int>info[i].State)
                     for i in range(count)]
@@ -328,7 +335,7 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSEnumerateSessionsExW", self.name, None)
+            _raise(err, "WTSEnumerateSessionsExW", self.name, None, self.provider)
         try:
             return _session_rows(info, count, record, label, states)
         finally:
@@ -359,7 +366,7 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSQuerySessionInformationW", self.name, session_id)
+            _raise(err, "WTSQuerySessionInformationW", self.name, session_id, self.provider)
         try:
             return _decode(info_class, buf, size)
         finally:
@@ -400,7 +407,8 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSLogoffSession" if logoff else "WTSDisconnectSession", self.name, session_id)
+            _raise(err, "WTSLogoffSession" if logoff else "WTSDisconnectSession", self.name, session_id,
+                   self.provider)
         return 0
 
     def send_message(self, DWORD session_id, str title, str text, DWORD style=0, DWORD timeout=0,
@@ -426,7 +434,7 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSSendMessageW", self.name, session_id)
+            _raise(err, "WTSSendMessageW", self.name, session_id, self.provider)
         return response
 
     def processes(self, DWORD session_id=WTS_ANY_SESSION):
@@ -448,7 +456,7 @@ cdef class ServerHandle:
             self._leave()
         if plist == NULL:
             _raise(err, "WTSEnumerateProcessesExW", self.name,
-                   None if session_id == WTS_ANY_SESSION else session_id)
+                   None if session_id == WTS_ANY_SESSION else session_id, self.provider)
         try:
             return _process_rows(plist)
         finally:
@@ -472,7 +480,7 @@ cdef class ServerHandle:
         finally:
             self._leave()
         if not ok:
-            _raise(err, "WTSTerminateProcess", self.name, None)
+            _raise(err, "WTSTerminateProcess", self.name, None, self.provider)
 
     def __repr__(self):
         state = "closed" if not self.opened else "open"

@@ -139,8 +139,24 @@ def test_a_wrong_password_is_1326_and_never_shown(lsm: SealedPeer) -> None:
     assert failure.error.winerror == WinError.ERROR_LOGON_FAILURE
     for text in (str(info.value), repr(info.value), repr(server), repr(farm), repr(wrong), str(failure), repr(failure)):
         assert PASSWORD not in text
+    # Windows' text and then the client's reason, through the direct call and through the engine.
+    for text in (str(info.value), str(failure.error)):
+        assert "The user name or password is incorrect: " in text and "[WinError 1326]" in text, text
+        assert "\n" not in text
     server.close()
     farm.close()
+
+
+def test_a_failure_reason_is_for_its_server_and_code_and_taken_once() -> None:
+    connections = _client.Connections(CREDS)
+    connections.note_failure("RDS01", 1326, OSError("rds01: authentication failed: no ticket"))
+    assert connections.failure_reason("rds02", 1326) is None
+    assert connections.failure_reason("rds01", 5) is None  # another code: not its reason (and gone)
+    connections.note_failure("RDS01", 1326, OSError("RDS01: authentication\nfailed: no ticket"))
+    assert connections.failure_reason("Rds01", 1326) == "authentication failed: no ticket"
+    assert connections.failure_reason("rds01", 1326) is None
+    sim = wts._wts.get_provider("sim")
+    assert sim.failure_reason("RDS01", 1326) is None
 
 
 def test_an_address_nobody_answers_on_is_1722(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from . import _wts
 from ._client import client_info_from_raw, protocol_of
-from ._errors import WTSError, error_from_winerror
+from ._errors import WTSError, error_from_winerror, explained
 from ._filters import Filter
 from ._ledger import Ledger, ServerState, Target, error_text
 from ._results import Failure, Interrupted, Item, Progress, ProgressCallback, Reason
@@ -452,7 +452,7 @@ class Run:
             if self._transient("list", winerror, srv.tries):
                 self._retry("list", srv, srv.tries)
                 return
-            self._server_failed(srv, error_from_winerror(winerror, self.list_fn, srv.name))
+            self._server_failed(srv, self._failed(winerror, self.list_fn, srv.name))
             return
         srv.listed = True
         self.servers_done += 1
@@ -502,7 +502,7 @@ class Run:
             # (An action is retried only after an error that says it did not run, so a retry that finds
             # the session gone (7022) is no sign that an earlier try took effect: it fails as any 7022.)
             fn = _ACTIONS[self.action] if kind == "act" else _QUERY_FN
-            err = error_from_winerror(winerror, fn, srv.name, t.session_id)
+            err = self._failed(winerror, fn, srv.name, t.session_id)
             if winerror == WinError.RPC_S_SERVER_UNAVAILABLE:
                 self._server_failed(srv, err)  # the server went away: stop sending it calls
             self.ledger.final_error(t, err, sent=True)
@@ -576,6 +576,11 @@ class Run:
             self._call(t, "act")
 
     # -- results ----------------------------------------------------------------------------------
+
+    def _failed(self, winerror: int, function: str, server: str, session_id: int | None = None) -> WTSError:
+        """The error of a call that failed, with the provider's reason where it has one (tsts)."""
+        detail = explained(winerror, self.farm.provider.failure_reason(server, winerror))
+        return error_from_winerror(winerror, function, server, session_id, detail)
 
     def _server_failed(self, srv: ServerState, err: WTSError) -> None:
         if srv.error is not None:

@@ -158,5 +158,13 @@ def error_from_winerror(
     return _CLASSES.get(winerror, WTSError)(winerror, function, server, session_id, detail)
 
 
+def explained(winerror: int, reason: str | None) -> str | None:
+    """Windows' text for ``winerror`` with the provider's ``reason`` after it (a ``detail``), or None
+    (Windows' text alone) without one."""
+    if not reason:
+        return None
+    return f"{win32_message(winerror).rstrip('. ')}: {reason}"
+
+
 class ProviderError(RuntimeError):
     """No usable WTS provider: not on Windows and no simulated farm chosen, or an unknown name."""

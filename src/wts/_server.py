@@ -20,7 +20,7 @@ from typing import Any
 from . import _wts
 from ._client import client_info_from_raw, protocol_of
 from ._credentials import Credentials
-from ._errors import NoSuchSessionError, error_from_winerror
+from ._errors import NoSuchSessionError, error_from_winerror, explained
 from ._provider import close_connections, owns_connections, resolve_provider
 from ._results import Interrupted
 from ._serverspec import check_server_name
@@ -96,8 +96,10 @@ def _call(
                 f"No answer within {limit:g} s; it was sent, so its outcome is unknown (list the sessions to check)."
             )
         raise error_from_winerror(WinError.ERROR_TIMEOUT, function, server, session_id, detail)
-    code = winerror if status == _wts.CALL_FAILED else WinError.ERROR_CANCELLED
-    raise error_from_winerror(code, function, server, session_id)
+    if status != _wts.CALL_FAILED:
+        raise error_from_winerror(WinError.ERROR_CANCELLED, function, server, session_id)
+    reason = host.provider.failure_reason(server, winerror)
+    raise error_from_winerror(winerror, function, server, session_id, explained(winerror, reason))
 
 
 def _check_session_id(session_id: object, server: str | None) -> int:

@@ -108,6 +108,9 @@ class Connections:
         self._secret: str | None = None
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
+        #: server (casefolded) -> (Win32 code, why): the last failure of a call to it, for the error
+        #: raised on the other side of the C seam, which carries the code only.
+        self._failures: dict[str, tuple[int, str]] = {}
 
     def __repr__(self) -> str:
         who = self.credentials.principal if self.credentials is not None else "(ticket cache)"
@@ -122,6 +125,21 @@ class Connections:
         if self._secret is None:
             self._secret = ntlm_secret(creds.password)
         return self._secret
+
+    def note_failure(self, server: str, code: int, exc: BaseException) -> None:
+        """Keep why a call to ``server`` failed with ``code`` (the exception's one line, without the
+        server's name in front), until ``failure_reason`` takes it."""
+        text = " ".join(str(exc).split())
+        prefix = f"{server}: "
+        if text.casefold().startswith(prefix.casefold()):
+            text = text[len(prefix) :]
+        if text:
+            self._failures[server.casefold()] = (code, text)
+
+    def failure_reason(self, server: str, code: int) -> str | None:
+        """Why the last call to ``server`` failed, if it failed with ``code``; taken once."""
+        found = self._failures.pop(server.casefold(), None)
+        return found[1] if found is not None and found[0] == code else None
 
     def client(self, server: str) -> Client:
         """The one client of ``server`` (created now, connecting on its first call)."""
@@ -191,6 +209,9 @@ class Client:
         binding = self._binding(op.interface)
         self.rpcs[op.name] = self.rpcs.get(op.name, 0) + 1
         return decode(binding.call(op.interface, op.opnum, stub))
+
+    def note_failure(self, code: int, exc: BaseException) -> None:
+        self._connections.note_failure(self.server, code, exc)
 
     def _fail(self, error: int, what: str, session_id: int | None = None) -> TstsError:
         where = f", session {session_id}" if session_id is not None else ""
