@@ -20,10 +20,18 @@ _NTLM_SEQ = ("_seq_num_out", "_seq_num_in")
 
 # NTLM flags (MS-NLMP 2.2.2.5).
 _NTLM_SIGN, _NTLM_SEAL, _NTLM_ESS, _NTLM_KEY_EXCH = 0x00000010, 0x00000020, 0x00080000, 0x40000000
-#: Bytes fed to RC4 and HMAC at a time: hashlib releases the GIL from 2 KiB on, and cryptography
-#: from about 2 KiB.  A release is a thread switch among the engine's workers (a 10 KB answer's two
-#: releases cost more than its crypto), so the sealer feeds them in pieces below that.
-_PIECE = 1024
+#: Bytes fed to RC4 and HMAC at a time: hashlib (HASHLIB_GIL_MINSIZE) and cryptography (measured,
+#: 50.0) release the GIL for 2,048 bytes and more.  A release is a thread switch among the engine's
+#: workers (a 10 KB answer's two releases cost more than its crypto), so the sealer feeds them in
+#: pieces just below that.  Another version's threshold would change the speed, never the result.
+_PIECE = 2047
+
+try:  # OpenSSL's HMAC object itself: hmac.HMAC wraps it in a Python method per update
+    from _hashlib import hmac_new as _hmac_new
+except ImportError:  # pragma: no cover - CPython without OpenSSL's hashlib
+
+    def _hmac_new(key: bytes, msg: bytes, digestmod: str) -> Any:
+        return hmac.new(key, msg, digestmod)
 
 
 class NtlmSealer:
@@ -49,20 +57,20 @@ class NtlmSealer:
 
     def seal(self, header: bytes, stub: bytes, trailer: bytes) -> tuple[bytes, bytes]:
         ctx = self._ctx
-        handle = ctx._handle_out
-        sealed = _rc4(handle, stub)
-        return sealed, self._mac(handle, ctx._sign_key_out, ctx._seq_num_out, (header, stub, trailer))
+        rc4 = _cipher(ctx._handle_out)
+        sealed = _rc4(rc4, stub)
+        return sealed, self._mac(rc4, ctx._sign_key_out, ctx._seq_num_out, (header, stub, trailer))
 
     def unseal(self, header: bytes, stub: bytes, trailer: bytes) -> tuple[bytes, bytes]:
         """(the plain stub, the signature it should come with)."""
         ctx = self._ctx
-        handle = ctx._handle_in
-        plain = _rc4(handle, stub)
-        return plain, self._mac(handle, ctx._sign_key_in, ctx._seq_num_in, (header, plain, trailer))
+        rc4 = _cipher(ctx._handle_in)
+        plain = _rc4(rc4, stub)
+        return plain, self._mac(rc4, ctx._sign_key_in, ctx._seq_num_in, (header, plain, trailer))
 
-    def _mac(self, handle: Any, key: bytes, seq_num: int, parts: tuple[bytes, bytes, bytes]) -> bytes:
+    def _mac(self, rc4: Any, key: bytes, seq_num: int, parts: tuple[bytes, bytes, bytes]) -> bytes:
         seq = struct.pack("<I", seq_num)
-        mac = hmac.new(key, seq, "md5")
+        mac = _hmac_new(key, seq, "md5")
         for part in parts:
             if len(part) <= _PIECE:
                 mac.update(part)
@@ -72,12 +80,18 @@ class NtlmSealer:
                     mac.update(view[at : at + _PIECE])
         checksum = mac.digest()[:8]
         if self._key_exch:
-            checksum = bytes(handle.update(checksum))
+            checksum = bytes(rc4.update(checksum))
         return b"\x01\x00\x00\x00" + checksum + seq
 
 
-def _rc4(handle: Any, data: bytes) -> bytes:
+def _cipher(handle: Any) -> Any:
+    """pyspnego's RC4Handle's cipher context (``cryptography``'s), read at each message (its
+    ``reset`` replaces it); the handle itself where it has none."""
+    return getattr(handle, "_handle", handle)
+
+
+def _rc4(rc4: Any, data: bytes) -> bytes:
     if len(data) <= _PIECE:
-        return bytes(handle.update(data))
+        return bytes(rc4.update(data))
     view = memoryview(data)
-    return b"".join([handle.update(view[at : at + _PIECE]) for at in range(0, len(data), _PIECE)])
+    return b"".join([rc4.update(view[at : at + _PIECE]) for at in range(0, len(data), _PIECE)])
