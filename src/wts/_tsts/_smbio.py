@@ -102,23 +102,27 @@ class _Signer:
             self.algorithm = _HMAC_SHA256
         self.key = key
         if self.algorithm == _AES_CMAC:
-            self._aes = import_remote("cryptography.hazmat.primitives.ciphers.algorithms").AES(key)
-            self._cmac = import_remote("cryptography.hazmat.primitives.cmac").CMAC
+            aes = import_remote("cryptography.hazmat.primitives.ciphers.algorithms").AES(key)
+            #: Copied for each message: a new CMAC checks the key and sets AES up again each time.
+            self._cmac = import_remote("cryptography.hazmat.primitives.cmac").CMAC(aes)
         elif self.algorithm == _AES_GMAC:
             self._gcm = import_remote("cryptography.hazmat.primitives.ciphers.aead").AESGCM(key)
         elif self.algorithm != _HMAC_SHA256:
             raise ValueError(f"signing algorithm {self.algorithm} is not one of MS-SMB2's")
 
     def sign(self, message: bytes | bytearray, message_id: int, response: bool) -> bytes:
-        """The signature of ``message`` (its signature field already zero)."""
+        """The signature of ``message``, its signature field (bytes 48 to 64) taken as zero."""
+        head, body = memoryview(message)[:48], memoryview(message)[64:]
         if self.algorithm == _AES_CMAC:
-            c = self._cmac(self._aes)
-            c.update(bytes(message))
+            c = self._cmac.copy()
+            c.update(head)
+            c.update(_ZERO_SIGNATURE)
+            c.update(body)
             return bytes(c.finalize())
         if self.algorithm == _AES_GMAC:
             nonce = struct.pack("<QI", message_id, 1 if response else 0)
-            return bytes(self._gcm.encrypt(nonce, b"", bytes(message)))
-        return hmac.new(self.key, message, hashlib.sha256).digest()[:16]
+            return bytes(self._gcm.encrypt(nonce, b"", bytes(head) + _ZERO_SIGNATURE + bytes(body)))
+        return hmac.new(self.key, bytes(head) + _ZERO_SIGNATURE + bytes(body), hashlib.sha256).digest()[:16]
 
 
 class Wire:
@@ -267,7 +271,7 @@ class Wire:
                         status if status >= 0xC0000000 else None,
                     )
                 )
-            expected = self._signer.sign(message[:48] + _ZERO_SIGNATURE + message[64:], answered, True)
+            expected = self._signer.sign(message, answered, True)
             if not hmac.compare_digest(expected, bytes(message[48:64])):
                 raise self._fail(WireError(f"{self.server}: an answer whose signature does not verify"))
             return Reply(status, message)
