@@ -29,9 +29,7 @@ _PIECE = 2047
 try:  # OpenSSL's HMAC object itself: hmac.HMAC wraps it in a Python method per update
     from _hashlib import hmac_new as _hmac_new
 except ImportError:  # pragma: no cover - CPython without OpenSSL's hashlib
-
-    def _hmac_new(key: bytes, msg: bytes, digestmod: str) -> Any:
-        return hmac.new(key, msg, digestmod)
+    _hmac_new = hmac.new  # type: ignore[assignment]
 
 
 class NtlmSealer:
