@@ -18,6 +18,7 @@ pytest.importorskip("smbprotocol")
 pytest.importorskip("spnego")
 pytest.importorskip("impacket.smbserver")
 
+from conftest import engine_threads_settle  # tests/ is on sys.path (pytest's rootdir conftest)
 from tsts_peers import BOUND, LOOPBACK, SealedPeer, SmbFront, close_listener
 
 import wts
@@ -101,10 +102,13 @@ def test_a_farm_reuses_its_connections_across_operations_until_closed(lsm: Seale
     assert (lsm.connections, lsm.binds) == (1, 1)
     kept = dict(farm._hosts)  # the engine's handle of a run that ended well serves the next one
     assert list(kept) == [LOOPBACK]
+    engine = farm._engine  # and so does the engine, its worker with it
+    assert engine is not None and wts._wts.engine_threads()[0] >= 1
     farm.sessions()
-    assert farm._hosts[LOOPBACK] is kept[LOOPBACK]
+    assert farm._hosts[LOOPBACK] is kept[LOOPBACK] and farm._engine is engine
     farm.close()
-    assert farm._hosts == {}
+    assert farm._hosts == {} and farm._engine is None
+    assert engine_threads_settle() == (0, 0)  # closing the farm let its worker go
     assert _rows(sorted(farm.sessions().sessions, key=lambda s: s.id)) == EXPECTED  # a new connection
     assert (lsm.connections, lsm.binds) == (2, 2)
     assert farm._hosts[LOOPBACK] is not kept[LOOPBACK]
@@ -122,8 +126,8 @@ def test_a_failed_or_interrupted_run_keeps_no_handle(lsm: SealedPeer) -> None:
     assert list(farm._hosts) == [LOOPBACK]
     stream = farm.stream()
     next(iter(stream))
-    stream.close()  # left early: the handles it took are not given back
-    assert farm._hosts == {}
+    stream.close()  # left early: the handles and the engine it took are not given back
+    assert farm._hosts == {} and farm._engine is None
     assert len(farm.sessions().sessions) == len(EXPECTED)
     farm.close()
 

@@ -32,7 +32,6 @@ from ._retry import backoff_delay, retryable
 from ._selection import PROTECTED_TEXT, OwnSession, is_own, match_selection, needs_logon_check, protected
 from ._sigint import Sigint
 from ._types import (
-    STATES_BY_VALUE,
     ConnectState,
     InfoClass,
     MessageResponse,
@@ -77,6 +76,8 @@ class Settings(Protocol):
     backoff: float
     provider: _wts.Provider
 
+    def _take_engine(self) -> _wts.Engine: ...
+    def _keep_engine(self, engine: _wts.Engine) -> bool: ...
     def _take_host(self, name: str | None) -> _wts.Host: ...
     def _keep_host(self, name: str | None, host: _wts.Host) -> None: ...
 
@@ -159,7 +160,7 @@ class Run:
         sigint.install()
         farm = self.farm
         finished = False
-        self.engine = engine = _wts.Engine(farm.concurrency, Session, STATES_BY_VALUE)
+        self.engine = engine = farm._take_engine()
         try:
             if (not self.listing_only and not self.allow_own) or self.find_own:
                 self._ask_own()
@@ -188,10 +189,11 @@ class Run:
             finished = True
         finally:
             sigint.restore()
-            engine.close()
-            # The handles of a run that went to its end with no call given up on (killed, interrupted,
-            # stopped, or the caller leaving the loop early) serve the farm's next operation.
+            # The engine and handles of a run that went to its end with no call given up on (killed,
+            # interrupted, stopped, or the caller leaving the loop early) serve the farm's next operation.
             keep = finished and not (self.abandoned or self.cancelling or sigint.count)
+            if not (keep and farm._keep_engine(engine)):
+                engine.close()
             if keep and self.own_host is not None:
                 farm._keep_host(None, self.own_host)
             self.own_host = None

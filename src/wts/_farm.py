@@ -37,7 +37,7 @@ from ._credentials import Credentials
 from ._provider import close_connections, owns_connections, resolve_provider
 from ._results import ActionResult, Failure, Interrupted, Item, ProcessesResult, ProgressCallback, SessionsResult
 from ._serverspec import parse_servers
-from ._types import MAX_DWORD, Session, SessionInfo
+from ._types import MAX_DWORD, STATES_BY_VALUE, Session, SessionInfo
 
 if TYPE_CHECKING:
     from ._bulk import Run
@@ -92,7 +92,17 @@ class Farm:
     require it): the tsts provider's logon and connections (docs/remote.md).
     """
 
-    __slots__ = ("_hosts", "_owns_connections", "backoff", "concurrency", "provider", "retries", "servers", "timeout")
+    __slots__ = (
+        "_engine",
+        "_hosts",
+        "_owns_connections",
+        "backoff",
+        "concurrency",
+        "provider",
+        "retries",
+        "servers",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -130,6 +140,9 @@ class Farm:
         #: and opening and closing one per server and operation took the GIL twice more per RPC.  A
         #: win32 or sim handle is the system's, opened and closed with each operation as before.
         self._hosts: dict[str | None, _wts.Host] = {}
+        #: tsts: the engine (its workers, each with its Python thread state) of the last run that ended
+        #: well, for the next: a run's new workers each made and destroyed a thread and a thread state.
+        self._engine: _wts.Engine | None = None
 
     def _take_host(self, name: str | None) -> _wts.Host:
         """An open handle to ``name``: the one kept from an earlier operation, or a new one (which may
@@ -138,6 +151,21 @@ class Farm:
         if host is not None and host.provider is self.provider:
             return host
         return _wts.Host(self.provider, name)
+
+    def _take_engine(self) -> _wts.Engine:
+        engine, self._engine = self._engine, None
+        if engine is not None and engine.concurrency == self.concurrency:
+            return engine
+        if engine is not None:
+            engine.close()
+        return _wts.Engine(self.concurrency, Session, STATES_BY_VALUE)
+
+    def _keep_engine(self, engine: _wts.Engine) -> bool:
+        """Keep ``engine`` (idle: nothing pending) for the next operation; False: the caller closes it."""
+        if self.provider.name != "tsts" or engine.pending or self._engine is not None:
+            return False
+        self._engine = engine
+        return True
 
     def _keep_host(self, name: str | None, host: _wts.Host) -> None:
         if host.provider is self.provider and self.provider.name == "tsts":
@@ -149,6 +177,9 @@ class Farm:
         go of the logon (its token closes when no call uses it); a later operation is a ValueError.
         Idempotent; nothing for sim or win32 without credentials."""
         self._hosts.clear()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
         if self._owns_connections:
             close_connections(self.provider)
 
