@@ -90,7 +90,10 @@ def test_a_server_lists_and_reads_over_one_connection(lsm: SealedPeer, timeout: 
         assert missing.value.winerror == WinError.ERROR_CTX_WINSTATION_NOT_FOUND
         # four calls, one TCP connection and one bind: the SMB session and the pipe were reused
         assert (lsm.connections, lsm.binds) == (1, 1)
+        if timeout is not None:  # and one engine worker, kept from call to call (a failed call's too)
+            assert len(server._engines or []) == 1 and wts._wts.engine_threads()[0] == 1
     assert lsm.seen_opnums == [10, 10, 17, 17]
+    assert engine_threads_settle() == (0, 0)  # closing the server let it go
 
 
 def test_a_farm_reuses_its_connections_across_operations_until_closed(lsm: SealedPeer) -> None:

@@ -65,13 +65,17 @@ def _call(
     limit: float,
     *,
     action: bool = False,
+    keep: list[_wts.Engine] | None = None,
 ) -> Any:
     """One WTS call through an engine of one worker, with a deadline of ``limit`` seconds (0: none).
 
     The answer's payload, or the call's error raised: WTSTimeoutError (1460) when the deadline passed.
-    Ctrl-C (KeyboardInterrupt) abandons the call at once; the worker finishes it and frees everything."""
+    Ctrl-C (KeyboardInterrupt) abandons the call at once; the worker finishes it and frees everything.
+    ``keep`` (tsts): where the engine of a call that came back is kept for the next, its worker and
+    the worker's Python thread state with it, instead of a thread started and ended per call."""
     server = host.name
-    engine = _wts.Engine(1, Session, STATES_BY_VALUE)
+    engine = keep.pop() if keep else _wts.Engine(1, Session, STATES_BY_VALUE)
+    done: list[Any] = []
     try:
         submit(engine, host, limit)
         done = engine.wait(_SLICE)
@@ -85,7 +89,11 @@ def _call(
         )
         raise Interrupted(None, f"interrupted: {where} was sent and abandoned; its outcome is unknown") from None
     finally:
-        engine.close()
+        came_back = bool(done) and done[0][2] in (_wts.CALL_OK, _wts.CALL_FAILED)
+        if keep is not None and came_back and not keep and not engine.pending:
+            keep.append(engine)
+        else:
+            engine.close()
     [(_tag, _op, status, winerror, payload, _elapsed)] = done
     if status == _wts.CALL_OK:
         return payload
@@ -152,7 +160,7 @@ class Server:
     require it): the tsts provider's logon and connection (docs/remote.md).
     """
 
-    __slots__ = ("_handle", "_host", "_name", "_owns_connections", "_provider", "_timeout")
+    __slots__ = ("_engines", "_handle", "_host", "_name", "_owns_connections", "_provider", "_timeout")
 
     def __init__(
         self,
@@ -176,6 +184,8 @@ class Server:
         # One open handle (no network traffic): the engine's for calls with a deadline, else a direct one.
         self._host: _wts.Host | None = None
         self._handle: _wts.ServerHandle | None = None
+        #: tsts: the engine of the last call that came back, for the next (see _call); None elsewhere.
+        self._engines: list[_wts.Engine] | None = [] if self._provider.name == "tsts" else None
         if self._timeout is None:
             self._handle = _wts.ServerHandle(self._provider, self._name)
         else:
@@ -205,6 +215,8 @@ class Server:
         if self._handle is not None:
             self._handle.close()
         self._host = None
+        while self._engines:
+            self._engines.pop().close()
         if self._owns_connections:  # tsts: this server's SMB session and pipes
             close_connections(self._provider)
 
@@ -232,7 +244,12 @@ class Server:
         if self._handle is not None:
             return self._handle.enumerate_sessions_ex(Session, self._name, STATES_BY_VALUE)
         result: list[Session] = _call(
-            self._open_host(), lambda e, h, t: e.enumerate(h, 1, t), "WTSEnumerateSessionsExW", None, self._t()
+            self._open_host(),
+            lambda e, h, t: e.enumerate(h, 1, t),
+            "WTSEnumerateSessionsExW",
+            None,
+            self._t(),
+            keep=self._engines,
         )
         return result
 
@@ -248,6 +265,7 @@ class Server:
             "WTSQuerySessionInformationW",
             sid,
             self._t(),
+            keep=self._engines,
         )
 
     def session_info(self, session_id: int) -> SessionInfo:
@@ -318,7 +336,12 @@ class Server:
             rows = self._handle.processes()
         else:
             rows = _call(
-                self._open_host(), lambda e, h, t: e.processes(h, 1, t), "WTSEnumerateProcessesExW", None, self._t()
+                self._open_host(),
+                lambda e, h, t: e.processes(h, 1, t),
+                "WTSEnumerateProcessesExW",
+                None,
+                self._t(),
+                keep=self._engines,
             )
         return [process_from_row(self._name, row) for row in rows]
 
@@ -347,6 +370,7 @@ class Server:
             sid,
             self._t(),
             action=True,
+            keep=self._engines,
         )
 
     def connect(self, session_id: int, *, target: int, password: str = "", wait: bool = True) -> None:
@@ -372,6 +396,7 @@ class Server:
             sid,
             self._t(),
             action=True,
+            keep=self._engines,
         )
 
     def send_message(
@@ -399,6 +424,7 @@ class Server:
                 sid,
                 limit,
                 action=True,
+                keep=self._engines,
             )
         return MessageResponse(raw) if raw in MessageResponse._value2member_map_ else raw
 
@@ -417,6 +443,7 @@ class Server:
             None,
             self._t(),
             action=True,
+            keep=self._engines,
         )
 
 
