@@ -146,18 +146,28 @@ def test_an_untested_smbprotocol_keeps_the_connection(
 
 
 def test_a_server_that_dropped_the_connection_is_reached_again(sim_serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The served farm restarts (every connection to it dropped while the Server idled): the next
-    call fails as one that did not run (1727, nothing sent on the dead connection), and the call after
-    it connects again and is answered."""
+    """The served farm restarts (every connection to it dropped while the Server idled).  A listing
+    names no handle of the old connection: it goes once more on a new one and is answered.  An action
+    on a connection whose legacy pipe is bound names that connection's server handle: it fails as one
+    that did not run (1727, nothing sent on the dead connection), and the one after it connects again
+    and is done."""
     first = sim_serve(FARM)
     monkeypatch.setenv("WTS_TSTS_PORT", str(first.port))
     address = first.servers["RDS01"]
     with wts.Server(address, provider="tsts", credentials=CREDS) as server:
         assert len(server.sessions()) == 3
         first.stop()
-        sim_serve(FARM, address=address, port=first.port)
+        second = sim_serve(FARM, address=address, port=first.port)
         time.sleep(0.05)  # the old connection's end reaches the client
+        listed = server.sessions()
+        assert [s.user for s in listed] == ["", "alice", "bob"]
+        alice = next(s.id for s in listed if s.user == "alice")
+        server.disconnect(alice)  # the legacy pipe bound, its server handle opened
+        second.stop()
+        sim_serve(FARM, address=address, port=first.port)
+        time.sleep(0.05)
         with pytest.raises(wts.WTSError) as raised:
-            server.sessions()
+            server.disconnect(alice)
         assert raised.value.winerror == WinError.RPC_S_CALL_FAILED_DNE
-        assert [s.user for s in server.sessions()] == ["", "alice", "bob"]
+        server.disconnect(alice)
+        assert {s.user: s.state for s in server.sessions()}["alice"] == wts.ConnectState.DISCONNECTED

@@ -119,6 +119,23 @@ def test_a_farm_reuses_its_connections_across_operations_until_closed(lsm: Seale
         pass  # __exit__ closes
 
 
+def test_a_connection_dropped_while_idle_is_made_again_for_a_listing(lsm: SealedPeer) -> None:
+    """The server dropped the idle connection (here: its end of the stream seen closed): a listing or
+    a details query, which names no handle of that connection, goes once more on a new one rather
+    than failing with 1727; one RPC counted per try."""
+    with wts.Server(LOOPBACK, provider="tsts", credentials=CREDS, timeout=BOUND) as server:
+        assert _rows(server.sessions()) == EXPECTED
+        client = server.provider.connections.client(LOOPBACK)
+        wire = client._smb._wire
+        assert wire is not None
+        wire._sock.shutdown(socket.SHUT_RD)  # the next exchange finds the stream ended: nothing sent
+        assert _rows(server.sessions()) == EXPECTED
+        assert lsm.connections == 2 and client.rpcs["RpcGetAllSessions"] == 3
+        client._smb._wire._sock.shutdown(socket.SHUT_RD)
+        assert server.session_info(2).user == "alice"
+        assert lsm.connections == 3
+
+
 def test_a_failed_or_interrupted_run_keeps_no_handle(lsm: SealedPeer) -> None:
     """A server that failed had its handle killed (its unsent calls cancelled): the next operation
     opens another.  A run the caller left early keeps none either."""

@@ -187,27 +187,55 @@ class Client:
             if found is not None and not found.broken:
                 return found
             c = self._connections
-            if self._smb is None or not self._smb.connected:
-                if self._smb is not None:
-                    self._smb.close()
-                self._smb = SmbSession(
-                    self.server,
-                    c.credentials,
-                    port=c.port,
-                    connect_timeout=c.connect_timeout,
-                    encrypt=c.encrypt,
-                    secret=c.secret(),
-                    address=c.addresses.get(self.server.casefold()),
-                )
+            fresh = self._smb is None or not self._smb.connected
+            if fresh:
+                self._connect()
+            assert self._smb is not None
+            try:
+                pipe = self._smb.open_pipe(interface.pipe)
+            except SmbError:
+                if fresh or self._smb.connected:
+                    raise  # an answer about the pipe, or a connection just made that failed
+                # The connection was found gone (a server drops an idle one): opening a pipe changes
+                # nothing on the server, so once more on a new connection.
+                self._connect()
+                pipe = self._smb.open_pipe(interface.pipe)
             served = [i for i in _INTERFACES if i.pipe == interface.pipe]
             auth = ClientAuth(c.credentials, self.server, secret=c.secret())
-            binding = Binding(self._smb.open_pipe(interface.pipe), served, auth)
+            binding = Binding(pipe, served, auth)
             self._bindings[interface.pipe] = binding
             return binding
 
-    def _call(self, op: _calls.Op, stub: bytes, decode: Callable[[bytes], T]) -> T:
+    def _connect(self) -> None:
+        """A new SmbSession (connecting on its first pipe) in place of the one before, whose pipes,
+        bindings and handles go with it; the lock held."""
+        c = self._connections
+        if self._smb is not None:
+            self._smb.close()
+        self._bindings.clear()
+        self._smb = SmbSession(
+            self.server,
+            c.credentials,
+            port=c.port,
+            connect_timeout=c.connect_timeout,
+            encrypt=c.encrypt,
+            secret=c.secret(),
+            address=c.addresses.get(self.server.casefold()),
+        )
+
+    def _call(self, op: _calls.Op, stub: bytes, decode: Callable[[bytes], T], *, resend: bool = False) -> T:
+        """``op`` with ``stub``, decoded.  ``resend``: the stub names no handle of the connection, so
+        when the connection turns out to be gone before anything was sent (a server drops an idle
+        one: 1727), it goes once more on a new connection instead of failing."""
         binding = self._binding(op.interface)
         self.rpcs[op.name] = self.rpcs.get(op.name, 0) + 1
+        try:
+            return decode(binding.call(op.interface, op.opnum, stub))
+        except (RpcError, SmbError) as exc:
+            if not (resend and exc.winerror == WinError.RPC_S_CALL_FAILED_DNE and binding.broken):
+                raise
+        binding = self._binding(op.interface)
+        self.rpcs[op.name] += 1
         return decode(binding.call(op.interface, op.opnum, stub))
 
     def note_failure(self, code: int, exc: BaseException) -> None:
@@ -254,7 +282,9 @@ class Client:
         """RpcGetAllSessions (level 2): its response stub, not decoded.  The tsts provider reads the
         common answer (every entry at level 2, success) straight into WTS_SESSION_INFO_1W in C, and
         hands anything else to ``session_rows``: one RPC either way."""
-        return self._call(_calls.RPC_GET_ALL_SESSIONS, _calls.encode_get_all_sessions_request(level=2), bytes)
+        return self._call(
+            _calls.RPC_GET_ALL_SESSIONS, _calls.encode_get_all_sessions_request(level=2), bytes, resend=True
+        )
 
     def session_rows(self, stub: bytes) -> list[tuple[int, int, int, str, str, str, str, str]]:
         """``sessions()``'s rows from a ``sessions_answer()``; TstsError for a refusal."""
@@ -280,6 +310,7 @@ class Client:
             _calls.RPC_GET_SESSION_INFORMATION_EX,
             _calls.encode_get_session_information_ex_request(session_id, level=1),
             _calls.decode_get_session_information_ex_response,
+            resend=True,
         )
         if result.error or result.info is None:
             raise self._fail(result.error or WinError.RPC_S_CALL_FAILED, "RpcGetSessionInformationEx", session_id)
@@ -290,6 +321,7 @@ class Client:
             _calls.RPC_GET_CLIENT_DATA,
             _actions.encode_session_id_request(session_id),
             _actions.decode_get_client_data_response,
+            resend=True,
         )
         if result.error or result.client is None:
             raise self._fail(result.error or WinError.RPC_S_CALL_FAILED, "RpcGetClientData", session_id)
