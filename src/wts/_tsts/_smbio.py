@@ -305,7 +305,7 @@ class Wire:
             if left <= 0 and not data:
                 raise self._fail(WireError(f"{self.server}: no answer within the timeout"))
         if self._native:
-            self._fill_native(data, left)
+            self._fill_native(data, deadline)
             return
         try:
             self._timeout(left)
@@ -318,11 +318,12 @@ class Wire:
             raise self._fail(WireError(f"{self.server}: the server closed the connection"))
         self._have += got
 
-    def _fill_native(self, data: bytes, left: float | None) -> None:
+    def _fill_native(self, data: bytes, deadline: float | None) -> None:
         buf = self._buf
         while True:
+            left = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
             code, self._have, err, sent = _wts.sock_exchange(
-                self._sock.fileno(), data, buf, self._have, -1.0 if left is None else max(left, 0.0), bool(data)
+                self._sock.fileno(), data, buf, self._have, left, bool(data)
             )
             if data and sent == len(data):
                 self.exchanges += 1
