@@ -179,6 +179,10 @@ def test_a_failure_reason_is_for_its_server_and_code_and_taken_once() -> None:
     connections.note_failure("RDS01", 1326, OSError("RDS01: authentication\nfailed: no ticket"))
     assert connections.failure_reason("Rds01", 1326) == "authentication failed: no ticket"
     assert connections.failure_reason("rds01", 1326) is None
+    connections.note_failure(
+        "RDS01", 7022, _client.TstsError(7022, "RDS01: RpcWinStationReset, session 4 failed", True)
+    )
+    assert connections.failure_reason("RDS01", 7022) is None  # the server's answer: its code says it
     sim = wts._wts.get_provider("sim")
     assert sim.failure_reason("RDS01", 1326) is None
 

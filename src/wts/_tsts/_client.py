@@ -82,9 +82,11 @@ def default_addresses() -> dict[str, str]:
 class TstsError(Exception):
     """A call failed; ``winerror`` is the Win32 code wtsapi32 reports for it."""
 
-    def __init__(self, winerror: int, message: str) -> None:
+    def __init__(self, winerror: int, message: str, answer: bool = False) -> None:
         super().__init__(message)
         self.winerror = int(winerror)
+        #: The server answered the call with this code (Windows' text for it says all there is).
+        self.answer = answer
 
 
 class Connections:
@@ -128,7 +130,11 @@ class Connections:
 
     def note_failure(self, server: str, code: int, exc: BaseException) -> None:
         """Keep why a call to ``server`` failed with ``code`` (the exception's one line, without the
-        server's name in front), until ``failure_reason`` takes it."""
+        server's name in front), until ``failure_reason`` takes it.  A code the server answered a
+        call with is not kept: it is about that call (a session), and Windows' text says it; what is
+        kept is about the server (its connection, the logon), whichever of its calls meets it."""
+        if getattr(exc, "answer", False):
+            return
         text = " ".join(str(exc).split())
         prefix = f"{server}: "
         if text.casefold().startswith(prefix.casefold()):
@@ -243,7 +249,7 @@ class Client:
 
     def _fail(self, error: int, what: str, session_id: int | None = None) -> TstsError:
         where = f", session {session_id}" if session_id is not None else ""
-        return TstsError(error, f"{self.server}: {what}{where} failed")
+        return TstsError(error, f"{self.server}: {what}{where} failed", answer=True)
 
     def _handle(self, op: _calls.Op, stub: bytes, decode: Callable[[bytes], _Opened]) -> bytes:
         """The handle ``op`` opens (RpcWinStationOpenServer, LsarOpenPolicy2), opened once per
