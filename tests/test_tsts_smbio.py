@@ -286,3 +286,28 @@ def test_a_stream_that_is_not_direct_tcp_or_ends_midway_ends_the_connection(
     assert info.value.sent is True
     assert info.value.winerror(connecting=False) == WinError.RPC_S_CALL_FAILED
     assert w.broken and w.exchanges == 1
+
+
+def test_a_request_larger_than_the_socket_buffers_goes_out_whole(
+    pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A WRITE of 1 MiB (more than the socket pair's buffers hold) while the peer reads slowly: the
+    idle check before it (non-blocking, as on Windows, which has no MSG_DONTWAIT) must not leave
+    the send unable to wait."""
+    monkeypatch.setattr(_smbio, "_DONTWAIT", 0)
+    client, server = pair
+    big = bytes(range(256)) * 4096
+
+    def run() -> None:
+        size = int.from_bytes(server.recv(4, socket.MSG_WAITALL), "big")
+        req = b""
+        while len(req) < size:
+            time.sleep(0.001)
+            req += server.recv(65536)
+        reply = answer(req, body=struct.pack("<HHI", 17, 0, len(big)))
+        server.sendall(len(reply).to_bytes(4, "big") + reply)
+
+    threading.Thread(target=run, daemon=True).start()
+    w = wire(client, window=(5, 100))
+    w.write(FILE_ID, big, 5.0)
+    assert w.exchanges == 1 and not w.broken

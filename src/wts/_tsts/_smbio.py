@@ -182,7 +182,7 @@ class Wire:
             if self._native:
                 self._fill(deadline, data)
             else:
-                self._send(data)
+                self._send(data, deadline)
             while True:
                 reply = self._answer(message_id, deadline)
                 if reply is not None:
@@ -200,11 +200,13 @@ class Wire:
             self._sock.settimeout(timeout)
             self._sock_timeout = timeout
 
-    def _send(self, data: bytes) -> None:
-        """Python's socket methods: the idle check, then the request."""
+    def _send(self, data: bytes, deadline: float | None) -> None:
+        """Python's socket methods: the idle check, then the request (blocking again: the check may
+        leave the socket non-blocking, where a request larger than the send buffer would fail)."""
         if not self._have and self._closed_by_peer():
             raise self._fail(_gone(self.server))
         try:
+            self._timeout(None if deadline is None else max(deadline - time.monotonic(), 0.001))
             self._sock.sendall(data)
         except OSError as exc:
             raise self._fail(WireError(f"{self.server}: the connection failed ({exc})", sent=False)) from None
