@@ -6,7 +6,8 @@ Starts ``wts sim serve`` on a generated farm (SERVERS servers of 25 sessions, 28
 services, console and listener), then in child processes (one per round and per source tree):
 
 * warm: one ``Connections`` client (NTLM, SMB signing, RPC at packet privacy), CALLS calls of
-  ``Client.sessions()`` (RpcGetAllSessions level 2, decoded to rows) after 50 to warm up;
+  ``Client.sessions_answer()`` after 50 to warm up: RpcGetAllSessions level 2, its answer checked
+  and unsealed, as the provider makes it (which then copies it into the WTS structs in C);
 * cold: one more ``Connections`` (as a Farm has one) and each of the other servers through it: TCP,
   negotiate, session setup, IPC$, the pipe, bind, one RpcGetAllSessions; then close (logoff).
 
@@ -40,10 +41,10 @@ def child(hosts: list[str], port: int, calls: int) -> None:
     connections = Connections(creds, port=port)
     client = connections.client(hosts[0])
     for _ in range(50):
-        client.sessions()
+        client.sessions_answer()
     t0 = time.process_time()
     for _ in range(calls):
-        client.sessions()
+        client.sessions_answer()
     warm = (time.process_time() - t0) / calls
     connections.close()
     # One Connections for the cold servers, as a Farm has: the password's hashes are derived once
@@ -51,7 +52,7 @@ def child(hosts: list[str], port: int, calls: int) -> None:
     t0 = time.process_time()
     cold = Connections(creds, port=port)
     for host in hosts[1:]:
-        cold.client(host).sessions()
+        cold.client(host).sessions_answer()
     cold.close()
     per_server = (time.process_time() - t0) / max(1, len(hosts) - 1)
     print(json.dumps({"warm": warm, "cold": per_server}))
