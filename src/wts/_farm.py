@@ -341,14 +341,17 @@ class Farm:
         failures: list[Failure] = []
         interrupted: Interrupted | None = None
         stream = self.stream(action, **kwargs)
+        run = stream._run
         try:
-            for batch in stream._run.batches():  # a list at a time: no generator step per record
+            for batch in run.batches():  # a list at a time: no generator step per record
                 items.extend(batch)
         except Interrupted as exc:
             interrupted = exc
-        if any(isinstance(item, Failure) for item in items):
-            failures = [item for item in items if isinstance(item, Failure)]
-            items = [item for item in items if not isinstance(item, Failure)]
+        if run.ledger.failures:  # the ledger counts them: no scan of the records when there are none
+            kept: list[Any] = []
+            for item in items:
+                (failures if isinstance(item, Failure) else kept).append(item)
+            items = kept
         elapsed = time.perf_counter() - started
         result: SessionsResult | ProcessesResult | ActionResult
         if action == "sessions":
