@@ -38,8 +38,9 @@ ANY_SESSION = WTS_ANY_SESSION
 
 cdef object _raise(DWORD err, str function, object server, object session_id, Provider provider=None):
     """The error of a failed call; with the provider (tsts), why it failed where the client said."""
-    detail = None if provider is None else _explained(err, provider.failure_reason(server, err))
-    raise _error_from_winerror(err, function, server, session_id, detail)
+    if provider is not None:
+        raise provider.error(err, function, server, session_id)
+    raise _error_from_winerror(err, function, server, session_id)
 
 
 cdef class Provider:
@@ -58,10 +59,12 @@ cdef class Provider:
             wts_logon_release(self.logon)
             self.logon = NULL
 
-    def failure_reason(self, server, code):
-        """Why the last call through this provider to ``server`` failed with ``code``, in words, when
-        the provider knows more than the code (tsts: the client's reason, taken once); else None."""
-        return _tsts_reason(self, server, code)
+    def error(self, code, function, server, session_id=None):
+        """The exception for a call through this provider to ``server`` that failed with ``code``:
+        Windows' text, and after it why, where the provider knows more than the code (tsts: the
+        client's reason, taken once)."""
+        detail = _explained(code, _tsts_reason(self, server, code))
+        return _error_from_winerror(code, function, server, session_id, detail)
 
     def close_logon(self):
         """Let go of the logon (the token closes when no call still uses it); idempotent.  Opening a

@@ -22,6 +22,7 @@ from conftest import engine_threads_settle  # tests/ is on sys.path (pytest's ro
 from tsts_peers import BOUND, LOOPBACK, SealedPeer, SmbFront, close_listener
 
 import wts
+from wts._errors import error_from_winerror
 from wts._tsts import _calls, _client
 from wts._winerror import WinError
 
@@ -184,7 +185,9 @@ def test_a_failure_reason_is_for_its_server_and_code_and_taken_once() -> None:
     )
     assert connections.failure_reason("RDS01", 7022) is None  # the server's answer: its code says it
     sim = wts._wts.get_provider("sim")
-    assert sim.failure_reason("RDS01", 1326) is None
+    assert str(sim.error(1326, "WTSOpenServerExW", "RDS01")) == str(
+        error_from_winerror(1326, "WTSOpenServerExW", "RDS01")
+    )
 
 
 def test_an_address_nobody_answers_on_is_1722(monkeypatch: pytest.MonkeyPatch) -> None:

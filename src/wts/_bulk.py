@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from . import _wts
 from ._client import client_info_from_raw, protocol_of
-from ._errors import WTSError, error_from_winerror, explained
+from ._errors import WTSError, error_from_winerror
 from ._filters import Filter
 from ._ledger import Ledger, ServerState, Target, error_text
 from ._results import Failure, Interrupted, Item, Progress, ProgressCallback, Reason
@@ -581,8 +581,7 @@ class Run:
 
     def _failed(self, winerror: int, function: str, server: str, session_id: int | None = None) -> WTSError:
         """The error of a call that failed, with the provider's reason where it has one (tsts)."""
-        detail = explained(winerror, self.farm.provider.failure_reason(server, winerror))
-        return error_from_winerror(winerror, function, server, session_id, detail)
+        return self.farm.provider.error(winerror, function, server, session_id)
 
     def _server_failed(self, srv: ServerState, err: WTSError) -> None:
         if srv.error is not None:

@@ -20,7 +20,7 @@ from typing import Any
 from . import _wts
 from ._client import client_info_from_raw, protocol_of
 from ._credentials import Credentials
-from ._errors import NoSuchSessionError, error_from_winerror, explained
+from ._errors import NoSuchSessionError, error_from_winerror
 from ._provider import close_connections, owns_connections, resolve_provider
 from ._results import Interrupted
 from ._serverspec import check_server_name
@@ -106,8 +106,7 @@ def _call(
         raise error_from_winerror(WinError.ERROR_TIMEOUT, function, server, session_id, detail)
     if status != _wts.CALL_FAILED:
         raise error_from_winerror(WinError.ERROR_CANCELLED, function, server, session_id)
-    reason = host.provider.failure_reason(server, winerror)
-    raise error_from_winerror(winerror, function, server, session_id, explained(winerror, reason))
+    raise host.provider.error(winerror, function, server, session_id)
 
 
 def _check_session_id(session_id: object, server: str | None) -> int:
