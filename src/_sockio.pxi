@@ -7,9 +7,10 @@
 # check, the send, the waits and the reads of one exchange run in C without the GIL, until the
 # buffer holds one whole Direct TCP frame (a 4-byte length and an SMB2 message).
 #
-# POSIX only (poll, recv with MSG_DONTWAIT); elsewhere SOCK_EXCHANGE is False and the Wire keeps
-# Python's socket methods.  The socket must be non-blocking; its descriptor is read by the caller
-# with the GIL held, right before the call, as CPython's own socket methods do.
+# POSIX only (poll, send and recv with MSG_DONTWAIT, so the socket may be in either mode: the Wire's
+# is non-blocking, smbprotocol's blocking); elsewhere SOCK_EXCHANGE is False and the tsts client
+# keeps Python's socket methods.  The descriptor is read by the caller with the GIL held, right
+# before the call, as CPython's own socket methods do.
 
 cdef extern from *:
     """
@@ -90,7 +91,7 @@ cdef extern from *:
             }
         }
         while (*sent < outlen) {
-            ssize_t r = send(fd, out + *sent, outlen - *sent, MSG_NOSIGNAL);
+            ssize_t r = send(fd, out + *sent, outlen - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (r > 0) {
                 *sent += (size_t)r;
             } else if (r < 0 && errno == EINTR) {
@@ -112,7 +113,7 @@ cdef extern from *:
                 if (4 + size > cap) return WTS_SX_FULL;
             }
             if (*have >= cap) return WTS_SX_FULL;
-            ssize_t r = recv(fd, buf + *have, cap - *have, 0);
+            ssize_t r = recv(fd, buf + *have, cap - *have, MSG_DONTWAIT);
             if (r > 0) {
                 *have += (size_t)r;
             } else if (r == 0) {
@@ -143,7 +144,7 @@ SX_OK, SX_GONE, SX_SEND_FAILED, SX_TIMEOUT, SX_EOF, SX_RECV_FAILED, SX_BAD_FRAME
 
 def sock_exchange(long fd, const unsigned char[::1] out, unsigned char[::1] buf, Py_ssize_t have,
                   double timeout, bint check_gone):
-    """Send ``out`` on the non-blocking socket ``fd`` (first, with ``check_gone`` and an empty buffer,
+    """Send ``out`` on the socket ``fd`` (first, with ``check_gone`` and an empty buffer,
     whether the peer has closed), then read into ``buf[have:]`` until ``buf`` starts with a whole
     Direct TCP frame; ``timeout`` seconds for all of it (negative: none), the GIL released throughout.
     Returns ``(code, have, errno, sent)``: one of the SX_ codes, the bytes now in ``buf``, the

@@ -29,7 +29,8 @@ from .._credentials import Credentials
 from .._winerror import WinError
 from . import _watchdog
 from ._auth import import_remote
-from ._smbio import Handoff, Wire, WireError
+from ._directtcp import Handoff
+from ._smbio import Wire, WireError
 
 __all__ = ["PIPES", "Pipe", "SmbError", "SmbSession"]
 

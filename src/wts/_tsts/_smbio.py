@@ -25,13 +25,14 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .. import _wts
 from .._winerror import WinError
 from ._auth import import_remote
+from ._directtcp import NATIVE, Inbox
 
-__all__ = ["Handoff", "Reply", "Wire", "WireError"]
+__all__ = ["Reply", "Wire", "WireError"]
 
 # Commands (MS-SMB2 2.2.1.2).
 LOGOFF, TREE_CONNECT, CREATE, CLOSE, READ, WRITE, IOCTL = 2, 3, 5, 6, 8, 9, 11
@@ -40,7 +41,6 @@ STATUS_SUCCESS = 0
 STATUS_PENDING = 0x00000103
 STATUS_BUFFER_OVERFLOW = 0x80000005
 _FLAG_RESPONSE, _FLAG_ASYNC, _FLAG_SIGNED = 0x1, 0x2, 0x8
-_SHAREFLAG_ENCRYPT_DATA = 0x8000
 _HEADER = struct.Struct("<4sHHIHHIIQIIQ16s")  # the sync header, 64 bytes
 _ASYNC_HEADER = struct.Struct("<4sHHIHHIIQQQ16s")
 _SMB2 = b"\xfeSMB"
@@ -52,9 +52,8 @@ _HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
 _LOW_CREDITS = 8
 _CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows
-_BUFFER = 1 << 17  #: the read buffer's first size: a 64 KiB fragment's frame and then some
 #: Exchanges through ``_wts.sock_exchange`` (POSIX); the tests run the Wire both ways.
-_NATIVE: bool = _wts.SOCK_EXCHANGE
+_NATIVE: bool = NATIVE
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -149,9 +148,7 @@ class Wire:
         self._low, self._high = window
         self._multi_credit = multi_credit
         self._lock = threading.Lock()
-        #: What has been read and not yet taken: ``_buf[:_have]``, whole frames first.
-        self._buf = bytearray(_BUFFER)
-        self._have = 0
+        self._inbox = Inbox()
         #: One GIL release an exchange (``_wts.sock_exchange``) where the system allows it, on the
         #: socket made non-blocking once; else Python's socket methods with their timeouts.
         self._native = _NATIVE
@@ -203,7 +200,7 @@ class Wire:
     def _send(self, data: bytes, deadline: float | None) -> None:
         """Python's socket methods: the idle check, then the request (blocking again: the check may
         leave the socket non-blocking, where a request larger than the send buffer would fail)."""
-        if not self._have and self._closed_by_peer():
+        if not self._inbox.have and self._closed_by_peer():
             raise self._fail(_gone(self.server))
         try:
             self._timeout(None if deadline is None else max(deadline - time.monotonic(), 0.001))
@@ -281,20 +278,12 @@ class Wire:
 
     def _read_message(self, deadline: float | None) -> bytes:
         while True:
-            have = self._have
-            if have >= 4:
-                buf = self._buf
-                if buf[0] != 0:
-                    raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
-                end = 4 + int.from_bytes(buf[1:4], "big")
-                if have >= end:
-                    message = bytes(buf[4:end])
-                    if have > end:
-                        buf[: have - end] = buf[end:have]
-                    self._have = have - end
-                    return message
-                if end > len(buf):
-                    buf.extend(bytes(end - len(buf)))
+            try:
+                message = self._inbox.take()
+            except ValueError:
+                raise self._fail(WireError(f"{self.server}: not a Direct TCP frame")) from None
+            if message is not None:
+                return message
             self._fill(deadline)
 
     def _fill(self, deadline: float | None, data: bytes = b"") -> None:
@@ -311,43 +300,33 @@ class Wire:
             return
         try:
             self._timeout(left)
-            got = self._sock.recv_into(memoryview(self._buf)[self._have :])
+            got = self._sock.recv_into(memoryview(self._inbox.buf)[self._inbox.have :])
         except (socket.timeout, TimeoutError):
             raise self._fail(WireError(f"{self.server}: no answer within the timeout")) from None
         except OSError as exc:
             raise self._fail(WireError(f"{self.server}: the connection failed ({exc})")) from None
         if not got:
             raise self._fail(WireError(f"{self.server}: the server closed the connection"))
-        self._have += got
+        self._inbox.have += got
 
     def _fill_native(self, data: bytes, deadline: float | None) -> None:
-        buf = self._buf
-        while True:
-            left = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
-            code, self._have, err, sent = _wts.sock_exchange(
-                self._sock.fileno(), data, buf, self._have, left, bool(data)
-            )
-            if data and sent == len(data):
-                self.exchanges += 1
-            if code == _wts.SX_OK:
-                return
-            if code == _wts.SX_FULL:  # a frame larger than the buffer: grow it, read on
-                end = 4 + int.from_bytes(buf[1:4], "big") if self._have >= 4 else 0
-                buf.extend(bytes(max(end, 2 * len(buf)) - len(buf)))
-                data = b""
-                continue
-            if code == _wts.SX_GONE:
-                raise self._fail(_gone(self.server))
-            if code == _wts.SX_SEND_FAILED:
-                why = os.strerror(err) if err else "the connection failed"
-                raise self._fail(WireError(f"{self.server}: the connection failed ({why})", sent=False))
-            if code == _wts.SX_TIMEOUT:
-                raise self._fail(WireError(f"{self.server}: no answer within the timeout"))
-            if code == _wts.SX_EOF:
-                raise self._fail(WireError(f"{self.server}: the server closed the connection"))
-            if code == _wts.SX_BAD_FRAME:
-                raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
-            raise self._fail(WireError(f"{self.server}: the connection failed ({os.strerror(err)})"))
+        code, err, sent = self._inbox.exchange(self._sock.fileno(), data, deadline, bool(data))
+        if data and sent == len(data):
+            self.exchanges += 1
+        if code == _wts.SX_OK:
+            return
+        if code == _wts.SX_GONE:
+            raise self._fail(_gone(self.server))
+        if code == _wts.SX_SEND_FAILED:
+            why = os.strerror(err) if err else "the connection failed"
+            raise self._fail(WireError(f"{self.server}: the connection failed ({why})", sent=False))
+        if code == _wts.SX_TIMEOUT:
+            raise self._fail(WireError(f"{self.server}: no answer within the timeout"))
+        if code == _wts.SX_EOF:
+            raise self._fail(WireError(f"{self.server}: the server closed the connection"))
+        if code == _wts.SX_BAD_FRAME:
+            raise self._fail(WireError(f"{self.server}: not a Direct TCP frame"))
+        raise self._fail(WireError(f"{self.server}: the connection failed ({os.strerror(err)})"))
 
     def _fail(self, error: WireError) -> WireError:
         # Out of step with the server (a late answer would be taken for the next one): no more use.
@@ -428,54 +407,3 @@ def _field(message: bytes, offset: int, count: int, what: str) -> bytes:
 def _command_name(command: int) -> str:
     names = {LOGOFF: "LOGOFF", CREATE: "CREATE", CLOSE: "CLOSE", READ: "READ", WRITE: "WRITE", IOCTL: "IOCTL"}
     return names.get(command, f"command {command}")
-
-
-class Handoff:
-    """Stands in for an smbprotocol connection's transport from the negotiate on: sends go through;
-        the receiving thread's reads go through until smbprotocol's last answer (see below), and after it
-        return "closed", so the thread ends and the socket is the caller's (``Wire``).  A tree that must
-        be encrypted keeps smbprotocol's thread (``handed_off`` stays False).  Below 3.1.1 the last
-    answer is the one to smbprotocol's FSCTL_VALIDATE_NEGOTIATE_INFO, which follows the tree connect."""
-
-    def __init__(self, transport: Any) -> None:
-        self._transport = transport
-        self.armed = False
-        #: The dialect is below 3.1.1: smbprotocol validates the negotiate (an IOCTL) after the tree
-        #: connect, and that answer is the last one it reads.
-        self.validates = False
-        self.handed_off = False
-        self._done = threading.Event()
-
-    @property
-    def connected(self) -> bool:
-        return bool(self._transport.connected)
-
-    @property
-    def sock(self) -> socket.socket:
-        return self._transport._sock  # type: ignore[no-any-return]
-
-    def send(self, data: bytes) -> None:
-        self._transport.send(data)
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def recv(self, timeout: float) -> bytes:
-        if self.handed_off:
-            self._done.set()
-            return b""
-        message: bytes = self._transport.recv(timeout)
-        if self.armed and message and len(message) >= 64 and message[:4] == _SMB2:
-            command, status = struct.unpack_from("<H", message, 12)[0], struct.unpack_from("<I", message, 8)[0]
-            if command == TREE_CONNECT and len(message) >= 72:
-                if status != STATUS_SUCCESS or struct.unpack_from("<I", message, 68)[0] & _SHAREFLAG_ENCRYPT_DATA:
-                    self.armed = False  # a refusal, or a tree smbprotocol must encrypt for: it keeps the socket
-                elif not self.validates:
-                    self.handed_off = True
-            elif command == IOCTL and self.validates and status != STATUS_PENDING:
-                self.handed_off = True  # 3.0's FSCTL_VALIDATE_NEGOTIATE_INFO: smbprotocol's last message
-        return message
-
-    def wait(self, timeout: float) -> bool:
-        """True once the receiving thread has let go of the socket."""
-        return self._done.wait(timeout)
