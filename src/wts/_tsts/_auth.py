@@ -118,6 +118,8 @@ class _Context:
     _ctx: spnego.ContextProxy
     #: The complete context's NtlmSealer, False when it has none (see _ntlm_fast); None: not known yet.
     _fast: NtlmSealer | Literal[False] | None = None
+    #: signature_size once the context is complete (it asks pyspnego, which works it out each time).
+    _signature_size: int | None = None
 
     def step(self, in_token: bytes | None) -> bytes | None:
         """The next token to send (None: nothing to send) from the peer's last one."""
@@ -139,18 +141,24 @@ class _Context:
     @property
     def signature_size(self) -> int:
         """Bytes of the auth_value after the sec_trailer of a protected PDU (16 for NTLM)."""
-        return int(self._ctx.query_message_sizes().header)
+        size = self._signature_size
+        if size is None:
+            size = int(self._ctx.query_message_sizes().header)
+            if self._ctx.complete:
+                self._signature_size = size
+        return size
 
     def seal(self, header: bytes, stub: bytes, trailer: bytes) -> tuple[bytes, bytes]:
         """``(stub', signature)``: at privacy the stub (with its pad) encrypted, at integrity unchanged;
         the signature covers ``header + stub + trailer`` (the PDU up to the auth_value, final lengths
         already in the header)."""
+        privacy = self.auth_level == AUTHN_LEVEL_PKT_PRIVACY
+        fast = self._ntlm_fast() if privacy else None
+        if fast:
+            return fast.seal(header, stub, trailer)
         spnego_exc = import_remote("spnego.exceptions")
         try:
-            if self.auth_level == AUTHN_LEVEL_PKT_PRIVACY:
-                fast = self._ntlm_fast()
-                if fast:
-                    return fast.seal(header, stub, trailer)
+            if privacy:
                 iov = import_remote("spnego.iov")
                 res = self._ctx.wrap_iov(
                     [
@@ -169,15 +177,16 @@ class _Context:
     def unseal(self, header: bytes, stub: bytes, trailer: bytes, signature: bytes) -> bytes:
         """The plain stub of a PDU the peer protected; AuthError (access denied) when its signature
         does not verify, as the RPC runtime rejects a tampered PDU."""
+        privacy = self.auth_level == AUTHN_LEVEL_PKT_PRIVACY
+        fast = self._ntlm_fast() if privacy else None
+        if fast:
+            plain, expected = fast.unseal(header, stub, trailer)
+            if not hmac.compare_digest(expected, bytes(signature)):
+                raise AuthError(WinError.ERROR_ACCESS_DENIED, "the message failed its check: a bad signature")
+            return plain
         spnego_exc = import_remote("spnego.exceptions")
         try:
-            if self.auth_level == AUTHN_LEVEL_PKT_PRIVACY:
-                fast = self._ntlm_fast()
-                if fast:
-                    plain, expected = fast.unseal(header, stub, trailer)
-                    if not hmac.compare_digest(expected, bytes(signature)):
-                        raise AuthError(WinError.ERROR_ACCESS_DENIED, "the message failed its check: a bad signature")
-                    return plain
+            if privacy:
                 iov = import_remote("spnego.iov")
                 res = self._ctx.unwrap_iov(
                     [

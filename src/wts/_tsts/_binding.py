@@ -55,6 +55,9 @@ class Binding:
         self.pipe = pipe
         self.interfaces = tuple(interfaces)
         self.auth = auth
+        # ClientAuth is a Protector; its signature_size is a read-only property where the Protocol
+        # spells a plain attribute, which mypy will not match structurally.
+        self._protector = cast("_pdu.Protector | None", auth)
         self._lock = threading.Lock()
         self._bound = False
         self._broken: RpcError | None = None
@@ -193,7 +196,7 @@ class Binding:
             self._bind_locked()
             call_id = self._next_call_id()
             fragments = _frames.request_fragments(
-                call_id, context_id, opnum, stub, max_frag=self._max_xmit, protector=self._protector()
+                call_id, context_id, opnum, stub, max_frag=self._max_xmit, protector=self._protector
             )
             for fragment in fragments[:-1]:
                 self._send_only(fragment)
@@ -232,14 +235,9 @@ class Binding:
 
     # -- the pipe --------------------------------------------------------------------------------
 
-    def _protector(self) -> _pdu.Protector | None:
-        # ClientAuth is a Protector; its signature_size is a read-only property where the Protocol
-        # spells a plain attribute, which mypy will not match structurally.
-        return cast("_pdu.Protector | None", self.auth)
-
     def _parse(self, pdu: bytes, what: str) -> _pdu.Pdu:
         try:
-            return _pdu.parse(pdu, self._protector())  # only requests and responses are unwrapped
+            return _pdu.parse(pdu, self._protector)  # only requests and responses are unwrapped
         except AuthError as exc:
             raise self._fail(RpcError(exc.winerror, f"{self.server}: {self.pipe.name}: {exc}")) from None
         except ProtocolError as exc:
