@@ -39,7 +39,7 @@ import struct
 from typing import NamedTuple
 
 from ._calls import HandleResult, StatusResult
-from ._ndr import Reader, Writer, utf16z
+from ._ndr import Reader, Writer, utf16le, utf16z
 from ._status import from_hresult, from_ntstatus, hresult_from_win32, ntstatus_from_win32
 
 __all__ = ["ClientData", "LegacyResult", "MessageResult", "RemoteAddress"]
@@ -376,7 +376,7 @@ def encode_get_client_data_response(client: ClientData | None, error: int = 0) -
         return _hresult(w, error or 0)
     image = bytearray(CLIENT_IMAGE_SIZE)
     for f, at, n in _CLIENT_STRINGS:
-        data = str(getattr(client, f)).encode("utf-16-le", "surrogatepass")[: 2 * (n - 1)]
+        data = utf16le(str(getattr(client, f)))[: 2 * (n - 1)]
         image[at : at + len(data)] = data
     for f, at, fmt in _CLIENT_NUMBERS:
         struct.pack_into(fmt, image, at, getattr(client, f))

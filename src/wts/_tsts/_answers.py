@@ -20,6 +20,7 @@ from typing import Any
 from .._types import ANY_SESSION
 from . import _calls
 from ._actions import AF_INET, AF_INET6, ClientData
+from ._ndr import utf16le
 from ._processes import Process
 
 __all__ = [
@@ -125,12 +126,12 @@ def _filetime_now() -> int:
 
 def _wchars(text: str, units: int) -> bytes:
     """A fixed WCHAR[units] field: truncated to leave its NUL, zero-filled."""
-    data = text.encode("utf-16-le", "surrogatepass")[: 2 * (units - 1)]
+    data = utf16le(text)[: 2 * (units - 1)]
     return data + bytes(2 * units - len(data))
 
 
 def _wstr(text: str) -> bytes:
-    return text.encode("utf-16-le", "surrogatepass") + b"\x00\x00"
+    return utf16le(text) + b"\x00\x00"
 
 
 # WTSCLIENTW (the SDK's layout; wts_seam.h pins its size and offsets).

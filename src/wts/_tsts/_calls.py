@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._ndr import Reader, Writer, utf16z
+from ._ndr import Reader, Writer, utf16le, utf16z
 from ._pdu import SyntaxId
 from ._status import from_hresult, hresult_from_win32
 
@@ -334,7 +334,7 @@ _EXEC_ENV_2_PADS = ((82, 2),)
 
 def _wchars(text: str) -> bytes:
     """A WCHAR[33]'s content for struct's "66s" (which pads with NULs): at most 32 units."""
-    return text.encode("utf-16-le", "surrogatepass")[: 2 * (_NAME - 1)]
+    return utf16le(text)[: 2 * (_NAME - 1)]
 
 
 def _level2_entries(stub: bytes, at: int, n: int) -> list[ExecEnvEntry] | None:

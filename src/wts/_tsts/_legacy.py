@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._ndr import Reader, Writer, utf16z
+from ._ndr import Reader, Writer, utf16le, utf16z
 from ._status import from_ntstatus, ntstatus_from_win32
 
 __all__ = ["LegacyMessage", "LegacyMessageResult"]
@@ -48,7 +48,7 @@ class LegacyMessageResult(NamedTuple):
 
 
 def _units(text: str, what: str) -> bytes:
-    data = text.encode("utf-16-le", "surrogatepass") + b"\x00\x00"
+    data = utf16le(text) + b"\x00\x00"
     if len(data) // 2 > MAX_UNITS:
         raise ValueError(f"the {what} is {len(data) // 2 - 1} UTF-16 units long; at most {MAX_UNITS - 1} fit")
     return data

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from .._winerror import WinError
 from ._calls import HandleResult, Interface, Op
-from ._ndr import Reader, Writer
+from ._ndr import Reader, Writer, utf16le
 from ._pdu import SyntaxId
 from ._status import from_ntstatus, ntstatus_from_win32
 
@@ -110,7 +110,7 @@ def _read_sid(r: Reader, field: str) -> bytes:
 
 
 def _write_ustring_head(w: Writer, text: str) -> bytes:
-    data = text.encode("utf-16-le", "surrogatepass")[:0xFFFE]
+    data = utf16le(text)[:0xFFFE]
     w.u16(len(data))
     w.u16(len(data))
     if data:

@@ -34,6 +34,7 @@ NULL_HANDLE = bytes(HANDLE_SIZE)
 FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
 
 _utf16le_decode = codecs.utf_16_le_decode
+_utf16le_encode = codecs.utf_16_le_encode
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -61,6 +62,13 @@ def record_gaps() -> list[tuple[str, int, int]]:
 def stop_recording_gaps() -> None:
     global _gaps
     _gaps = None
+
+
+def utf16le(text: str) -> bytes:
+    """``text`` as UTF-16LE, a lone surrogate kept as its unit (Windows' strings may hold one).  The
+    codec is called directly: ``str.encode`` looks it up by name each time, four times the cost, and
+    a level-2 session listing encodes five names a session."""
+    return _utf16le_encode(text, "surrogatepass")[0]
 
 
 class ProtocolError(ValueError):
@@ -160,14 +168,14 @@ class Writer:
     def wchars(self, text: str, n: int) -> None:
         """A fixed ``WCHAR[n]`` array: ``text`` NUL-padded; longer text is cut to n-1 units (Windows
         keeps the terminating NUL in these arrays)."""
-        data = text.encode("utf-16-le", "surrogatepass")[: 2 * (n - 1)]
+        data = utf16le(text)[: 2 * (n - 1)]
         self.align(2)
         self._buf += data
         self._buf += bytes(2 * n - len(data))
 
     def wstring(self, text: str) -> None:
         """A conformant varying ``[string] wchar_t`` array: max count, offset, actual count, units."""
-        data = text.encode("utf-16-le", "surrogatepass") + b"\x00\x00"
+        data = utf16le(text) + b"\x00\x00"
         units = len(data) // 2
         self.u32(units)
         self.u32(0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._ndr import Reader, Writer, utf16z
+from ._ndr import Reader, Writer, utf16le, utf16z
 from ._status import from_ntstatus, ntstatus_from_win32
 
 __all__ = ["Process", "ProcessesResult"]
@@ -160,7 +160,7 @@ def encode_get_all_processes_response(processes: Sequence[Process], error: int =
         else:
             w.u32(0)
     for p in processes:
-        name = p.image_name.encode("utf-16-le", "surrogatepass")[:0xFFFE]
+        name = utf16le(p.image_name)[:0xFFFE]
         w.align(8)
         w.u32(0)
         w.u32(p.threads)
