@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from conftest import (  # tests/ is on sys.path
 
 import wts
 from wts._farmfile import compile_farm
+from wts._farmfile._compiled import prompt_servers
 from wts._winerror import WinError
 
 pytest.importorskip("spnego")
@@ -763,6 +765,53 @@ def test_a_call_waiting_on_the_farm_does_not_hold_up_the_connection() -> None:
             first.close()
     assert info.info is not None and info.info.user == "alice"
     assert isinstance(ended, _pdu.Fault) and ended.status == WinError.RPC_S_CALL_FAILED
+
+
+def test_only_calls_to_a_server_that_waits_leave_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server with latency (or jitter, or a hang) is called in a thread, so its wait holds up no
+    other server's answer; a server that never waits is called in the event loop itself."""
+    from wts._tsts import _tsserver
+
+    in_thread: dict[str, set[bool]] = {}
+    original = _tsserver.Farm._server
+
+    def spy(self: Any, name: str) -> Any:
+        in_thread.setdefault(name, set()).add(threading.current_thread().name.startswith("wts-serve"))
+        return original(self, name)
+
+    monkeypatch.setattr(_tsserver.Farm, "_server", spy)
+    farm = {**FARM, "servers": [*FARM["servers"], {"name": "LATE", "latency_ms": 1500, "sessions": []}]}
+    with in_process(farm) as servers:
+        late = threading.Thread(target=qwinsta, args=(servers["LATE"], PORT))
+        late.start()
+        try:
+            deadline = time.monotonic() + WAIT
+            while "LATE" not in in_thread and time.monotonic() < deadline:
+                time.sleep(0.01)
+            rows = qwinsta(servers["RDS01"], PORT)
+            assert late.is_alive()  # RDS01 answered while LATE's listing still waited out its latency
+        finally:
+            late.join(WAIT)
+    assert len(rows) == 9
+    assert in_thread == {"LATE": {True}, "RDS01": {False}}
+
+
+def test_the_servers_that_never_wait_are_read_from_the_farm() -> None:
+    wts.sim.load(
+        {
+            "local": "Quick",
+            "defaults": {"latency_ms": 0},
+            "servers": [
+                {"name": "Quick"},
+                {"name": "SLOW", "latency_ms": 0.001},
+                {"name": "JITTER", "jitter_ms": 1},
+                {"name": "HANG", "fault": "hang"},
+                {"name": "HANG-ONCE", "fault": "hang", "fault_rpcs": 1},
+                {"name": "BUSY", "fault": "busy"},
+            ],
+        }
+    )
+    assert prompt_servers(wts._wts.sim_dump() or "") == (frozenset({"quick", "busy"}), "Quick")
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from ._constants import (
 from ._errors import BadLine, FarmFileError
 from ._times import ticks_to_iso
 
-__all__ = ["escape", "parse_compiled", "session_line"]
+__all__ = ["escape", "parse_compiled", "prompt_servers", "session_line"]
 
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _ESCAPE_SEQ = re.compile(r"\\(.?)", re.DOTALL)
@@ -79,6 +79,27 @@ def session_line(
 
 
 # -- parsing -----------------------------------------------------------------
+
+
+def prompt_servers(text: str) -> tuple[frozenset[str], str]:
+    """From the simulator's text (a dump): the names, casefolded, of the servers whose calls never
+    wait (no latency, no jitter, no "hang" fault), and the local server's name.  Only the farm and
+    server lines are read, so a farm of thousands of sessions takes milliseconds, not dump()'s
+    whole parse."""
+    prompt: set[str] = set()
+    local = ""
+    for line in text.split("\n"):
+        if line.startswith("server\t"):
+            _, name, latency, jitter, fault = line.split("\t")
+            if latency == "0" and jitter == "0" and fault.partition(":")[0] != "hang":  # "hang:N": fault_rpcs
+                prompt.add(_unescaped(name).casefold())
+        elif line.startswith("farm\t"):
+            local = _unescaped(line.split("\t")[3])
+    return frozenset(prompt), local
+
+
+def _unescaped(text: str) -> str:
+    return _ESCAPE_SEQ.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(0)), text) if "\\" in text else text
 
 
 def parse_compiled(text: str) -> dict[str, Any]:
