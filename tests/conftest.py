@@ -102,6 +102,19 @@ def engine_idle(request: pytest.FixtureRequest) -> Iterator[None]:
     assert state == (0, 0), f"engine threads (alive, stuck) {ENGINE_SLACK:g} s after the test: {state}"
 
 
+@pytest.fixture(params=["native", "python"])
+def socket_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tsts client's socket reads (the Wire's exchanges, the Handoff's logon answers) one way:
+    "native", one ``_wts.sock_exchange`` each (POSIX only: skipped elsewhere), or "python", the
+    socket methods Windows uses."""
+    from wts._tsts import _directtcp
+
+    if request.param == "native" and not _wts.SOCK_EXCHANGE:
+        pytest.skip("no native socket exchange here (POSIX only)")
+    monkeypatch.setattr(_directtcp, "NATIVE", request.param == "native")
+    return str(request.param)
+
+
 @pytest.fixture
 def farm() -> wts.sim.CompiledFarm:
     """The reference farm, freshly loaded."""

@@ -18,20 +18,13 @@ pytest.importorskip("smbprotocol")
 
 from smbprotocol.transport import Tcp
 
-from wts import _wts
-from wts._tsts import _directtcp
 from wts._tsts._directtcp import Handoff, Inbox
 
 HEADER = struct.Struct("<4sHHIHHIIQIIQ16s")
 TREE_CONNECT, IOCTL, NEGOTIATE = 3, 11, 0
 
 
-@pytest.fixture(autouse=True, params=["native", "python"])
-def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "native" and not _wts.SOCK_EXCHANGE:
-        pytest.skip("no native socket exchange here (POSIX only)")
-    monkeypatch.setattr(_directtcp, "NATIVE", request.param == "native")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("socket_path")  # tests/conftest.py: each test on both read paths
 
 
 def message(command: int, status: int = 0, body: bytes = b"", message_id: int = 1) -> bytes:
@@ -123,8 +116,10 @@ def test_below_311_the_validate_negotiate_answer_is_the_last(link: tuple[Handoff
     assert handoff.handed_off
 
 
-def test_an_answer_with_bytes_behind_it_is_not_handed_over(link: tuple[Handoff, socket.socket], read_path: str) -> None:
-    if read_path != "native":
+def test_an_answer_with_bytes_behind_it_is_not_handed_over(
+    link: tuple[Handoff, socket.socket], socket_path: str
+) -> None:
+    if socket_path != "native":
         pytest.skip("smbprotocol's reads take one frame at a time: nothing is behind an answer")
     handoff, peer = link
     handoff.armed = True

@@ -19,7 +19,6 @@ import pytest
 
 pytest.importorskip("cryptography")
 
-from wts import _wts
 from wts._tsts import _smbio
 from wts._tsts._smbio import IOCTL, STATUS_BUFFER_OVERFLOW, STATUS_PENDING, Wire, WireError
 from wts._winerror import WinError
@@ -78,12 +77,7 @@ class Peer:
             pass
 
 
-@pytest.fixture(autouse=True, params=["native", "python"])
-def socket_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "native" and not _wts.SOCK_EXCHANGE:
-        pytest.skip("no native socket exchange here (POSIX only)")
-    monkeypatch.setattr(_smbio, "_NATIVE", request.param == "native")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("socket_path")  # tests/conftest.py: each test on both socket paths
 
 
 @pytest.fixture

@@ -29,8 +29,9 @@ from typing import NamedTuple
 
 from .. import _wts
 from .._winerror import WinError
+from . import _directtcp
 from ._auth import import_remote
-from ._directtcp import NATIVE, Inbox
+from ._directtcp import Inbox
 
 __all__ = ["Reply", "Wire", "WireError"]
 
@@ -52,8 +53,6 @@ _HMAC_SHA256, _AES_CMAC, _AES_GMAC = 0, 1, 2
 _LOW_CREDITS = 8
 _CREDIT_BYTES = 64 * 1024  #: what one credit pays for (MS-SMB2 3.1.5.2)
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows
-#: Exchanges through ``_wts.sock_exchange`` (POSIX); the tests run the Wire both ways.
-_NATIVE: bool = NATIVE
 
 # NTSTATUS -> the Win32 code wtsapi32's callers see (the rest: the connection's code).
 _STATUS_CODES = {
@@ -151,7 +150,7 @@ class Wire:
         self._inbox = Inbox()
         #: One GIL release an exchange (``_wts.sock_exchange``) where the system allows it, on the
         #: socket made non-blocking once; else Python's socket methods with their timeouts.
-        self._native = _NATIVE
+        self._native = _directtcp.NATIVE  # the tests switch it (tests/conftest.py, socket_path)
         if self._native:
             sock.setblocking(False)
         self._sock_timeout = sock.gettimeout()
