@@ -75,7 +75,9 @@ def served_fresh(sim_serve: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return dict(served.servers)
 
 
-def test_server_lists_the_served_farm(served: dict[str, str]) -> None:
+def test_server_lists_the_served_farm(served: dict[str, str], socket_path: str) -> None:
+    """Each way the client reads its socket (tests/conftest.py, socket_path): the logon's answers and the
+    pipes' exchanges."""
     with wts.Server(served["RDS01"], provider="tsts", credentials=CREDS) as server:
         rows = [(s.id, s.station, s.state, s.user, s.domain) for s in server.sessions()]
         assert rows == [
@@ -91,7 +93,7 @@ def test_server_lists_the_served_farm(served: dict[str, str]) -> None:
             server.session_info(99)
 
 
-def test_farm_lists_every_server_and_120_sessions_in_fragments(served: dict[str, str]) -> None:
+def test_farm_lists_every_server_and_120_sessions_in_fragments(served: dict[str, str], socket_path: str) -> None:
     with wts.Farm(list(served.values()), provider="tsts", credentials=CREDS, timeout=WAIT) as farm:
         result = farm.sessions()
         assert not result.failures
