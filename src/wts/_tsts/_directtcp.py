@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import struct
 import threading
@@ -23,6 +24,9 @@ from .. import _wts
 __all__ = ["Handoff", "Inbox"]
 
 _BUFFER = 1 << 17  #: the read buffer's first size: a 64 KiB fragment's frame and then some
+#: Where the read is Python's (Windows): the longest a read waits before it looks whether the
+#: connection is being closed (a shutdown from another thread does not wake it there).
+WAKE = 0.25
 #: Reads through ``_wts.sock_exchange`` (POSIX); the tests run both ways.
 NATIVE: bool = _wts.SOCK_EXCHANGE
 
@@ -97,7 +101,8 @@ class Handoff:
         self.validates = False
         self.handed_off = False
         self._done = threading.Event()
-        self._inbox = Inbox() if NATIVE else None
+        self._inbox = Inbox()
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -111,6 +116,7 @@ class Handoff:
         self._transport.send(data)
 
     def close(self) -> None:
+        self._closing = True  # a read waiting on another thread sees it within WAKE
         self._transport.close()
 
     def recv(self, timeout: float) -> bytes:
@@ -118,10 +124,10 @@ class Handoff:
             self._done.set()
             return b""
         # smbprotocol's own read gives None for a connection closed mid-message.
-        message: bytes | None = self._transport.recv(timeout) if self._inbox is None else self._recv_native(timeout)
+        message = self._read(timeout)
         if self.armed and message and len(message) >= 64 and message[:4] == _SMB2:
             command, status = struct.unpack_from("<H", message, 12)[0], struct.unpack_from("<I", message, 8)[0]
-            if self._inbox is not None and self._inbox.have:
+            if self._inbox.have:
                 self.armed = False  # more bytes than the answer: smbprotocol reads on, keeps the socket
             elif command == _TREE_CONNECT and len(message) >= 72:
                 if status != _STATUS_SUCCESS or struct.unpack_from("<I", message, 68)[0] & _SHAREFLAG_ENCRYPT_DATA:
@@ -130,34 +136,70 @@ class Handoff:
                     self.handed_off = True
             elif command == _IOCTL and self.validates and status != _STATUS_PENDING:
                 self.handed_off = True  # 3.0's FSCTL_VALIDATE_NEGOTIATE_INFO: smbprotocol's last message
-        return message if message is not None else b""
+        return message
 
     def wait(self, timeout: float) -> bool:
         """True once the receiving thread has let go of the socket."""
         return self._done.wait(timeout)
 
-    def _recv_native(self, timeout: float) -> bytes:
+    def _read(self, timeout: float) -> bytes:
         """One message, as smbprotocol's ``Tcp.recv`` gives it: b"" once the connection is closed
         (by either side), TimeoutError after ``timeout`` (at least 1 s) with no whole message."""
         inbox = self._inbox
-        assert inbox is not None
         message = inbox.take()
         if message is not None:
             return message
         transport = self._transport
-        # smbprotocol's close() shuts the socket down (which wakes this read), then takes this lock
-        # to close it: the descriptor stays this socket's while the read has it.
-        with transport._close_lock:
-            if not transport.connected:
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while True:
+            # smbprotocol's close() shuts the socket down, then takes this lock to close it: the
+            # descriptor stays this socket's while a read has it.  On POSIX the shutdown wakes the
+            # read; Windows does not promise that, so there a read gives the lock up every WAKE.
+            with transport._close_lock:
+                if self._closing or not transport.connected:
+                    return b""
+                if NATIVE:
+                    code, err, _ = inbox.exchange(transport._sock.fileno(), b"", deadline, False)
+                else:
+                    code, err = _read_some(transport._sock, inbox, min(deadline, time.monotonic() + WAKE))
+            if code == _wts.SX_OK:
+                message = inbox.take()
+                if message is not None:
+                    return message
+                continue
+            if code == _wts.SX_TIMEOUT:
+                if time.monotonic() < deadline:
+                    continue
+                raise TimeoutError(f"recv idle for {max(timeout, 1.0):.1f}s ({inbox.have} bytes of a message)")
+            if code == _wts.SX_BAD_FRAME:
+                raise OSError("not a Direct TCP frame")
+            if code == _wts.SX_EOF or (code == _wts.SX_RECV_FAILED and err in _ENDS):
+                transport.close()  # as smbprotocol's own read does at the end of the stream
                 return b""
-            code, err, _ = inbox.exchange(transport._sock.fileno(), b"", time.monotonic() + max(timeout, 1.0), False)
-        if code == _wts.SX_OK:
-            return inbox.take() or b""
-        if code == _wts.SX_TIMEOUT:
-            raise TimeoutError(f"recv idle for {max(timeout, 1.0):.1f}s ({inbox.have} bytes of a message)")
-        if code == _wts.SX_BAD_FRAME:
-            raise OSError("not a Direct TCP frame")
-        if code == _wts.SX_EOF or (code == _wts.SX_RECV_FAILED and err in _ENDS):
-            transport.close()  # as smbprotocol's own read does at the end of the stream
-            return b""
-        raise OSError(err, os.strerror(err))
+            raise OSError(err, os.strerror(err))
+
+
+def _read_some(sock: socket.socket, inbox: Inbox, until: float) -> tuple[int, int]:
+    """One wait of at most ``until - now`` for bytes, and one read of what came: ``(code, errno)``
+    with ``_wts.sock_exchange``'s codes (SX_OK: bytes read, maybe not yet a whole frame)."""
+    try:
+        readable = select.select([sock], [], [], max(until - time.monotonic(), 0.0))[0]
+    except (OSError, ValueError) as exc:  # closed under us
+        return _wts.SX_RECV_FAILED, getattr(exc, "errno", None) or errno.EBADF
+    if not readable:
+        return _wts.SX_TIMEOUT, 0
+    buf = inbox.buf
+    if inbox.have == len(buf):
+        buf.extend(bytes(len(buf)))
+    try:
+        got = sock.recv_into(memoryview(buf)[inbox.have :])
+    except BlockingIOError:
+        return _wts.SX_OK, 0
+    except OSError as exc:
+        return _wts.SX_RECV_FAILED, exc.errno or errno.EIO
+    if not got:
+        return _wts.SX_EOF, 0
+    inbox.have += got
+    if inbox.have >= 4 and buf[0] != 0:
+        return _wts.SX_BAD_FRAME, 0
+    return _wts.SX_OK, 0

@@ -153,11 +153,21 @@ class SmbSession:
 
         watchdog = _watchdog.arm(self.connect_timeout, cut_off)
         handoff: Handoff | None = None
+        # Until the Handoff reads for it, smbprotocol's receiving thread waits in select() for up to
+        # this many seconds, holding the lock its close() needs.  On Windows a shutdown does not wake
+        # that select, so a stalled negotiate would hold the watchdog there: a second bounds it.  (On a
+        # timeout with no session yet, smbprotocol just reads again.)
+        receive_timeout = getattr(connection, "_receive_timeout", None)
+        if receive_timeout is not None:
+            connection._receive_timeout = 1
         try:
             connection.connect(timeout=self.connect_timeout)
             if _wire_capable(connection):
-                # From here the receiving thread reads through the Handoff (see _smbio).
+                # From here the receiving thread reads through the Handoff (see _smbio), which wakes
+                # on a close by itself.
                 handoff = connection.transport = Handoff(connection.transport)
+            if receive_timeout is not None:
+                connection._receive_timeout = receive_timeout  # past the negotiate: its keep-alive echo
             creds = self._credentials
             if creds is not None and creds.password is not None:
                 session = session_mod.Session(
