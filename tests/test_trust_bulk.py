@@ -159,8 +159,19 @@ def check_accounts(result: ActionResult, names: list[str], before: dict[tuple[st
             assert after[key] == before[key], o
 
 
+@pytest.fixture(params=["any", "one per server"])
+def per_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Calls in flight to one server: as many as the concurrency allows (sim, win32), or one at a time
+    with the rest waiting their turn in the run (tsts: wts._bulk.PER_SERVER), here on the sim."""
+    from wts import _bulk
+
+    if request.param != "any":
+        monkeypatch.setattr(_bulk, "PER_SERVER", {"sim": 1})
+    return str(request.param)
+
+
 @pytest.mark.parametrize("handler_kind", ["application", "default"])
-def test_ctrl_c_at_any_moment_loses_no_outcome(handler_kind: str) -> None:
+def test_ctrl_c_at_any_moment_loses_no_outcome(handler_kind: str, per_server: str) -> None:
     """Item 3: the application installed its own SIGINT handler that raises KeyboardInterrupt (as the
     default one does), and Ctrl-C comes from another thread (signal.raise_signal) at a random moment, once or
     twice.  Whatever the moment, every selected session is accounted for exactly once and the run
@@ -407,7 +418,7 @@ def test_a_first_ctrl_c_during_a_listing_stops_at_once() -> None:
     assert (failure.server, failure.error.winerror) == ("HANG1", 1223)
 
 
-def test_a_first_ctrl_c_during_details_reports_each_unread_session() -> None:
+def test_a_first_ctrl_c_during_details_reports_each_unread_session(per_server: str) -> None:
     """Item 7: stopped at once, a listing with details still accounts for every session of a listed
     server: a record, or a failure (1223) for one whose details were not read."""
     if threading.current_thread() is not threading.main_thread():

@@ -66,6 +66,13 @@ _STAGE_CLASS = {
 }
 
 
+#: Calls in flight to one server at once, by provider (0: no limit).  The tsts client makes one call
+#: at a time on a server's connection, so more in flight to that server only hold engine workers
+#: waiting on it, which other servers' calls could use: a farm's details, queued server by server,
+#: ran about as many servers at once as the concurrency holds sessions of one server.
+PER_SERVER = {"tsts": 1}
+
+
 class Settings(Protocol):
     """What a run needs of its ``Farm``."""
 
@@ -147,6 +154,8 @@ class Run:
         self.own_found: list[Session | SessionInfo] = []
         self.engine: Any = None
         self.rng = random.Random()
+        self.per_server = PER_SERVER.get(farm.provider.name, 0)
+        self.parked = 0  # calls waiting for their server's turn (ServerState.parked), all servers
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -247,7 +256,7 @@ class Run:
             return
         self.last_progress = now
         engine = self.engine.pending if not self.abandoned else 0
-        pending = engine + len(self.retry_heap) + len(self.inbox)
+        pending = engine + len(self.retry_heap) + len(self.inbox) + self.parked
         self.progress_cb(
             Progress(
                 self.calls_done,
@@ -341,8 +350,14 @@ class Run:
             self._not_sent(stage, t)
             return
         t.stage = stage
-        t.tries += 1
         farm, srv, sid = self.farm, t.srv, t.session_id
+        if self.per_server:
+            if srv.inflight >= self.per_server:
+                srv.parked.append((t, stage))
+                self.parked += 1
+                return
+            srv.inflight += 1
+        t.tries += 1
         tag = self._tag(stage, t)
         if stage in _STAGE_CLASS:
             self.engine.query(srv.host, sid, int(_STAGE_CLASS[stage]), tag, farm.timeout)
@@ -355,6 +370,17 @@ class Run:
             )
         else:
             self._send_action(t, tag)
+
+    def _unpark(self, srv: ServerState) -> None:
+        """The calls waiting for ``srv``'s turn, as it comes (``PER_SERVER``); all of them at once,
+        unsent, when the server has failed or the run was interrupted."""
+        while srv.parked and (srv.inflight < self.per_server or srv.error is not None or self.cancelling):
+            t, stage = srv.parked.popleft()
+            self.parked -= 1
+            if srv.error is not None:
+                self._not_sent(stage, t)
+            else:
+                self._call(t, stage)  # interrupted: reported unsent there
 
     def _send_action(self, t: Target, tag: int) -> None:
         self.engine.end_session(t.srv.host, t.session_id, self.action == "logoff", self.wait, tag, self.farm.timeout)
@@ -387,16 +413,19 @@ class Run:
         if kind == "owncheck":
             self._on_own_check(status, obj, payload)
             return
+        srv = obj if kind == "list" else obj.srv
+        if self.per_server and kind != "list":
+            srv.inflight -= 1  # before the answer is handled: this target's next call goes first
         if status == _wts.CALL_CANCELLED:
             self._not_sent(kind, obj)
-            return
-        if status == _wts.CALL_TIMEDOUT:
+        elif status == _wts.CALL_TIMEDOUT:
             self._timed_out(kind, obj)
-            return
-        if kind == "list":
+        elif kind == "list":
             self._on_list(obj, status, winerror, payload)
         else:
             self._on_target(obj, kind, status, winerror, payload)
+        if srv.parked:
+            self._unpark(srv)
 
     def _not_sent(self, kind: str, obj: Any) -> None:
         """A call that was never sent: its server had failed, or the run was interrupted."""
@@ -603,6 +632,9 @@ class Run:
         """First interrupt: nothing new is sent; what is in flight finishes (within the timeout)."""
         self.cancelling = True
         self.engine.cancel_queued()
+        for srv in self.servers:
+            if srv.parked:
+                self._unpark(srv)
 
     def _abandon(self) -> None:
         """Second interrupt (or the first, for a listing): stop waiting for calls in flight; an action
@@ -648,6 +680,11 @@ class Run:
                 self.ledger.outcome(obj, "skipped", Reason.CANCELLED, _CANCELLED, detail)
         for _, _, kind, obj in self.retry_heap:
             self._not_sent(kind, obj)
+        for srv in self.servers:
+            while srv.parked:
+                t, stage = srv.parked.popleft()
+                self.parked -= 1
+                self._not_sent(stage, t)
         for t in self.undecided:
             self.ledger.outcome(t, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
         self.undecided.clear()

@@ -5,6 +5,7 @@ process exactly one Outcome.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from ._errors import WTSError
@@ -18,7 +19,7 @@ __all__ = ["Ledger", "ServerState", "Target", "error_text"]
 class ServerState:
     """One server of the run: its handle, whether it was listed, how it failed."""
 
-    __slots__ = ("error", "host", "listed", "name", "selection", "tries")
+    __slots__ = ("error", "host", "inflight", "listed", "name", "parked", "selection", "tries")
 
     def __init__(self, name: str, selection: dict[int, Any] | None) -> None:
         self.name = name
@@ -27,6 +28,10 @@ class ServerState:
         self.listed = False
         self.tries = 0
         self.selection = selection  # session id (a process: pid) -> the record the caller selected, or None
+        #: Where the provider takes one call at a time per server (``_bulk.PER_SERVER``): the calls to
+        #: this server sent and not yet answered, and those waiting their turn (target, stage).
+        self.inflight = 0
+        self.parked: deque[tuple[Target, str]] = deque()
 
 
 class Target:
