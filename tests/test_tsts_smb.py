@@ -195,3 +195,59 @@ def test_a_silent_server_fails_within_the_connect_timeout(
         if real is not None:
             inner.shutdown()
             inner.server_close()
+
+
+def test_the_negotiates_answer_is_read_through_the_handoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """smbprotocol's receiving thread reads through the Handoff from the first answer on, so a close
+    ends even the negotiate's read on every system (Windows does not wake a read on shutdown)."""
+    from wts._tsts import _directtcp
+
+    reads: list[float] = []
+    real = _directtcp.Handoff.recv
+
+    def counted(self: _directtcp.Handoff, timeout: float) -> bytes:
+        reads.append(timeout)
+        return real(self, timeout)
+
+    monkeypatch.setattr(_directtcp.Handoff, "recv", counted)
+    listener = socket.create_server((LOOPBACK, 0))  # accepts TCP, never answers the negotiate
+    try:
+        with pytest.raises(SmbError) as info:
+            SmbSession(LOOPBACK, GOOD, port=listener.getsockname()[1], connect_timeout=0.5).connect()
+        assert info.value.winerror == WinError.RPC_S_SERVER_UNAVAILABLE
+    finally:
+        listener.close()
+    assert reads, "the negotiate's answer was read past the Handoff"
+
+
+def test_many_silent_servers_fail_together_where_shutdown_wakes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty connects at once to hosts that never answer, where a shutdown wakes no read (Windows):
+    each fails with 1722 about its connect timeout after it began.  A read that held the socket's lock
+    in one-second waits made closes queue behind it, seconds apiece, the watchdog's among them."""
+    from wts._tsts import _directtcp
+
+    monkeypatch.setattr(_directtcp, "NATIVE", False)
+    monkeypatch.setattr(socket.socket, "shutdown", lambda self, how: None)
+    listener = socket.create_server((LOOPBACK, 0), backlog=64)
+    port = listener.getsockname()[1]
+    took: list[float] = []
+    codes: list[int] = []
+
+    def one() -> None:
+        started = time.monotonic()
+        try:
+            SmbSession(LOOPBACK, GOOD, port=port, connect_timeout=1.0).connect()
+        except SmbError as exc:
+            codes.append(exc.winerror)
+        took.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(BOUND)
+    finally:
+        listener.close()
+    assert codes == [WinError.RPC_S_SERVER_UNAVAILABLE] * 20
+    assert max(took) < 4.0, f"slowest {max(took):.1f} s"  # 1 s, a WAKE to close, and a loaded machine

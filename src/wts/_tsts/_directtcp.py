@@ -85,7 +85,7 @@ class Inbox:
 
 
 class Handoff:
-    """Stands in for an smbprotocol connection's transport from the negotiate on: sends go through;
+    """Stands in for an smbprotocol connection's transport from its TCP connect on: sends go through;
     the receiving thread's reads go through until smbprotocol's last answer (see below), and after it
     return "closed", so the thread ends and the socket is the caller's (``Wire``).  A tree that must
     be encrypted keeps smbprotocol's thread (``handed_off`` stays False), and so does an answer with
@@ -111,6 +111,9 @@ class Handoff:
     @property
     def sock(self) -> socket.socket:
         return self._transport._sock  # type: ignore[no-any-return]
+
+    def connect(self) -> None:
+        self._transport.connect()
 
     def send(self, data: bytes) -> None:
         self._transport.send(data)

@@ -142,7 +142,11 @@ class SmbSession:
         conn_mod = import_remote("smbprotocol.connection")
         session_mod = import_remote("smbprotocol.session")
         tree_mod = import_remote("smbprotocol.tree")
-        connection = conn_mod.Connection(uuid.uuid4(), self.address, self.port, require_signing=True)
+        # With the smbprotocol release the Handoff was checked with, its transport is a Handoff from the
+        # moment it is made: the receiving thread reads through it from the negotiate on.
+        tested = _smbprotocol_version().startswith(WIRE_TESTED)
+        factory = _handing_connection() if tested else conn_mod.Connection
+        connection = factory(uuid.uuid4(), self.address, self.port, require_signing=True)
         # smbprotocol bounds the TCP connect and the negotiate, not the session setup or tree connect:
         # a watchdog closes the socket at the deadline, so a server that stalls later fails too.
         timed_out = threading.Event()
@@ -153,21 +157,10 @@ class SmbSession:
 
         watchdog = _watchdog.arm(self.connect_timeout, cut_off)
         handoff: Handoff | None = None
-        # Until the Handoff reads for it, smbprotocol's receiving thread waits in select() for up to
-        # this many seconds, holding the lock its close() needs.  On Windows a shutdown does not wake
-        # that select, so a stalled negotiate would hold the watchdog there: a second bounds it.  (On a
-        # timeout with no session yet, smbprotocol just reads again.)
-        receive_timeout = getattr(connection, "_receive_timeout", None)
-        if receive_timeout is not None:
-            connection._receive_timeout = 1
         try:
             connection.connect(timeout=self.connect_timeout)
-            if _wire_capable(connection):
-                # From here the receiving thread reads through the Handoff (see _smbio), which wakes
-                # on a close by itself.
-                handoff = connection.transport = Handoff(connection.transport)
-            if receive_timeout is not None:
-                connection._receive_timeout = receive_timeout  # past the negotiate: its keep-alive echo
+            if isinstance(connection.transport, Handoff) and _wire_capable(connection):
+                handoff = connection.transport  # it hands the socket over at the last answer (see _smbio)
             creds = self._credentials
             if creds is not None and creds.password is not None:
                 session = session_mod.Session(
@@ -336,7 +329,30 @@ def _wire_capable(connection: Any) -> bool:
     if not _smbprotocol_version().startswith(WIRE_TESTED):
         return False
     needed = ("sequence_lock", "sequence_window", "signing_algorithm_id", "supports_multi_credit", "dialect")
-    return all(hasattr(connection, name) for name in needed) and hasattr(connection.transport, "_sock")
+    return all(hasattr(connection, name) for name in needed)
+
+
+@functools.lru_cache(maxsize=1)
+def _handing_connection() -> type:
+    """smbprotocol's ``Connection`` whose transport, once it makes one (in ``connect``), is wrapped in
+    a ``Handoff``: its receiving thread reads through the Handoff from the negotiate's answer on, so
+    a close ends that read within ``_directtcp.WAKE`` on every system.  (Windows does not wake a
+    read when another thread shuts the socket down; smbprotocol's own read would hold the close,
+    and the connect timeout's watchdog with it, for as long as its ten-minute receive timeout.)"""
+    conn_mod = import_remote("smbprotocol.connection")
+
+    class HandingConnection(conn_mod.Connection):  # type: ignore[misc, name-defined]
+        @property
+        def transport(self) -> Any:
+            return self.__dict__.get("_wts_transport")
+
+        @transport.setter
+        def transport(self, value: Any) -> None:
+            if value is not None and not isinstance(value, Handoff):
+                value = Handoff(value)
+            self.__dict__["_wts_transport"] = value
+
+    return HandingConnection
 
 
 class Pipe:
