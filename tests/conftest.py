@@ -209,6 +209,58 @@ if wine_version() is not None:
     _retry_wine_process_starts()
 
 
+class QuietHost:
+    """A host on loopback that takes TCP connections and then says nothing, for connect-timeout
+    tests; with ``upstream`` (an SMB server's address) it first relays the client's first message
+    there and the answer back (the negotiate), then goes quiet.  ``port``; ``close()`` stops it and
+    drops every connection (it is a context manager too)."""
+
+    def __init__(self, upstream: tuple[str, int] | None = None, wait: float = 30.0) -> None:
+        import socket
+
+        self._upstream = upstream
+        self._wait = wait
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._held: list[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            self._held.append(conn)
+            if self._upstream is not None:
+                try:
+                    upstream = socket.create_connection(self._upstream, timeout=self._wait)
+                    self._held.append(upstream)
+                    conn.settimeout(self._wait)
+                    upstream.sendall(conn.recv(65536))
+                    conn.sendall(upstream.recv(65536))
+                except OSError:
+                    pass  # the client gave up first
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(self._wait)
+        self._listener.close()
+        for sock in self._held:
+            sock.close()
+
+    def __enter__(self) -> QuietHost:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # -- wts sim serve: a farm over MS-TSTS on loopback ------------------------------------------------
 # One way to start and stop `wts sim serve FARM.json` for every suite that needs it (test_sim_serve,
 # test_tsts_e2e, test_behaviour): only 127.0.0.0/8, every wait bounded, every process stopped.

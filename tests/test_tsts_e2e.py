@@ -1,6 +1,7 @@
 """End to end: ``wts.Server(ADDRESS, provider="tsts", credentials=...)`` and ``wts.Farm`` against
 ``wts sim serve`` in a process of its own (tests/conftest.py: loopback, stopped, bounded): what
-they list is the farm file's sessions, an action changes the served farm, a wrong password is 1326."""
+they list is the farm file's sessions, an action changes the served farm (a wrong password, 1326:
+tests/test_tsts_served_elsewhere.py)."""
 
 from __future__ import annotations
 
@@ -114,15 +115,6 @@ def test_a_disconnect_changes_the_served_farm(served_fresh: dict[str, str]) -> N
             with pytest.raises(wts.NoSuchSessionError) as info:
                 act(99)  # as wtsapi32 reports it: 7022, though LSM's RpcOpenSession says 2
             assert info.value.winerror == WinError.ERROR_CTX_WINSTATION_NOT_FOUND
-
-
-def test_a_wrong_password_is_1326(served: dict[str, str]) -> None:
-    wrong = wts.Credentials("admin", "CONTOSO", "x" + PASSWORD)
-    with wts.Server(served["RDS01"], provider="tsts", credentials=wrong) as server:
-        with pytest.raises(wts.AccessDeniedError) as info:
-            server.sessions()
-    assert info.value.winerror == WinError.ERROR_LOGON_FAILURE
-    assert PASSWORD not in str(info.value)
 
 
 @pytest.mark.parametrize("version", ["1.17.0", "1.18.0"])

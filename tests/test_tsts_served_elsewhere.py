@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,8 @@ import pytest
 
 pytest.importorskip("smbprotocol")
 pytest.importorskip("spnego")
+
+from conftest import QuietHost  # tests/ is on sys.path (pytest's rootdir conftest)
 
 import wts
 from wts._winerror import WinError
@@ -159,40 +160,13 @@ def test_a_server_that_goes_quiet_fails_within_the_connect_timeout(
     """A host that takes the TCP connection and then says nothing, or answers the negotiate (relayed
     to the served farm) and then nothing: 1722 at the connect timeout, on every system.  (Windows does
     not wake a read of a socket shut down on another thread: the client must not depend on it.)"""
-    real = (servers["RDS01"], int(os.environ.get("WTS_TSTS_PORT", "445")))
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            held.append(conn)
-            if stage == "session setup":  # relay the negotiate alone, then go quiet
-                upstream = socket.create_connection(real, timeout=BOUND)
-                held.append(upstream)
-                conn.settimeout(BOUND)
-                upstream.sendall(conn.recv(65536))
-                conn.sendall(upstream.recv(65536))
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    monkeypatch.setenv("WTS_TSTS_PORT", str(listener.getsockname()[1]))
-    try:
+    upstream = (servers["RDS01"], int(os.environ.get("WTS_TSTS_PORT", "445")))
+    with QuietHost(upstream if stage == "session setup" else None, BOUND) as quiet:
+        monkeypatch.setenv("WTS_TSTS_PORT", str(quiet.port))
         started = time.monotonic()
         result = wts.Farm(
             ["127.0.0.1"], provider="tsts", credentials=CREDS, connect_timeout=1.0, timeout=BOUND
         ).sessions()
         elapsed = time.monotonic() - started
-        assert [f.error.winerror for f in result.failures] == [WinError.RPC_S_SERVER_UNAVAILABLE]
-        assert elapsed < BOUND / 3, f"took {elapsed:.1f} s"
-    finally:
-        stop.set()
-        thread.join(BOUND)
-        listener.close()
-        for s in held:
-            s.close()
+    assert [f.error.winerror for f in result.failures] == [WinError.RPC_S_SERVER_UNAVAILABLE]
+    assert elapsed < BOUND / 3, f"took {elapsed:.1f} s"

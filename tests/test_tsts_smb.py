@@ -15,6 +15,8 @@ pytest.importorskip("smbprotocol")
 smbserver = pytest.importorskip("impacket.smbserver")
 impacket_ntlm = pytest.importorskip("impacket.ntlm")
 
+from conftest import QuietHost  # noqa: E402  (tests/ is on sys.path: pytest's rootdir conftest)
+
 from wts import Credentials  # noqa: E402
 from wts._tsts._smb import SmbError, SmbSession  # noqa: E402
 from wts._winerror import WinError  # noqa: E402
@@ -151,47 +153,22 @@ def test_a_silent_server_fails_within_the_connect_timeout(
 
         monkeypatch.setattr(_directtcp, "NATIVE", False)
         monkeypatch.setattr(socket.socket, "shutdown", lambda self, how: None)
-    listener = socket.create_server((LOOPBACK, 0))
-    port = listener.getsockname()[1]
-    held: list[socket.socket] = []
-    forward: list[socket.socket] = []
-    stop = threading.Event()
     real = smbserver.SimpleSMBServer(LOOPBACK, 0) if stage == "session setup" else None
+    upstream = None
     if real is not None:
         real.setSMB2Support(True)
         inner = real.getServer()
         threading.Thread(target=inner.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            held.append(conn)
-            if real is not None:  # relay only the negotiate, then go quiet
-                upstream = socket.create_connection(inner.server_address[:2])
-                forward.append(upstream)
-                conn.settimeout(BOUND)
-                upstream.sendall(conn.recv(65536))
-                conn.sendall(upstream.recv(65536))
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+        upstream = inner.server_address[:2]
     try:
-        started = time.monotonic()
-        with pytest.raises(SmbError) as info:
-            SmbSession(LOOPBACK, GOOD, port=port, connect_timeout=1.0).connect()
-        elapsed = time.monotonic() - started
+        with QuietHost(upstream, BOUND) as quiet:
+            started = time.monotonic()
+            with pytest.raises(SmbError) as info:
+                SmbSession(LOOPBACK, GOOD, port=quiet.port, connect_timeout=1.0).connect()
+            elapsed = time.monotonic() - started
         assert info.value.winerror == WinError.RPC_S_SERVER_UNAVAILABLE
         assert elapsed < BOUND / 2, f"took {elapsed:.1f} s"
     finally:
-        stop.set()
-        listener.close()
-        thread.join(BOUND)
-        for s in held + forward:
-            s.close()
         if real is not None:
             inner.shutdown()
             inner.server_close()
@@ -210,13 +187,9 @@ def test_the_negotiates_answer_is_read_through_the_handoff(monkeypatch: pytest.M
         return real(self, timeout)
 
     monkeypatch.setattr(_directtcp.Handoff, "recv", counted)
-    listener = socket.create_server((LOOPBACK, 0))  # accepts TCP, never answers the negotiate
-    try:
-        with pytest.raises(SmbError) as info:
-            SmbSession(LOOPBACK, GOOD, port=listener.getsockname()[1], connect_timeout=0.5).connect()
-        assert info.value.winerror == WinError.RPC_S_SERVER_UNAVAILABLE
-    finally:
-        listener.close()
+    with QuietHost() as quiet, pytest.raises(SmbError) as info:  # never answers the negotiate
+        SmbSession(LOOPBACK, GOOD, port=quiet.port, connect_timeout=0.5).connect()
+    assert info.value.winerror == WinError.RPC_S_SERVER_UNAVAILABLE
     assert reads, "the negotiate's answer was read past the Handoff"
 
 
@@ -228,15 +201,14 @@ def test_many_silent_servers_fail_together_where_shutdown_wakes_nothing(monkeypa
 
     monkeypatch.setattr(_directtcp, "NATIVE", False)
     monkeypatch.setattr(socket.socket, "shutdown", lambda self, how: None)
-    listener = socket.create_server((LOOPBACK, 0), backlog=64)
-    port = listener.getsockname()[1]
+    quiet = QuietHost()
     took: list[float] = []
     codes: list[int] = []
 
     def one() -> None:
         started = time.monotonic()
         try:
-            SmbSession(LOOPBACK, GOOD, port=port, connect_timeout=1.0).connect()
+            SmbSession(LOOPBACK, GOOD, port=quiet.port, connect_timeout=1.0).connect()
         except SmbError as exc:
             codes.append(exc.winerror)
         took.append(time.monotonic() - started)
@@ -248,6 +220,6 @@ def test_many_silent_servers_fail_together_where_shutdown_wakes_nothing(monkeypa
         for t in threads:
             t.join(BOUND)
     finally:
-        listener.close()
+        quiet.close()
     assert codes == [WinError.RPC_S_SERVER_UNAVAILABLE] * 20
     assert max(took) < 4.0, f"slowest {max(took):.1f} s"  # 1 s, a WAKE to close, and a loaded machine
