@@ -680,11 +680,6 @@ class Run:
                 self.ledger.outcome(obj, "skipped", Reason.CANCELLED, _CANCELLED, detail)
         for _, _, kind, obj in self.retry_heap:
             self._not_sent(kind, obj)
-        for srv in self.servers:
-            while srv.parked:
-                t, stage = srv.parked.popleft()
-                self.parked -= 1
-                self._not_sent(stage, t)
         for t in self.undecided:
             self.ledger.outcome(t, "skipped", Reason.CANCELLED, _CANCELLED, "cancelled: interrupted before it was sent")
         self.undecided.clear()

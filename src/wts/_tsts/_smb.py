@@ -325,9 +325,8 @@ def _smbprotocol_version() -> str:
 
 
 def _wire_capable(connection: Any) -> bool:
-    """Whether the pipes' messages may leave smbprotocol for ``_smbio.Wire`` on this connection."""
-    if not _smbprotocol_version().startswith(WIRE_TESTED):
-        return False
+    """Whether the pipes' messages may leave smbprotocol for ``_smbio.Wire`` on this connection (one
+    made by ``_handing_connection``: the smbprotocol release they were checked with)."""
     needed = ("sequence_lock", "sequence_window", "signing_algorithm_id", "supports_multi_credit", "dialect")
     return all(hasattr(connection, name) for name in needed)
 
